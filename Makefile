@@ -1,0 +1,35 @@
+# aliasdesk: `make demo` to try it, `make test` to check it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint bench clean debian-deps
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+debian-deps:
+	bash scripts/debian-deps.sh
+
+demo: install
+	$(BIN)/aliasdesk migrate --verbosity 0
+	$(BIN)/aliasdesk demo --bind 127.0.0.1:8000
+
+test: debian-deps install
+	$(BIN)/pytest -n 2 --dist loadgroup tests
+
+lint: install
+	$(BIN)/ruff check aliasdesk tests bench
+	$(BIN)/mypy aliasdesk
+
+bench: debian-deps install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

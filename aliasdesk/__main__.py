@@ -1,0 +1,3 @@
+from aliasdesk.cli import main
+
+raise SystemExit(main())

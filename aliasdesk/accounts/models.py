@@ -1,0 +1,40 @@
+"""Users, their global role and their per-domain grants."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in. ``role`` is global; domain rights come from grants."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", "Administrator"
+        AUDITOR = "auditor", "Auditor"
+        EDITOR = "editor", "Domain editor"
+        VIEWER = "viewer", "Domain viewer"
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN or self.is_superuser
+
+
+class Grant(models.Model):
+    """What one user may do with one domain."""
+
+    class Role(models.TextChoices):
+        EDITOR = "editor", "Editor"
+        VIEWER = "viewer", "Viewer"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
+    domain = models.ForeignKey("aliases.Domain", on_delete=models.CASCADE, related_name="grants")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "domain"], name="one_grant_per_user_domain")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} of {self.domain}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AliasesConfig(AppConfig):
+    name = "aliasdesk.aliases"
+    label = "aliases"

@@ -1,0 +1,26 @@
+"""aliasdesk export DOMAIN: prints exactly the file a deploy would write."""
+
+from __future__ import annotations
+
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from aliasdesk.aliases.models import Domain
+from aliasdesk.deploys.render import render_map
+
+
+class Command(BaseCommand):
+    help = "Print the map file a deploy of DOMAIN would write"
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("domain")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        domain = Domain.objects.filter(name=options["domain"].lower(), deleted_at__isnull=True).first()
+        if domain is None:
+            raise CommandError(f"no such domain: {options['domain']}")
+        sys.stdout.buffer.write(render_map(domain).data)
+        sys.stdout.flush()

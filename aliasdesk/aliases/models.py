@@ -1,0 +1,90 @@
+"""Domains (one managed map file each) and their aliases."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class MapType(models.TextChoices):
+    HASH = "hash", "hash (Berkeley DB)"
+    LMDB = "lmdb", "lmdb"
+    CDB = "cdb", "cdb"
+    TEXTHASH = "texthash", "texthash (needs postfix reload)"
+
+
+class Domain(models.Model):
+    """One managed virtual map file, named after the domain it serves.
+
+    ``serial`` grows with every change to the domain or its aliases; the deploy
+    engine compares it with ``deployed_serial`` to know, without rendering, that
+    nothing changed since the last good deploy.
+    """
+
+    name = models.CharField(max_length=253, unique=True)
+    map_path = models.CharField(max_length=1024, unique=True)
+    map_type = models.CharField(max_length=16, choices=MapType.choices, default=MapType.HASH)
+    header = models.TextField(blank=True, default="")
+    footer = models.TextField(blank=True, default="")
+    localpart_pattern = models.CharField(
+        max_length=255, blank=True, default="", help_text="Regular expression new alias local parts must match."
+    )
+    allowed_destination_domains = models.TextField(
+        blank=True, default="", help_text="One domain per line; empty allows any destination."
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    serial = models.PositiveBigIntegerField(default=1)
+    deployed_serial = models.PositiveBigIntegerField(default=0)
+    deployed_sha256 = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["serial", "deployed_serial", "deployed_sha256", "updated_at"])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Alias(models.Model):
+    """One key of a domain's map and its ordered destinations.
+
+    Keys are kept as written; ``key_folded`` is what Postfix compares (lower case).
+    ``destinations`` holds the addresses joined by ", ", in order.
+    """
+
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="aliases")
+    key = models.CharField(max_length=512)
+    key_folded = models.CharField(max_length=512, db_index=True)
+    destinations = models.TextField()
+    enabled = models.BooleanField(default=True)
+    comment = models.TextField(blank=True, default="")
+    valid_until = models.DateField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    history = HistoricalRecords(excluded_fields=["key_folded", "updated_at"])
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["domain", "key_folded"], name="alias_domain_key")]
+        verbose_name_plural = "aliases"
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def destination_list(self) -> list[str]:
+        return [d for d in self.destinations.split(", ") if d]

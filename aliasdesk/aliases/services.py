@@ -1,0 +1,184 @@
+"""The functions that change domains and aliases. Every change goes through here.
+
+Each change bumps the domain's ``serial`` in the same transaction, so the deploy
+engine can tell "nothing changed" without rendering, and records history.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import idna
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from aliasdesk.accounts.models import User
+from aliasdesk.aliases.models import Alias, Domain, MapType
+from aliasdesk.postfix.virtual import join_destinations, split_destinations
+
+_DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class AliasError(Exception):
+    """A change that cannot be made; the message says why, for the user."""
+
+
+class StaleEdit(AliasError):
+    """Someone else saved first. ``current`` is the row as it is now."""
+
+    def __init__(self, current: Alias) -> None:
+        super().__init__(
+            f"{current.key} was changed by {current.updated_by or 'someone else'} at "
+            f"{current.updated_at:%Y-%m-%d %H:%M:%S} (now version {current.version}); "
+            "reload and apply your change again"
+        )
+        self.current = current
+
+
+def normalize_domain_name(name: str) -> str:
+    """Lower-case a domain name and check it; internationalised names stay in UTF-8."""
+    text = name.strip().rstrip(".").lower()
+    if not text or any(ch.isspace() for ch in text) or len(text) > 253:
+        raise AliasError(f"not a domain name: {name!r}")
+    try:
+        ascii_form = idna.encode(text, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise AliasError(f"not a domain name: {name!r} ({exc})") from exc
+    if not all(_DOMAIN_LABEL_RE.match(label) for label in ascii_form.split(".")):
+        raise AliasError(f"not a domain name: {name!r}")
+    return text
+
+
+def default_map_path(name: str) -> Path:
+    return Path(settings.MAP_DIR) / name
+
+
+def create_domain(
+    name: str,
+    *,
+    map_path: str | Path | None = None,
+    map_type: str | None = None,
+    user: User | None = None,
+) -> Domain:
+    name = normalize_domain_name(name)
+    map_type = map_type or settings.MAP_TYPE
+    if map_type not in MapType.values:
+        raise AliasError(f"unknown map type {map_type!r}: use one of {', '.join(MapType.values)}")
+    path = Path(map_path).resolve() if map_path else default_map_path(name).resolve()
+    if Domain.objects.filter(name=name).exists():
+        raise AliasError(f"domain {name} exists already")
+    if Domain.objects.filter(map_path=str(path)).exists():
+        raise AliasError(f"{path} is already the map file of another domain")
+    domain = Domain(name=name, map_path=str(path), map_type=map_type)
+    domain._history_user = user  # type: ignore[attr-defined]
+    domain.save()
+    return domain
+
+
+def bump_serial(domain: Domain) -> None:
+    Domain.objects.filter(pk=domain.pk).update(serial=F("serial") + 1)
+
+
+def clean_destinations(destinations: str | Iterable[str]) -> str:
+    """Destinations as stored: the addresses in order, joined by ", "."""
+    if isinstance(destinations, str):
+        tokens = split_destinations(destinations)
+    else:
+        tokens = [t for d in destinations for t in split_destinations(d)]
+    return join_destinations(tokens)
+
+
+@transaction.atomic
+def create_alias(
+    domain: Domain,
+    key: str,
+    destinations: str | Iterable[str],
+    *,
+    user: User | None = None,
+    enabled: bool = True,
+    comment: str = "",
+    valid_until: object = None,
+) -> Alias:
+    key = key.strip()
+    if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
+        raise AliasError(f"{key} exists already in {domain.name}")
+    alias = Alias(
+        domain=domain,
+        key=key,
+        key_folded=key.lower(),
+        destinations=clean_destinations(destinations),
+        enabled=enabled,
+        comment=comment,
+        valid_until=valid_until,
+        created_by=user,
+        updated_by=user,
+    )
+    alias._history_user = user  # type: ignore[attr-defined]
+    alias.save()
+    bump_serial(domain)
+    return alias
+
+
+@transaction.atomic
+def update_alias(alias: Alias, *, version: int, user: User | None = None, **changes: object) -> Alias:
+    """Apply ``changes`` if the row is still at ``version``; otherwise raise StaleEdit."""
+    current = Alias.objects.select_for_update().select_related("updated_by").get(pk=alias.pk)
+    if current.version != version:
+        raise StaleEdit(current)
+    for name, value in changes.items():
+        if name == "destinations":
+            value = clean_destinations(value)  # type: ignore[arg-type]
+        elif name == "key":
+            value = str(value).strip()
+            current.key_folded = str(value).lower()
+        elif name not in {"enabled", "comment", "valid_until", "deleted_at"}:
+            raise AliasError(f"{name} cannot be changed")
+        setattr(current, name, value)
+    current.version = version + 1
+    current.updated_by = user
+    current._history_user = user  # type: ignore[attr-defined]
+    current.save()
+    bump_serial(current.domain)
+    return current
+
+
+def soft_delete_alias(alias: Alias, *, version: int, user: User | None = None) -> Alias:
+    return update_alias(alias, version=version, user=user, deleted_at=timezone.now())
+
+
+def restore_alias(alias: Alias, *, version: int, user: User | None = None) -> Alias:
+    if Alias.objects.filter(
+        domain_id=alias.domain_id, key_folded=alias.key_folded, deleted_at__isnull=True
+    ).exclude(pk=alias.pk).exists():
+        raise AliasError(f"{alias.key} exists again in {alias.domain}; cannot restore this one beside it")
+    return update_alias(alias, version=version, user=user, deleted_at=None)
+
+
+@dataclass
+class Expired:
+    domain: str
+    keys: list[str]
+
+
+@transaction.atomic
+def expire_aliases(domain: Domain, today: object = None) -> list[str]:
+    """Switch off the aliases whose valid-until date has passed, with history."""
+    today = today or timezone.localdate()
+    due = list(
+        Alias.objects.select_for_update().filter(
+            domain=domain, enabled=True, deleted_at__isnull=True, valid_until__lt=today
+        )
+    )
+    for alias in due:
+        alias.enabled = False
+        alias.version += 1
+        alias._change_reason = f"expired (valid until {alias.valid_until})"  # type: ignore[attr-defined]
+        alias.save()
+    if due:
+        bump_serial(domain)
+    return [a.key for a in due]

@@ -1,0 +1,26 @@
+"""The ``aliasdesk`` command.
+
+``logstats`` runs without Django or a database; every other command is a Django
+management command (one file per command, in the app it belongs to).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "logstats":
+        from aliasdesk.postfix.logstats import main as logstats_main
+
+        return logstats_main(args[1:])
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aliasdesk.settings")
+    from django.core.management import execute_from_command_line
+
+    try:
+        execute_from_command_line(["aliasdesk", *args])
+    except KeyboardInterrupt:
+        return 130
+    return 0

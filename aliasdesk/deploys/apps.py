@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DeploysConfig(AppConfig):
+    name = "aliasdesk.deploys"
+    label = "deploys"

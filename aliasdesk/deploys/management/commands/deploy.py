@@ -1,0 +1,74 @@
+"""aliasdesk deploy (DOMAIN... | --all) [--dry-run] [--force]"""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from aliasdesk.aliases.models import Domain
+from aliasdesk.deploys.engine import DeployResult, deploy_all, deploy_domain
+
+
+class Command(BaseCommand):
+    help = "Render, validate, compile and install domains' maps"
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("domains", nargs="*")
+        parser.add_argument("--all", action="store_true", help="every domain (unchanged ones are skipped)")
+        parser.add_argument("--dry-run", action="store_true", help="print the diff and findings, change nothing")
+        parser.add_argument("--force", action="store_true", help="deploy even if unchanged, or edited by hand")
+        parser.add_argument("--json", action="store_true", help="print the results as JSON")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        names: list[str] = options["domains"]
+        if options["all"] == bool(names):
+            raise CommandError("name the domains to deploy, or give --all")
+        kwargs = {"dry_run": options["dry_run"], "force": options["force"]}
+        if options["all"]:
+            results = deploy_all(**kwargs)
+        else:
+            domains = {d.name: d for d in Domain.objects.filter(name__in=[n.lower() for n in names], deleted_at__isnull=True)}
+            missing = [n for n in names if n.lower() not in domains]
+            if missing:
+                raise CommandError(f"no such domain: {', '.join(missing)}")
+            results = [deploy_domain(domains[n.lower()], **kwargs) for n in names]
+        if options["json"]:
+            self.stdout.write(json.dumps([_as_dict(r) for r in results], indent=2))
+        else:
+            for result in results:
+                self._print(result, options["dry_run"], len(results) == 1 or result.status != "noop")
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise CommandError("; ".join(f"{r.domain}: {r.message}" for r in failed))
+
+    def _print(self, result: DeployResult, dry_run: bool, show: bool) -> None:
+        if dry_run:
+            self.stdout.write(result.diff or f"# {result.domain}: no changes", ending="" if result.diff else "\n")
+        for finding in result.findings:
+            where = f" ({finding.key})" if finding.key else ""
+            self.stdout.write(f"{result.domain}: {finding.severity}: {finding.code}{where}: {finding.message}")
+        if dry_run:
+            if result.message:
+                self.stdout.write(f"{result.domain}: {result.message}")
+            return
+        if show and result.ok:
+            took = result.timings.get("total")
+            extra = f" in {took:.2f} s" if took else ""
+            self.stdout.write(f"{result.domain}: {result.message}{extra}")
+        elif not result.ok and result.diff:
+            self.stderr.write(result.diff)
+
+
+def _as_dict(result: DeployResult) -> dict[str, Any]:
+    return {
+        "domain": result.domain,
+        "status": result.status,
+        "message": result.message,
+        "deploy_id": result.deploy_id,
+        "findings": [f.to_dict() for f in result.findings],
+        "diff": result.diff,
+        "timings": result.timings,
+    }

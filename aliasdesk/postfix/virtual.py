@@ -1,0 +1,285 @@
+"""Read and write Postfix virtual(5) alias tables.
+
+The parser follows postmap's reading rules (see POSTFIX.md): a line whose first
+non-blank character is ``#`` is a comment, blank lines are ignored, a line that
+starts with white space continues the previous entry, and the value runs to the
+end of the line -- a ``#`` inside a value is part of the value.
+
+On top of postmap's view it keeps what an administrator wrote around the
+entries: the leading comment block (the file's header), comments directly above
+an entry, commented-out entries (``#key value``, a switched-off alias) and the
+comment lines after the last entry (the footer).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Entry",
+    "ParsedMap",
+    "Problem",
+    "parse_virtual",
+    "render_entry",
+    "render_virtual",
+    "split_destinations",
+    "join_destinations",
+    "decode_map_bytes",
+]
+
+# Characters postmap treats as white space between key and value.
+_WS = " \t\r\n\f\v"
+# Control characters that have no business in a map: NUL and C0 except TAB,
+# plus DEL. CR is handled separately (postmap strips it at line end).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_DEST_TOKEN_RE = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^\s,"])+')
+# A commented-out entry as written by aliasdesk or by hand: "#key value" with the
+# key right after the mark, and a key that names an address (it contains "@").
+_DISABLED_RE = re.compile(r"^#(?P<key>[^\s#]\S*)(?P<sep>[ \t]+)(?P<value>\S.*)$")
+_ADDRESSISH_RE = re.compile(r'^(?:"[^"]*"|[^\s@",;:<>()\[\]]+)?(?:@[A-Za-z0-9._\-\u0080-\U0010ffff]+)?$')
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a line of a map. ``error`` problems make a file unusable."""
+
+    line: int
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.message}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One key and its value. ``destinations`` is the value split as Postfix splits it."""
+
+    key: str
+    value: str
+    enabled: bool = True
+    comment: str = ""
+    line: int = 0
+
+    @property
+    def destinations(self) -> list[str]:
+        return split_destinations(self.value)
+
+    @property
+    def folded_key(self) -> str:
+        return self.key.lower()
+
+
+@dataclass
+class ParsedMap:
+    header: str = ""
+    entries: list[Entry] = field(default_factory=list)
+    footer: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def split_destinations(value: str) -> list[str]:
+    """Split a value into addresses: separated by commas and/or white space.
+
+    Quoted local parts (``"we ird"@example.com``) stay whole, as in Postfix's
+    address parser.
+    """
+    return _DEST_TOKEN_RE.findall(value)
+
+
+def join_destinations(destinations: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(destinations)
+
+
+def decode_map_bytes(data: bytes) -> tuple[str, list[Problem]]:
+    """Decode a map file. Undecodable bytes are errors, each with its line number."""
+    problems: list[Problem] = []
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+        problems.append(
+            Problem(1, "UTF-8 byte-order mark removed (postmap would read it as part of the first key)", "warning")
+        )
+    try:
+        return data.decode("utf-8"), problems
+    except UnicodeDecodeError:
+        pass
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(Problem(number, f"not valid UTF-8 text (byte {exc.start + 1} of the line)"))
+    return data.decode("utf-8", errors="replace"), problems
+
+
+def _disabled_entry(stripped: str) -> tuple[str, str] | None:
+    match = _DISABLED_RE.match(stripped)
+    if not match:
+        return None
+    key, value = match.group("key"), match.group("value").rstrip(_WS)
+    # Hand-written: the key names an address. Written by render_entry: a TAB follows the key.
+    if ("@" not in key and "\t" not in match.group("sep")) or not _ADDRESSISH_RE.match(key):
+        return None
+    tokens = split_destinations(value)
+    if not tokens or not all(_ADDRESSISH_RE.match(t) for t in tokens):
+        return None
+    return key, value
+
+
+def _comment_text(stripped: str) -> str:
+    text = stripped.lstrip("#")
+    return text[1:] if text.startswith(" ") else text
+
+
+def _header_as_comment(lines: list[str]) -> list[str]:
+    """A leading comment block directly above the first entry is that entry's comment."""
+    return [_comment_text(line.strip(_WS)) for line in lines]
+
+
+def parse_virtual(text: str) -> ParsedMap:
+    """Parse virtual(5) text as postmap reads it, keeping comments and switched-off entries.
+
+    Problems are reported with line numbers: an entry without a value and
+    control characters are errors (postmap skips or misreads such lines);
+    a duplicate key is a warning (postmap keeps the first).
+    """
+    result = ParsedMap()
+    if text.startswith("\ufeff"):
+        text = text[1:]
+        result.problems.append(
+            Problem(1, "UTF-8 byte-order mark removed (postmap would read it as part of the first key)", "warning")
+        )
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+
+    header_lines: list[str] = []
+    in_header = True
+    pending: list[str] = []  # comment lines waiting for the entry below them
+    trailing_raw: list[str] = []  # raw comment lines since the last entry (footer candidates)
+    current: list[object] | None = None  # [key, value, line, comment]
+    first_seen: dict[str, int] = {}
+    entries = result.entries
+    problems = result.problems
+
+    def finish() -> None:
+        nonlocal current
+        if current is None:
+            return
+        key, value, line, comment = current  # type: ignore[misc]
+        current = None
+        value = str(value).strip(_WS)
+        if not value:
+            problems.append(Problem(int(line), f'"{key}" has no value (expected format: key whitespace value)'))
+            return
+        folded = str(key).lower()
+        earlier = first_seen.get(folded)
+        if earlier is not None:
+            problems.append(
+                Problem(int(line), f'duplicate key "{key}": line {earlier} wins, as in postmap', "warning")
+            )
+        else:
+            first_seen[folded] = int(line)
+        entries.append(Entry(str(key), value, True, str(comment), int(line)))
+
+    for number, raw in enumerate(lines, start=1):
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if _CONTROL_RE.search(line):
+            bad = _CONTROL_RE.search(line)
+            assert bad is not None
+            problems.append(Problem(number, f"control character U+{ord(bad.group()):04X} in line"))
+        stripped = line.strip(_WS)
+        if not stripped:
+            finish()
+            if in_header and header_lines:
+                in_header = False
+            if pending and not in_header:
+                pending.append("")
+            trailing_raw.append(line)
+            continue
+        if stripped.startswith("#"):
+            finish()
+            disabled = _disabled_entry(stripped)
+            if disabled is not None:
+                if in_header:
+                    pending, header_lines, in_header = _header_as_comment(header_lines), [], False
+                key, value = disabled
+                comment = "\n".join(pending).strip("\n")
+                pending = []
+                trailing_raw = []
+                entries.append(Entry(key, value, False, comment, number))
+                continue
+            if in_header:
+                header_lines.append(line)
+                continue
+            pending.append(_comment_text(stripped))
+            trailing_raw.append(line)
+            continue
+        if line[0] in _WS:
+            if current is None:
+                problems.append(Problem(number, "continuation line without an entry above it"))
+                continue
+            current[1] = f"{current[1]} {stripped}"
+            continue
+        finish()
+        if in_header:
+            pending, header_lines, in_header = _header_as_comment(header_lines), [], False
+        parts = re.split(r"[ \t\r\f\v]+", line, maxsplit=1)
+        key = parts[0]
+        value = parts[1] if len(parts) > 1 else ""
+        comment = "\n".join(pending).strip("\n")
+        pending = []
+        trailing_raw = []
+        current = [key, value, number, comment]
+    finish()
+
+    result.header = "\n".join(header_lines) + ("\n" if header_lines else "")
+    if not entries and not in_header:
+        # Only comments: everything after the header is kept as footer.
+        pass
+    footer_lines = [ln for ln in trailing_raw]
+    while footer_lines and not footer_lines[0].strip():
+        footer_lines.pop(0)
+    while footer_lines and not footer_lines[-1].strip():
+        footer_lines.pop()
+    result.footer = "\n".join(footer_lines) + ("\n" if footer_lines else "")
+    return result
+
+
+def render_entry(key: str, value: str, enabled: bool = True, comment: str = "") -> str:
+    """Render one entry, with its comment lines above it. Ends with a newline."""
+    out = []
+    if comment:
+        for text in comment.split("\n"):
+            out.append(f"# {text}".rstrip() + "\n")
+    out.append(f"{'' if enabled else '#'}{key}\t{value}\n")
+    return "".join(out)
+
+
+def render_virtual(header: str, entries: list[Entry], footer: str) -> str:
+    """Render a whole map: header verbatim, the entries in the given order, footer verbatim.
+
+    Deterministic: the same input always gives the same bytes.
+    """
+    parts: list[str] = []
+    if header:
+        parts.append(header if header.endswith("\n") else header + "\n")
+        parts.append("\n")
+    for entry in entries:
+        if entry.comment and parts and parts[-1] != "\n":
+            parts.append("\n")
+        parts.append(render_entry(entry.key, entry.value, entry.enabled, entry.comment))
+    if footer:
+        parts.append("\n")
+        parts.append(footer if footer.endswith("\n") else footer + "\n")
+    return "".join(parts)

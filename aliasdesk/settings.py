@@ -1,0 +1,166 @@
+"""aliasdesk settings, configured by ALIASDESK_* environment variables (see README)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(f"ALIASDESK_{name}", default)
+
+
+def envbool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(f"ALIASDESK_{name}")
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(f"ALIASDESK_{name}")
+    return int(value) if value else default
+
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(envstr("DATA_DIR", "var")).resolve()
+MAP_DIR = Path(envstr("MAP_DIR", str(DATA_DIR / "maps"))).resolve()
+MAP_TYPE = envstr("MAP_TYPE", "hash")
+POSTMAP = envstr("POSTMAP", "postmap")
+POSTFIX_CONFIG_DIR = envstr("POSTFIX_CONFIG_DIR") or None
+# Run after a texthash map is replaced (texthash is read once at start), e.g. "postfix reload".
+RELOAD_COMMAND = envstr("RELOAD_COMMAND")
+# How many keys of a freshly built map are queried back before it goes live.
+VERIFY_SAMPLE = envint("VERIFY_SAMPLE", 2000)
+
+
+def _secret_key() -> str:
+    given = envstr("SECRET_KEY")
+    if given:
+        return given
+    path = DATA_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(50)
+    try:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
+    except FileExistsError:
+        return path.read_text().strip()
+    except OSError:
+        pass  # read-only data dir: a per-process key still lets commands run
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = envbool("DEBUG")
+ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+DEMO_READONLY = envbool("DEMO_READONLY")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "simple_history",
+    "aliasdesk.accounts",
+    "aliasdesk.aliases",
+    "aliasdesk.deploys",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "aliasdesk.urls"
+WSGI_APPLICATION = "aliasdesk.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database() -> dict[str, object]:
+    url = envstr("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'aliasdesk.sqlite3'}"
+    config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    engine = str(config["ENGINE"])
+    if engine.endswith("sqlite3"):
+        config["CONN_MAX_AGE"] = 0
+        # WAL lets readers go on while a writer commits; a busy timeout instead of "database is locked".
+        config["OPTIONS"] = {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    elif engine.endswith("mysql"):
+        config["OPTIONS"] = {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+    return config
+
+
+DATABASES = {"default": _database()}
+if str(DATABASES["default"]["ENGINE"]).endswith("mysql"):
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = envstr("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/domains/"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,49 @@
+"""Shared fixtures: named users, isolated map and Postfix config dirs, the realdata folder."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"
+
+
+def realdata(*parts: str) -> Path:
+    """A file of ../shared/realdata; the test skips with the reason when it is absent."""
+    path = REALDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the real maps and logs live in ../shared/realdata")
+    return path
+
+
+def require_postmap() -> None:
+    if shutil.which("postmap") is None and not Path("/usr/sbin/postmap").exists():
+        pytest.skip("postmap is not installed (Debian package postfix)")
+
+
+@pytest.fixture(scope="session")
+def postfix_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Postfix config dir for postmap -c: the machine may have no /etc/postfix/main.cf."""
+    conf = tmp_path_factory.mktemp("postfix-conf")
+    (conf / "main.cf").write_text("compatibility_level = 3.6\n")
+    return conf
+
+
+@pytest.fixture
+def map_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "maps"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def aliasdesk_settings(settings, map_dir: Path, postfix_conf: Path, tmp_path: Path) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    settings.MAP_DIR = map_dir
+    settings.DATA_DIR = tmp_path
+    settings.POSTFIX_CONFIG_DIR = str(postfix_conf)
+    settings.POSTMAP = shutil.which("postmap") or "/usr/sbin/postmap"
+    yield settings
