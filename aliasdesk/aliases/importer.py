@@ -10,11 +10,13 @@ its line number.
 from __future__ import annotations
 
 import hashlib
+import operator
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -64,45 +66,105 @@ def read_map_source(source: str | Path) -> tuple[bytes, str]:
     return data, name
 
 
-def prepare_entries(entries: list[Entry]) -> tuple[list[Entry], list[Problem]]:
-    """Keep Postfix's meaning for duplicates: later ones are switched off and say why."""
+def normalize_value(value: str) -> str:
+    """The destinations as stored and rendered: addresses joined by ", "."""
+    if '"' not in value:
+        return ", ".join(value.replace(",", " ").split())
+    return join_destinations(split_destinations(value))
+
+
+def prepare_entries(entries: list[Entry]) -> list[Problem]:
+    """Keep Postfix's meaning for duplicates: later ones are switched off and say why.
+
+    Changes ``entries`` in place (they can be hundreds of thousands).
+    """
     seen: dict[str, int] = {}
-    out: list[Entry] = []
     problems: list[Problem] = []
-    for entry in entries:
-        value = join_destinations(split_destinations(entry.value))
+    for index, entry in enumerate(entries):
+        value = normalize_value(entry.value)
         if entry.enabled:
-            folded = entry.folded_key
-            first = seen.get(folded)
-            if first is not None:
+            folded = entry.key.lower()
+            first = seen.setdefault(folded, entry.line)
+            if first != entry.line:
                 note = f"duplicate of line {first}: Postfix uses the first, so this one is switched off"
                 comment = f"{entry.comment}\n{note}" if entry.comment else note
-                problems.append(Problem(entry.line, f'duplicate key "{entry.key}" switched off (line {first} wins)', "warning"))
-                out.append(Entry(entry.key, value, False, comment, entry.line))
+                problems.append(
+                    Problem(entry.line, f'duplicate key "{entry.key}" switched off (line {first} wins)', "warning")
+                )
+                entries[index] = Entry(entry.key, value, False, comment, entry.line)
                 continue
-            seen[folded] = entry.line
-        out.append(Entry(entry.key, value, entry.enabled, entry.comment, entry.line))
-    return out, problems
+        if value != entry.value:
+            entries[index] = entry._replace(value=value)
+    return problems
 
 
-def _new_alias(domain: Domain, entry: Entry, user: User | None) -> Alias:
-    return Alias(
-        domain=domain,
-        key=entry.key,
-        key_folded=entry.folded_key,
-        destinations=entry.value,
-        enabled=entry.enabled,
-        comment=entry.comment,
-        created_by=user,
-        updated_by=user,
+def _insert_rows(cursor: Any, table: str, columns: list[str], rows: list[Any]) -> None:
+    quote = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
+    cursor.executemany(sql, rows)
 
 
-def _bulk_create(objs: list[Alias], user: User | None, reason: str) -> None:
-    created = Alias.objects.bulk_create(objs)
-    Alias.history.bulk_history_create(  # type: ignore[attr-defined]
-        created, default_user=user, default_change_reason=reason, default_date=timezone.now()
+def _history_layout(columns: list[str], reason: str, user_id: int | None, now: object) -> tuple[list[str], object]:
+    """Columns of the history table, and a function that makes a history row from an alias row."""
+    history = Alias.history.model  # type: ignore[attr-defined]
+    special = {"history_date": now, "history_change_reason": reason, "history_type": "+", "history_user_id": user_id}
+    consts = list(special.values())
+    # Positions in (alias row..., alias id, *consts)
+    index = {name: i for i, name in enumerate(columns)}
+    index["id"] = len(columns)
+    for offset, name in enumerate(special):
+        index[name] = len(columns) + 1 + offset
+    hist_columns, picks = [], []
+    for field in history._meta.concrete_fields:
+        if field.attname == "history_id":
+            continue
+        hist_columns.append(field.column)
+        picks.append(index[field.attname])
+    pick = operator.itemgetter(*picks)
+    return hist_columns, lambda row, alias_id: pick((*row, alias_id, *consts))
+
+
+def bulk_insert_aliases(domain: Domain, entries: list[Entry], user: User | None, reason: str) -> int:
+    """Insert many new aliases and their "created" history rows.
+
+    The ORM's bulk_create spends most of its time building SQL per object; one
+    parameterised INSERT run with executemany is many times faster and is the same
+    SQL on every database. Runs inside the caller's transaction, with the domain
+    row locked, so the new ids are the domain's ids above the old maximum.
+    Works in batches, so memory stays flat however large the file.
+    """
+    if not entries:
+        return 0
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    user_id = user.pk if user else None
+    values = {
+        "domain_id": domain.pk, "valid_until": None, "deleted_at": None, "version": 1,
+        "created_at": now, "updated_at": now, "created_by_id": user_id, "updated_by_id": user_id,
+    }
+    columns = ["key", "key_folded", "destinations", "enabled", "comment", *values]
+    fixed = tuple(values.values())
+    hist_columns, history_row = _history_layout(columns, reason, user_id, now)
+    quote = connection.ops.quote_name
+    max_sql = f"SELECT MAX(id) FROM {quote(Alias._meta.db_table)}"
+    ids_sql = (
+        f"SELECT id FROM {quote(Alias._meta.db_table)} WHERE domain_id = %s AND id > %s ORDER BY id"
     )
+    with connection.cursor() as cursor:
+        for start in range(0, len(entries), BATCH):
+            rows = [(e.key, e.key.lower(), e.value, e.enabled, e.comment, *fixed) for e in entries[start : start + BATCH]]
+            cursor.execute(max_sql)
+            before = cursor.fetchone()[0] or 0
+            _insert_rows(cursor, Alias._meta.db_table, columns, rows)
+            cursor.execute(ids_sql, [domain.pk, before])
+            ids = [r[0] for r in cursor.fetchall()]
+            if len(ids) != len(rows):
+                raise AliasError(f"import: wrote {len(rows)} rows to {domain}, read back {len(ids)}; nothing imported")
+            history = [history_row(row, alias_id) for row, alias_id in zip(rows, ids, strict=True)]
+            _insert_rows(cursor, Alias.history.model._meta.db_table, hist_columns, history)  # type: ignore[attr-defined]
+    return len(entries)
 
 
 def import_map(
@@ -120,10 +182,14 @@ def import_map(
     changed aliases are updated, missing ones soft-deleted, header and footer taken.
     """
     data, name = read_map_source(source)
+    source_sha = hashlib.sha256(data).hexdigest()
     text, problems = decode_map_bytes(data)
+    del data
     parsed = parse_virtual(text)
+    del text
     problems += parsed.problems
-    entries, dup_problems = prepare_entries(parsed.entries)
+    entries = parsed.entries
+    dup_problems = prepare_entries(entries)
     problems = [p for p in problems if not p.message.startswith("duplicate key")] + dup_problems
     if any(p.severity == "error" for p in problems):
         raise ImportRefused(name, sorted(problems, key=lambda p: p.line))
@@ -143,7 +209,7 @@ def import_map(
             _append(domain, entries, parsed.header, parsed.footer, user, report)
         if source_path is not None and source_path == Path(domain.map_path):
             # The file on disk is the one just read: it is known, not drift.
-            Domain.objects.filter(pk=domain.pk).update(deployed_sha256=hashlib.sha256(data).hexdigest())
+            Domain.objects.filter(pk=domain.pk).update(deployed_sha256=source_sha)
         Domain.objects.filter(pk=domain.pk).update(serial=F("serial") + 1)
     report.disabled = sum(1 for e in entries if not e.enabled)
     domain.refresh_from_db()
@@ -177,15 +243,7 @@ def _append(
         _set_header_footer(domain, header, footer, user)
     elif header or footer:
         report.problems.append(Problem(0, "the domain has a header or footer already: the file's were not taken", "warning"))
-    batch: list[Alias] = []
-    for entry in entries:
-        batch.append(_new_alias(domain, entry, user))
-        if len(batch) >= BATCH:
-            _bulk_create(batch, user, "import")
-            batch = []
-    if batch:
-        _bulk_create(batch, user, "import")
-    report.created = len(entries)
+    report.created = bulk_insert_aliases(domain, entries, user, "import")
 
 
 def _replace(
@@ -199,13 +257,13 @@ def _replace(
         counts[alias.key_folded] = n + 1
         existing[(alias.key_folded, n)] = alias
     counts = {}
-    fresh: list[Alias] = []
+    fresh: list[Entry] = []
     for entry in entries:
         n = counts.get(entry.folded_key, 0)
         counts[entry.folded_key] = n + 1
         alias = existing.pop((entry.folded_key, n), None)
         if alias is None:
-            fresh.append(_new_alias(domain, entry, user))
+            fresh.append(entry)
             continue
         wanted = (entry.key, entry.value, entry.enabled, entry.comment)
         if (alias.key, alias.destinations, alias.enabled, alias.comment) == wanted:
@@ -227,6 +285,4 @@ def _replace(
         alias._change_reason = "import --replace: not in the file"  # type: ignore[attr-defined]
         alias.save()
         report.removed += 1
-    for start in range(0, len(fresh), BATCH):
-        _bulk_create(fresh[start : start + BATCH], user, "import --replace")
-    report.created = len(fresh)
+    report.created = bulk_insert_aliases(domain, fresh, user, "import --replace")

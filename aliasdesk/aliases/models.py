@@ -57,9 +57,11 @@ class Alias(models.Model):
     ``destinations`` holds the addresses joined by ", ", in order.
     """
 
-    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="aliases")
+    # Indexes are few on purpose: imports write hundreds of thousands of rows.
+    # (domain, key_folded) serves lookups by domain too.
+    domain = models.ForeignKey(Domain, on_delete=models.PROTECT, related_name="aliases", db_index=False)
     key = models.CharField(max_length=512)
-    key_folded = models.CharField(max_length=512, db_index=True)
+    key_folded = models.CharField(max_length=512)
     destinations = models.TextField()
     enabled = models.BooleanField(default=True)
     comment = models.TextField(blank=True, default="")
@@ -69,10 +71,10 @@ class Alias(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
 
     history = HistoricalRecords(excluded_fields=["key_folded", "updated_at"])

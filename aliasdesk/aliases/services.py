@@ -105,6 +105,7 @@ def create_alias(
     valid_until: object = None,
 ) -> Alias:
     key = key.strip()
+    bump_serial(domain)  # first: it locks the domain row, so imports and creations serialize
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}")
     alias = Alias(
@@ -120,7 +121,6 @@ def create_alias(
     )
     alias._history_user = user  # type: ignore[attr-defined]
     alias.save()
-    bump_serial(domain)
     return alias
 
 
