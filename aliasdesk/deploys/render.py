@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.postfix.virtual import render_entry
@@ -58,15 +58,27 @@ def render_rows(header: str, rows: list[tuple[str, str, bool, str]], footer: str
     return "".join(parts)
 
 
+def fetch_rows(domain_id: int) -> list[tuple[str, str, bool, str]]:
+    """The live aliases of a domain in file order, as plain tuples.
+
+    A plain cursor: for 500,000 rows the ORM's per-row conversion costs twice the query.
+    """
+    quote = connection.ops.quote_name
+    table = quote(Alias._meta.db_table)
+    sql = (
+        f"SELECT {quote('key')}, destinations, enabled, {quote('comment')} FROM {table} "
+        "WHERE domain_id = %s AND deleted_at IS NULL ORDER BY id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [domain_id])
+        return [(k, d, bool(e), c) for k, d, e, c in cursor.fetchall()]
+
+
 def render_map(domain: Domain) -> RenderedMap:
     """Render the domain from one snapshot: the domain row is locked while it is read."""
     with transaction.atomic():
         locked = Domain.objects.select_for_update().get(pk=domain.pk)
-        rows = list(
-            Alias.objects.filter(domain_id=domain.pk, deleted_at__isnull=True)
-            .order_by("id")
-            .values_list("key", "destinations", "enabled", "comment")
-        )
+        rows = fetch_rows(domain.pk)
     text = render_rows(locked.header, rows, locked.footer)
     return RenderedMap(
         domain=locked,

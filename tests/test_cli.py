@@ -1,0 +1,137 @@
+"""The aliasdesk command as users and scripts call it, on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, require_postmap
+
+MAP = """# example.com, managed by aliasdesk
+# do not edit by hand
+
+# ticket OPS-1
+info@example.com   anna@example.org, ben@example.org
+#old@example.com  gone@example.org
+sales@example.com  info@example.com
+@example.com       catchall@example.org
+"""
+
+
+class CLI:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "aliasdesk", *args], env=self.env, cwd=REPO, input=stdin,
+            capture_output=True, text=True, timeout=300,
+        )
+        if ok and proc.returncode != 0:
+            raise AssertionError(f"aliasdesk {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+
+def _postgres_url() -> Iterator[str]:
+    if shutil.which("psql") is None:
+        pytest.skip("psql is not installed")
+    name = f"aliasdesk_test_{uuid.uuid4().hex[:8]}"
+    base = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"]
+    if subprocess.run([*base, f"CREATE DATABASE {name}"], capture_output=True).returncode != 0:
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432 as postgres")
+    try:
+        yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    finally:
+        subprocess.run([*base, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True)
+
+
+def _mariadb_url() -> Iterator[str]:
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        pytest.skip("the MariaDB client is not installed")
+    name = f"aliasdesk_test_{uuid.uuid4().hex[:8]}"
+    base = [client, "-h", "127.0.0.1", "-uroot", "-e"]
+    if subprocess.run([*base, f"CREATE DATABASE {name} CHARACTER SET utf8mb4"], capture_output=True).returncode != 0:
+        pytest.skip("MariaDB is not reachable on 127.0.0.1:3306 as root")
+    try:
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        subprocess.run([*base, f"DROP DATABASE IF EXISTS {name}"], capture_output=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def cli(request: pytest.FixtureRequest, tmp_path: Path, postfix_conf: Path) -> Iterator[CLI]:
+    require_postmap()
+    env = dict(os.environ)
+    env.update(ALIASDESK_DATA_DIR=str(tmp_path / "data"), ALIASDESK_POSTFIX_CONFIG_DIR=str(postfix_conf))
+    env.pop("ALIASDESK_DATABASE_URL", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    urls = {"postgres": _postgres_url, "mariadb": _mariadb_url}
+    if request.param in urls:
+        gen = urls[request.param]()
+        env["ALIASDESK_DATABASE_URL"] = next(gen)
+        run = CLI(env)
+        run("migrate", "--verbosity", "0")
+        yield run
+        next(gen, None)
+    else:
+        run = CLI(env)
+        run("migrate", "--verbosity", "0")
+        yield run
+
+
+def test_import_deploy_export_resolve_round_trip(cli: CLI, tmp_path: Path, postfix_conf: Path) -> None:
+    src = tmp_path / "virtual.in"
+    src.write_text(MAP)
+    out = cli("import", str(src), "--domain", "example.com").stdout
+    assert "4 added, 1 switched off" in out
+    dry = cli("deploy", "example.com", "--dry-run").stdout
+    assert "+info@example.com\tanna@example.org, ben@example.org" in dry
+    assert "deployed" in cli("deploy", "example.com").stdout
+    map_file = tmp_path / "data" / "maps" / "example.com"
+    assert map_file.read_text() == cli("export", "example.com").stdout
+    query = subprocess.run(
+        ["postmap", "-c", str(postfix_conf), "-q", "Sales@Example.com", f"hash:{map_file}"], capture_output=True, text=True
+    )
+    assert query.stdout.strip() == "info@example.com"
+    assert "unchanged" in cli("deploy", "example.com").stdout
+    resolved = json.loads(cli("resolve", "sales+x@example.com", "--json").stdout)
+    assert resolved["recipients"] == ["anna+x@example.org", "ben+x@example.org"]
+    assert json.loads(cli("resolve", "old@example.com", "--json").stdout)["recipients"] == ["catchall@example.org"]
+
+
+def test_users_domains_and_errors_exit_non_zero_with_one_line(cli: CLI, tmp_path: Path) -> None:
+    assert "created example.net" in cli("domain", "add", "example.net", "--map-type", "lmdb").stdout
+    assert "editor of example.net" in cli(
+        "user", "add", "bob", "--role", "editor", "--domain", "example.net", "--password-stdin", stdin="a-long-Passphrase-9\n"
+    ).stdout
+    admin = cli("user", "add", "alice", "--role", "admin").stdout
+    assert "password: " in admin
+    for args in (
+        ("user", "add", "bob", "--role", "viewer"),
+        ("domain", "add", "example.net"),
+        ("deploy", "nope.example"),
+        ("export", "nope.example"),
+        ("import", str(tmp_path / "missing"), "--domain", "example.net"),
+    ):
+        proc = cli(*args, ok=False)
+        assert proc.returncode != 0, args
+        assert len(proc.stderr.strip().splitlines()) == 1, (args, proc.stderr)
+
+
+def test_import_with_errors_lists_each_line_and_imports_nothing(cli: CLI, tmp_path: Path) -> None:
+    src = tmp_path / "bad"
+    src.write_bytes(b"a@example.com b@example.org\nnovalue@example.com\nc@example.com d\x00@x.org\n")
+    proc = cli("import", str(src), "--domain", "example.com", ok=False)
+    assert proc.returncode != 0
+    assert "line 2:" in proc.stderr and "line 3:" in proc.stderr
+    assert "nothing imported" in proc.stderr.splitlines()[-1]
+    assert cli("domain", "list").stdout.strip() == ""
