@@ -52,7 +52,16 @@ class DeployResult:
 
 
 def postmap_config() -> pm.Postmap:
-    return pm.Postmap(program=settings.POSTMAP, config_dir=settings.POSTFIX_CONFIG_DIR)
+    """postmap as configured. On a host without /etc/postfix/main.cf (a workstation, a
+    demo) postmap refuses to run, so a minimal config dir in the data dir stands in."""
+    config_dir = settings.POSTFIX_CONFIG_DIR
+    if not config_dir and not Path("/etc/postfix/main.cf").exists():
+        fallback = Path(settings.DATA_DIR) / "postfix-config"
+        if not (fallback / "main.cf").exists():
+            fallback.mkdir(parents=True, exist_ok=True)
+            (fallback / "main.cf").write_text("# used by aliasdesk's postmap where /etc/postfix/main.cf is absent\n")
+        config_dir = str(fallback)
+    return pm.Postmap(program=settings.POSTMAP, config_dir=config_dir)
 
 
 def sha256_file(path: Path) -> str | None:
