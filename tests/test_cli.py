@@ -32,11 +32,18 @@ class CLI:
 
     def __call__(self, *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [sys.executable, "-m", "aliasdesk", *args], env=self.env, cwd=REPO, input=stdin,
-            capture_output=True, text=True, timeout=300,
+            [sys.executable, "-m", "aliasdesk", *args],
+            env=self.env,
+            cwd=REPO,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if ok and proc.returncode != 0:
-            raise AssertionError(f"aliasdesk {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"aliasdesk {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
 
@@ -99,7 +106,9 @@ def test_import_deploy_export_resolve_round_trip(cli: CLI, tmp_path: Path, postf
     map_file = tmp_path / "data" / "maps" / "example.com"
     assert map_file.read_text() == cli("export", "example.com").stdout
     query = subprocess.run(
-        ["postmap", "-c", str(postfix_conf), "-q", "Sales@Example.com", f"hash:{map_file}"], capture_output=True, text=True
+        ["postmap", "-c", str(postfix_conf), "-q", "Sales@Example.com", f"hash:{map_file}"],
+        capture_output=True,
+        text=True,
     )
     assert query.stdout.strip() == "info@example.com"
     assert "unchanged" in cli("deploy", "example.com").stdout
@@ -110,9 +119,20 @@ def test_import_deploy_export_resolve_round_trip(cli: CLI, tmp_path: Path, postf
 
 def test_users_domains_and_errors_exit_non_zero_with_one_line(cli: CLI, tmp_path: Path) -> None:
     assert "created example.net" in cli("domain", "add", "example.net", "--map-type", "lmdb").stdout
-    assert "editor of example.net" in cli(
-        "user", "add", "bob", "--role", "editor", "--domain", "example.net", "--password-stdin", stdin="a-long-Passphrase-9\n"
-    ).stdout
+    assert (
+        "editor of example.net"
+        in cli(
+            "user",
+            "add",
+            "bob",
+            "--role",
+            "editor",
+            "--domain",
+            "example.net",
+            "--password-stdin",
+            stdin="a-long-Passphrase-9\n",
+        ).stdout
+    )
     admin = cli("user", "add", "alice", "--role", "admin").stdout
     assert "password: " in admin
     for args in (

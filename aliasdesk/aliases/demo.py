@@ -26,7 +26,9 @@ ROLES = ["info", "sales", "support", "billing", "jobs", "press", "security", "ab
 
 
 def _aliases(domain: str, count: int, rng: random.Random) -> list[Entry]:
-    entries = [Entry(f"{role}@{domain}", f"{rng.choice(FIRST)}.{rng.choice(LAST)}@staff.example", True, "") for role in ROLES]
+    entries = [
+        Entry(f"{role}@{domain}", f"{rng.choice(FIRST)}.{rng.choice(LAST)}@staff.example", True, "") for role in ROLES
+    ]
     seen = {e.key for e in entries}
     while len(entries) < count:
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -46,11 +48,19 @@ def _aliases(domain: str, count: int, rng: random.Random) -> list[Entry]:
 def load_demo_data() -> list[tuple[str, str, str]]:
     """Create the demo domains and users (once); returns (login, password, role) to print."""
     rng = random.Random(7)
-    sizes = {"example.com": 1200, "example.org": 800, "example.net": 400, "lists.example.net": 150, "bücher.example": 40}
+    sizes = {
+        "example.com": 1200,
+        "example.org": 800,
+        "example.net": 400,
+        "lists.example.net": 150,
+        "bücher.example": 40,
+    }
     if not Domain.objects.exists():
         for name, size in sizes.items():
             domain = create_domain(name)
-            domain.header = f"# {name}: virtual aliases, managed by aliasdesk\n# Edits by hand are overwritten: use the web.\n"
+            domain.header = (
+                f"# {name}: virtual aliases, managed by aliasdesk\n# Edits by hand are overwritten: use the web.\n"
+            )
             domain.footer = f"# Catch-all: keep it last\n@{name}\tpostmaster@{name}\n"
             domain.save()
             bulk_insert_aliases(domain, _aliases(name, size, rng), None, "demo data")

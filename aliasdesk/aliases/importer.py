@@ -23,7 +23,14 @@ from django.utils import timezone
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name
-from aliasdesk.postfix.virtual import Entry, Problem, decode_map_bytes, join_destinations, parse_virtual, split_destinations
+from aliasdesk.postfix.virtual import (
+    Entry,
+    Problem,
+    decode_map_bytes,
+    join_destinations,
+    parse_virtual,
+    split_destinations,
+)
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
 BATCH = 5000
@@ -118,11 +125,11 @@ def _history_layout(columns: list[str], reason: str, user_id: int | None, now: o
     for offset, name in enumerate(special):
         index[name] = len(columns) + 1 + offset
     hist_columns, picks = [], []
-    for field in history._meta.concrete_fields:
-        if field.attname == "history_id":
+    for column in history._meta.concrete_fields:
+        if column.attname == "history_id":
             continue
-        hist_columns.append(field.column)
-        picks.append(index[field.attname])
+        hist_columns.append(column.column)
+        picks.append(index[column.attname])
     pick = operator.itemgetter(*picks)
     return hist_columns, lambda row, alias_id: pick((*row, alias_id, *consts))
 
@@ -141,20 +148,26 @@ def bulk_insert_aliases(domain: Domain, entries: list[Entry], user: User | None,
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     user_id = user.pk if user else None
     values = {
-        "domain_id": domain.pk, "valid_until": None, "deleted_at": None, "version": 1,
-        "created_at": now, "updated_at": now, "created_by_id": user_id, "updated_by_id": user_id,
+        "domain_id": domain.pk,
+        "valid_until": None,
+        "deleted_at": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "created_by_id": user_id,
+        "updated_by_id": user_id,
     }
     columns = ["key", "key_folded", "destinations", "enabled", "comment", *values]
     fixed = tuple(values.values())
     hist_columns, history_row = _history_layout(columns, reason, user_id, now)
     quote = connection.ops.quote_name
     max_sql = f"SELECT MAX(id) FROM {quote(Alias._meta.db_table)}"
-    ids_sql = (
-        f"SELECT id FROM {quote(Alias._meta.db_table)} WHERE domain_id = %s AND id > %s ORDER BY id"
-    )
+    ids_sql = f"SELECT id FROM {quote(Alias._meta.db_table)} WHERE domain_id = %s AND id > %s ORDER BY id"
     with connection.cursor() as cursor:
         for start in range(0, len(entries), BATCH):
-            rows = [(e.key, e.key.lower(), e.value, e.enabled, e.comment, *fixed) for e in entries[start : start + BATCH]]
+            rows = [
+                (e.key, e.key.lower(), e.value, e.enabled, e.comment, *fixed) for e in entries[start : start + BATCH]
+            ]
             cursor.execute(max_sql)
             before = cursor.fetchone()[0] or 0
             _insert_rows(cursor, Alias._meta.db_table, columns, rows)
@@ -242,7 +255,9 @@ def _append(
     if not domain.header and not domain.footer:
         _set_header_footer(domain, header, footer, user)
     elif header or footer:
-        report.problems.append(Problem(0, "the domain has a header or footer already: the file's were not taken", "warning"))
+        report.problems.append(
+            Problem(0, "the domain has a header or footer already: the file's were not taken", "warning")
+        )
     report.created = bulk_insert_aliases(domain, entries, user, "import")
 
 

@@ -152,9 +152,11 @@ def soft_delete_alias(alias: Alias, *, version: int, user: User | None = None) -
 
 
 def restore_alias(alias: Alias, *, version: int, user: User | None = None) -> Alias:
-    if Alias.objects.filter(
-        domain_id=alias.domain_id, key_folded=alias.key_folded, deleted_at__isnull=True
-    ).exclude(pk=alias.pk).exists():
+    if (
+        Alias.objects.filter(domain_id=alias.domain_id, key_folded=alias.key_folded, deleted_at__isnull=True)
+        .exclude(pk=alias.pk)
+        .exists()
+    ):
         raise AliasError(f"{alias.key} exists again in {alias.domain}; cannot restore this one beside it")
     return update_alias(alias, version=version, user=user, deleted_at=None)
 

@@ -78,7 +78,11 @@ def map_diff(old: str, new: str, name: str) -> str:
     old_set, new_set = set(a), set(b)
     removed = [ln for ln in a if ln not in new_set]
     added = [ln for ln in b if ln not in old_set]
-    lines = [f"--- {name} (on disk)\n", f"+++ {name} (new)\n", f"@@ large map: {len(removed)} lines removed, {len(added)} added @@\n"]
+    lines = [
+        f"--- {name} (on disk)\n",
+        f"+++ {name} (new)\n",
+        f"@@ large map: {len(removed)} lines removed, {len(added)} added @@\n",
+    ]
     body = [f"-{ln}" for ln in removed] + [f"+{ln}" for ln in added]
     if len(body) > DIFF_SHOWN_LINES:
         body = body[:DIFF_SHOWN_LINES] + [f"... {len(body) - DIFF_SHOWN_LINES} more changed lines\n"]

@@ -116,9 +116,7 @@ def _prepare_dir(map_path: Path) -> None:
 
 
 def _record(domain: Domain, user: User | None, status: str, **fields: object) -> Deploy:
-    return Deploy.objects.create(
-        domain=domain, user=user, status=status, finished_at=timezone.now(), **fields
-    )
+    return Deploy.objects.create(domain=domain, user=user, status=status, finished_at=timezone.now(), **fields)
 
 
 def _unchanged_on_disk(domain: Domain, map_path: Path) -> bool:
@@ -188,7 +186,12 @@ def _noop(
     deploy_id = None
     if record:
         deploy_id = _record(
-            domain, user, Deploy.Status.NOOP, serial=domain.serial, sha256=sha or domain.deployed_sha256, timings=timings
+            domain,
+            user,
+            Deploy.Status.NOOP,
+            serial=domain.serial,
+            sha256=sha or domain.deployed_sha256,
+            timings=timings,
         ).pk
     return DeployResult(domain.name, Deploy.Status.NOOP, "unchanged", deploy_id=deploy_id, timings=timings)
 
@@ -226,12 +229,20 @@ def _deploy_rendered(
             "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
         )
         diff = map_diff(old, rendered.text, str(map_path))
-        deploy = _record(domain, user, Deploy.Status.FAILED, error=message, diff=diff, sha256=sha, serial=rendered.serial)
+        deploy = _record(
+            domain, user, Deploy.Status.FAILED, error=message, diff=diff, sha256=sha, serial=rendered.serial
+        )
         return DeployResult(domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy.pk)
 
     deploy = Deploy.objects.create(
-        domain=domain, user=user, status=Deploy.Status.RUNNING, forced=force, serial=rendered.serial,
-        sha256=sha, started_at=timezone.now(), alias_count=rendered.alias_count,
+        domain=domain,
+        user=user,
+        status=Deploy.Status.RUNNING,
+        forced=force,
+        serial=rendered.serial,
+        sha256=sha,
+        started_at=timezone.now(),
+        alias_count=rendered.alias_count,
     )
     old_text = map_path.read_text("utf-8", "replace") if disk_sha is not None else ""
     try:

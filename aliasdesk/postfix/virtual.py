@@ -247,7 +247,9 @@ def parse_virtual(text: str) -> ParsedMap:
         folded = entry.key.lower()
         earlier = first_seen.setdefault(folded, entry.line)
         if earlier != entry.line:
-            problems.append(Problem(entry.line, f'duplicate key "{entry.key}": line {earlier} wins, as in postmap', "warning"))
+            problems.append(
+                Problem(entry.line, f'duplicate key "{entry.key}": line {earlier} wins, as in postmap', "warning")
+            )
         keep.append(entry if value == entry.value else entry._replace(value=value))
 
     result.header = "\n".join(header_lines) + ("\n" if header_lines else "")

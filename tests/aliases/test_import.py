@@ -86,7 +86,9 @@ def test_existing_key_is_refused_without_replace(aliasdesk_settings, tmp_path):
 
 def test_replace_updates_adds_and_soft_deletes_with_history(aliasdesk_settings, tmp_path):
     import_map(write(tmp_path, "a@example.com b@x.org\nc@example.com d@x.org\n"), "example.com")
-    report = import_map(write(tmp_path, "a@example.com z@x.org\ne@example.com f@x.org\n", "v2"), "example.com", replace=True)
+    report = import_map(
+        write(tmp_path, "a@example.com z@x.org\ne@example.com f@x.org\n", "v2"), "example.com", replace=True
+    )
     assert (report.created, report.updated, report.removed) == (1, 1, 1)
     live = dict(Alias.objects.filter(deleted_at__isnull=True).values_list("key", "destinations"))
     assert live == {"a@example.com": "z@x.org", "e@example.com": "f@x.org"}

@@ -21,9 +21,7 @@ def postmap_dump(path: Path, map_type: str, conf: Path) -> dict[str, list[str]]:
 
 
 def postmap_query(path: Path, map_type: str, conf: Path, key: str) -> str | None:
-    proc = subprocess.run(
-        ["postmap", "-c", str(conf), "-q", key, f"{map_type}:{path}"], capture_output=True, text=True
-    )
+    proc = subprocess.run(["postmap", "-c", str(conf), "-q", key, f"{map_type}:{path}"], capture_output=True, text=True)
     return proc.stdout.rstrip("\n") if proc.returncode == 0 else None
 
 

@@ -136,7 +136,7 @@ def test_file_size_limit_disk_full_keeps_old_map(map_dir, settings, tmp_path):
     deploy_domain(domain)
     before = (map_dir / "example.com.db").read_bytes()
     wrapper = tmp_path / "postmap-tiny-limit"
-    wrapper.write_text(f"#!/bin/sh\nulimit -f 1\nexec {settings.POSTMAP} \"$@\"\n")
+    wrapper.write_text(f'#!/bin/sh\nulimit -f 1\nexec {settings.POSTMAP} "$@"\n')
     wrapper.chmod(0o755)
     for i in range(200):
         create_alias(domain, f"user{i}@example.com", f"someone{i}@example.org")
@@ -164,7 +164,12 @@ def test_full_filesystem_keeps_old_map(tmp_path, settings):
         assert deploy_domain(domain).status == "ok"
         before = (small / "example.com.db").read_bytes()
         for i in range(3000):
-            Alias.objects.create(domain=domain, key=f"u{i}@example.com", key_folded=f"u{i}@example.com", destinations=f"someone-with-a-long-name-{i}@example.org")
+            Alias.objects.create(
+                domain=domain,
+                key=f"u{i}@example.com",
+                key_folded=f"u{i}@example.com",
+                destinations=f"someone-with-a-long-name-{i}@example.org",
+            )
         Domain.objects.filter(pk=domain.pk).update(serial=domain.serial + 10)
         result = deploy_domain(domain)
         assert result.status == "failed"
@@ -214,7 +219,13 @@ def test_deploy_all_rebuilds_only_the_changed_domain(map_dir):
     alias = Alias.objects.get(key="a@d3.example")
     update_alias(alias, version=alias.version, destinations="y@example.org")
     results = {r.domain: r.status for r in deploy_all()}
-    assert results == {"d0.example": "noop", "d1.example": "noop", "d2.example": "noop", "d3.example": "ok", "d4.example": "noop"}
+    assert results == {
+        "d0.example": "noop",
+        "d1.example": "noop",
+        "d2.example": "noop",
+        "d3.example": "ok",
+        "d4.example": "noop",
+    }
 
 
 def test_new_map_keeps_mode_of_the_file_it_replaces(map_dir):
@@ -235,7 +246,11 @@ def real_maps() -> list[Path]:
     return [f for f in files if f.name != "caml-list.virtual"]
 
 
-@pytest.mark.parametrize("src", real_maps() or [pytest.param(None, marks=pytest.mark.skip("no ../shared/realdata"))], ids=lambda p: p.name if p else "none")
+@pytest.mark.parametrize(
+    "src",
+    real_maps() or [pytest.param(None, marks=pytest.mark.skip("no ../shared/realdata"))],
+    ids=lambda p: p.name if p else "none",
+)
 def test_real_map_round_trips_through_import_and_deploy(src, map_dir, postfix_conf, tmp_path):
     realdata("maps")
     import_map(src, "example.org", map_file=map_dir / "virtual")

@@ -30,7 +30,9 @@ class Command(BaseCommand):
         except ImportRefused as exc:
             for problem in exc.problems:
                 self.stderr.write(f"{options['file']}: {problem}")
-            raise CommandError(str(exc).split(":", 2)[0] + f": {len(exc.problems)} problem(s), nothing imported") from exc
+            raise CommandError(
+                str(exc).split(":", 2)[0] + f": {len(exc.problems)} problem(s), nothing imported"
+            ) from exc
         except AliasError as exc:
             raise CommandError(str(exc)) from exc
         for problem in report.problems:

@@ -19,7 +19,9 @@ class Command(BaseCommand):
         parser.add_argument("address")
         parser.add_argument("--json", action="store_true", help="print recipients and steps as JSON")
         parser.add_argument(
-            "--local-domain", action="append", default=[],
+            "--local-domain",
+            action="append",
+            default=[],
             help="a domain in $mydestination (then bare user keys apply); repeatable",
         )
         parser.add_argument("--myorigin", default="", help="$myorigin, appended to bare names in results")
@@ -30,8 +32,11 @@ class Command(BaseCommand):
             raise CommandError("give an address")
         table, names = managed_table()
         resolution = resolve(
-            options["address"], table, local_domains=options["local_domain"],
-            recipient_delimiter=options["recipient_delimiter"], myorigin=options["myorigin"],
+            options["address"],
+            table,
+            local_domains=options["local_domain"],
+            recipient_delimiter=options["recipient_delimiter"],
+            myorigin=options["myorigin"],
         )
         if options["json"]:
             data = resolution.to_dict()

@@ -15,8 +15,18 @@ def exec_gunicorn(bind: str, workers: int) -> None:
     """Replace this process with gunicorn serving aliasdesk (static files through whitenoise)."""
     call_command("collectstatic", interactive=False, verbosity=0)
     args = [
-        sys.executable, "-m", "gunicorn", "aliasdesk.wsgi:application",
-        "--bind", bind, "--workers", str(workers), "--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "aliasdesk.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
     ]
     sys.stdout.flush()
     os.execv(sys.executable, args)

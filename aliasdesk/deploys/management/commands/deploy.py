@@ -30,7 +30,9 @@ class Command(BaseCommand):
         if options["all"]:
             results = deploy_all(**kwargs)
         else:
-            domains = {d.name: d for d in Domain.objects.filter(name__in=[n.lower() for n in names], deleted_at__isnull=True)}
+            domains = {
+                d.name: d for d in Domain.objects.filter(name__in=[n.lower() for n in names], deleted_at__isnull=True)
+            }
             missing = [n for n in names if n.lower() not in domains]
             if missing:
                 raise CommandError(f"no such domain: {', '.join(missing)}")
