@@ -19,13 +19,23 @@ from django.utils import timezone
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain, MapType
-from aliasdesk.postfix.virtual import join_destinations, split_destinations
+from aliasdesk.postfix.validate import check_destination, check_key
+from aliasdesk.postfix.virtual import join_destinations, normalize_comment, split_destinations
 
 _DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# Control characters; TAB, LF and CR are separators where addresses are typed, lines in comments.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class AliasError(Exception):
-    """A change that cannot be made; the message says why, for the user."""
+    """A change that cannot be made; the message says why, for the user.
+
+    ``field`` names the input the message is about (key, destinations, comment), if any.
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StaleEdit(AliasError):
@@ -84,13 +94,51 @@ def bump_serial(domain: Domain) -> None:
     Domain.objects.filter(pk=domain.pk).update(serial=F("serial") + 1)
 
 
-def clean_destinations(destinations: str | Iterable[str]) -> str:
-    """Destinations as stored: the addresses in order, joined by ", "."""
-    if isinstance(destinations, str):
-        tokens = split_destinations(destinations)
-    else:
-        tokens = [t for d in destinations for t in split_destinations(d)]
+def clean_key(domain: Domain, key: str) -> str:
+    """The key as it will be stored, or AliasError: nothing typed may inject a line or a comment."""
+    key = key.strip()
+    problem = check_key(key)
+    if problem:
+        raise AliasError(f"{key or 'the key'}: {problem}", "key")
+    if domain.localpart_pattern and "@" in key and not key.startswith("@"):
+        local = key[: key.rindex("@")]
+        if not re.fullmatch(domain.localpart_pattern, local):
+            raise AliasError(
+                f"{local} does not match this domain's pattern for names: {domain.localpart_pattern}", "key"
+            )
+    return key
+
+
+def clean_destinations(destinations: str | Iterable[str], domain: Domain | None = None) -> str:
+    """Destinations as stored: the addresses in order, joined by ", "; each one checked."""
+    texts = [destinations] if isinstance(destinations, str) else list(destinations)
+    for text in texts:
+        if _CONTROL_RE.search(text):
+            raise AliasError("destinations contain a control character", "destinations")
+    tokens = [t for text in texts for t in split_destinations(text)]
+    if not tokens:
+        raise AliasError("give at least one destination address", "destinations")
+    for token in tokens:
+        problem = check_destination(token)
+        if problem:
+            raise AliasError(f"{token}: {problem}", "destinations")
+        if token.startswith("#"):
+            raise AliasError(
+                f"{token}: '#' would be read as an address, not a comment; use the comment field", "destinations"
+            )
+    allowed = [d.strip().lower() for d in (domain.allowed_destination_domains if domain else "").split() if d.strip()]
+    if allowed:
+        for token in tokens:
+            target = token.rsplit("@", 1)[1].lower() if "@" in token else ""
+            if target and target not in allowed:
+                raise AliasError(f"{token}: this domain may only forward to {', '.join(allowed)}", "destinations")
     return join_destinations(tokens)
+
+
+def clean_comment(comment: str) -> str:
+    if _CONTROL_RE.search(comment):
+        raise AliasError("the comment contains a control character", "comment")
+    return normalize_comment(comment)
 
 
 @transaction.atomic
@@ -104,15 +152,17 @@ def create_alias(
     comment: str = "",
     valid_until: object = None,
 ) -> Alias:
-    key = key.strip()
+    key = clean_key(domain, key)
+    dests = clean_destinations(destinations, domain)
+    comment = clean_comment(comment)
     bump_serial(domain)  # first: it locks the domain row, so imports and creations serialize
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
-        raise AliasError(f"{key} exists already in {domain.name}")
+        raise AliasError(f"{key} exists already in {domain.name}", "key")
     alias = Alias(
         domain=domain,
         key=key,
         key_folded=key.lower(),
-        destinations=clean_destinations(destinations),
+        destinations=dests,
         enabled=enabled,
         comment=comment,
         valid_until=valid_until,
@@ -132,11 +182,13 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
         raise StaleEdit(current)
     for name, value in changes.items():
         if name == "destinations":
-            value = clean_destinations(value)  # type: ignore[arg-type]
+            value = clean_destinations(value, current.domain)  # type: ignore[arg-type]
         elif name == "key":
-            value = str(value).strip()
+            value = clean_key(current.domain, str(value))
             current.key_folded = str(value).lower()
-        elif name not in {"enabled", "comment", "valid_until", "deleted_at"}:
+        elif name == "comment":
+            value = clean_comment(str(value))
+        elif name not in {"enabled", "valid_until", "deleted_at"}:
             raise AliasError(f"{name} cannot be changed")
         setattr(current, name, value)
     current.version = version + 1

@@ -142,8 +142,15 @@ def _disabled_entry(stripped: str) -> tuple[str, str] | None:
 
 
 def _comment_text(stripped: str) -> str:
-    text = stripped.lstrip("#")
+    """The text of a comment line: without its "#" and the one space after it."""
+    text = stripped[1:]
     return text[1:] if text.startswith(" ") else text
+
+
+def normalize_comment(comment: str) -> str:
+    """A comment as it survives a render and a parse: no trailing blanks, no blank first or last line."""
+    lines = [line.rstrip() for line in comment.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return "\n".join(lines).strip("\n")
 
 
 def _header_as_comment(lines: list[str]) -> list[str]:
