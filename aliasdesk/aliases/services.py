@@ -94,8 +94,16 @@ def bump_serial(domain: Domain) -> None:
     Domain.objects.filter(pk=domain.pk).update(serial=F("serial") + 1)
 
 
+def _require_text(text: str, field: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AliasError("the text contains characters that are not valid Unicode", field) from exc
+
+
 def clean_key(domain: Domain, key: str) -> str:
     """The key as it will be stored, or AliasError: nothing typed may inject a line or a comment."""
+    _require_text(key, "key")
     key = key.strip()
     problem = check_key(key)
     if problem:
@@ -113,6 +121,7 @@ def clean_destinations(destinations: str | Iterable[str], domain: Domain | None 
     """Destinations as stored: the addresses in order, joined by ", "; each one checked."""
     texts = [destinations] if isinstance(destinations, str) else list(destinations)
     for text in texts:
+        _require_text(text, "destinations")
         if _CONTROL_RE.search(text):
             raise AliasError("destinations contain a control character", "destinations")
     tokens = [t for text in texts for t in split_destinations(text)]
@@ -136,6 +145,7 @@ def clean_destinations(destinations: str | Iterable[str], domain: Domain | None 
 
 
 def clean_comment(comment: str) -> str:
+    _require_text(comment, "comment")
     if _CONTROL_RE.search(comment):
         raise AliasError("the comment contains a control character", "comment")
     return normalize_comment(comment)
