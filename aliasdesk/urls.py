@@ -1,11 +1,20 @@
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.shortcuts import redirect
+from django.urls import include, path
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("domain-list")
+
+
 urlpatterns = [
     path("healthz", healthz),
+    path("", home),
+    path("", include("aliasdesk.accounts.urls")),
+    path("", include("aliasdesk.aliases.urls")),
+    path("", include("aliasdesk.deploys.urls")),
 ]

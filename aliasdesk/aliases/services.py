@@ -20,7 +20,7 @@ from django.utils import timezone
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain, MapType
 from aliasdesk.postfix.validate import check_destination, check_key
-from aliasdesk.postfix.virtual import join_destinations, normalize_comment, split_destinations
+from aliasdesk.postfix.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
 
 _DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Control characters; TAB, LF and CR are separators where addresses are typed, lines in comments.
@@ -246,3 +246,130 @@ def expire_aliases(domain: Domain, today: object = None) -> list[str]:
     if due:
         bump_serial(domain)
     return [a.key for a in due]
+
+
+@transaction.atomic
+def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | None = None) -> int:
+    """Switch on, switch off, delete, restore or purge many aliases of one domain at once."""
+    rows = list(Alias.objects.select_for_update().filter(domain=domain, pk__in=ids))
+    if action == "purge":
+        gone = [a for a in rows if a.deleted_at is not None]
+        for alias in gone:
+            alias._history_user = user  # type: ignore[attr-defined]
+            alias._change_reason = "purged from trash"  # type: ignore[attr-defined]
+            alias.delete()
+        return len(gone)
+    if action == "restore":
+        live = set(
+            Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True)
+        )
+        clashes = [a.key for a in rows if a.deleted_at is not None and a.key_folded in live]
+        if clashes:
+            raise AliasError(f"cannot restore beside a live alias with the same key: {', '.join(clashes[:5])}")
+    changed = 0
+    now = timezone.now()
+    for alias in rows:
+        if action in ("enable", "disable"):
+            if alias.deleted_at is not None or alias.enabled == (action == "enable"):
+                continue
+            alias.enabled = action == "enable"
+        elif action == "delete":
+            if alias.deleted_at is not None:
+                continue
+            alias.deleted_at = now
+        elif action == "restore":
+            if alias.deleted_at is None:
+                continue
+            alias.deleted_at = None
+        else:
+            raise AliasError(f"unknown action {action}")
+        alias.version += 1
+        alias.updated_by = user
+        alias._history_user = user  # type: ignore[attr-defined]
+        alias._change_reason = f"bulk {action}"  # type: ignore[attr-defined]
+        alias.save()
+        changed += 1
+    if changed or action == "purge":
+        bump_serial(domain)
+    return changed
+
+
+class PasteRefused(AliasError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s); nothing was added")
+        self.problems = problems
+
+
+@transaction.atomic
+def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> int:
+    """Add aliases written as map lines (``key  dest, dest``); all of them or none."""
+    parsed = parse_virtual(text)
+    problems = [str(p) for p in parsed.problems if p.severity == "error"]
+    live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
+    seen: dict[str, int] = {}
+    clean: list[tuple[str, str, bool, str]] = []
+    for entry in parsed.entries:
+        try:
+            key = clean_key(domain, entry.key)
+            dests = clean_destinations(entry.value, domain)
+            comment = clean_comment(entry.comment)
+        except AliasError as exc:
+            problems.append(f"line {entry.line}: {exc}")
+            continue
+        folded = key.lower()
+        if folded in live:
+            problems.append(f"line {entry.line}: {key} exists already in {domain.name}")
+        elif folded in seen:
+            problems.append(f"line {entry.line}: {key} is on line {seen[folded]} already")
+        seen[folded] = entry.line
+        clean.append((key, dests, entry.enabled, comment))
+    if not parsed.entries and not problems:
+        problems.append("nothing to add: write one alias per line, the key then its destinations")
+    if problems:
+        raise PasteRefused(problems)
+    for key, dests, enabled, comment in clean:
+        create_alias(domain, key, dests, user=user, enabled=enabled, comment=comment)
+    return len(clean)
+
+
+@dataclass
+class Version:
+    """One entry of an alias's history, with what changed against the one before."""
+
+    record: object
+    changes: list[tuple[str, object, object]]
+
+
+TRACKED = ["key", "destinations", "enabled", "comment", "valid_until", "deleted_at"]
+
+
+def alias_versions(alias: Alias) -> list[Version]:
+    records = list(alias.history.select_related("history_user").order_by("history_id"))  # type: ignore[attr-defined]
+    versions = []
+    previous = None
+    for record in records:
+        changes = []
+        for name in TRACKED:
+            new = getattr(record, name)
+            old = getattr(previous, name) if previous is not None else None
+            if previous is None or old != new:
+                changes.append((name, old, new))
+        versions.append(Version(record, changes))
+        previous = record
+    versions.reverse()
+    return versions
+
+
+def restore_version(alias: Alias, history_id: int, *, version: int, user: User | None = None) -> Alias:
+    """Make the alias as it was in one history entry (itself recorded as a new change)."""
+    record = alias.history.filter(history_id=history_id).first()  # type: ignore[attr-defined]
+    if record is None:
+        raise AliasError("no such version")
+    if record.deleted_at is None and alias.deleted_at is not None:
+        restore_alias(alias, version=version, user=user)
+        alias.refresh_from_db()
+        version = alias.version
+    return update_alias(
+        alias, version=version, user=user, key=record.key, destinations=record.destinations,
+        enabled=record.enabled, comment=record.comment, valid_until=record.valid_until,
+    )

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from aliasdesk.aliases import views
+
+urlpatterns = [
+    path("domains/", views.domain_list, name="domain-list"),
+    path("domains/<str:name>/", views.domain_detail, name="domain-detail"),
+    path("domains/<str:name>/aliases/new", views.alias_create, name="alias-create"),
+    path("domains/<str:name>/aliases/bulk", views.alias_bulk, name="alias-bulk"),
+    path("domains/<str:name>/paste", views.alias_paste, name="alias-paste"),
+    path("domains/<str:name>/trash", views.trash, name="trash"),
+    path("domains/<str:name>/aliases/<int:alias_id>/", views.alias_row, name="alias-row"),
+    path("domains/<str:name>/aliases/<int:alias_id>/edit", views.alias_edit, name="alias-edit"),
+    path("domains/<str:name>/aliases/<int:alias_id>/toggle", views.alias_toggle, name="alias-toggle"),
+    path("domains/<str:name>/aliases/<int:alias_id>/delete", views.alias_delete, name="alias-delete"),
+    path("domains/<str:name>/aliases/<int:alias_id>/history", views.alias_history, name="alias-history"),
+    path(
+        "domains/<str:name>/aliases/<int:alias_id>/restore/<int:history_id>",
+        views.alias_restore_version,
+        name="alias-restore-version",
+    ),
+]

@@ -1,0 +1,255 @@
+"""Domain and alias pages: the list of domains, the alias grid and its inline edits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
+from aliasdesk.aliases import services
+from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.search import FILTERS, AliasQuery, alias_counts, search_aliases
+from aliasdesk.deploys.models import Deploy
+
+PAGE_SIZE = 50
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value or default)
+    except ValueError:
+        return default
+
+
+@login_required
+@require_GET
+def domain_list(request: HttpRequest) -> HttpResponse:
+    domains = list(
+        visible_domains(request.user)  # type: ignore[arg-type]
+        .annotate(
+            n_enabled=Count("aliases", filter=Q(aliases__deleted_at__isnull=True, aliases__enabled=True)),
+            n_disabled=Count("aliases", filter=Q(aliases__deleted_at__isnull=True, aliases__enabled=False)),
+        )
+        .order_by("name")
+    )
+    last = {}
+    for deploy in Deploy.objects.filter(domain__in=domains).exclude(status=Deploy.Status.NOOP).order_by("domain_id", "-id"):
+        last.setdefault(deploy.domain_id, deploy)
+    for domain in domains:
+        domain.last_deploy = last.get(domain.pk)  # type: ignore[attr-defined]
+        domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
+    return render(request, "aliases/domain_list.html", {"domains": domains, "nav": "domains"})
+
+
+def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
+    query = AliasQuery.from_params(request.GET)  # type: ignore[arg-type]
+    rows = search_aliases(domain, query).select_related("updated_by")
+    page = Paginator(rows, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
+    params = {k: v for k, v in (("q", query.q), ("show", query.filter), ("order", query.order)) if v}
+    return {
+        "domain": domain,
+        "page": page,
+        "query": query,
+        "filters": FILTERS,
+        "params": params,
+        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+        "is_admin": can_administer(request.user),  # type: ignore[arg-type]
+    }
+
+
+@login_required
+@require_GET
+def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
+    domain = get_domain_for_user(request, name)
+    context = _grid_context(request, domain)
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
+        return render(request, "aliases/_grid.html", context)
+    context.update(counts=alias_counts(domain), nav="domains", tab="aliases")
+    context["last_deploy"] = domain.deploys.exclude(status=Deploy.Status.NOOP).first()
+    return render(request, "aliases/domain_detail.html", context)
+
+
+def _alias(domain: Domain, alias_id: int) -> Alias:
+    return get_object_or_404(Alias, pk=alias_id, domain=domain)
+
+
+def _row(request: HttpRequest, domain: Domain, alias: Alias, **extra: Any) -> HttpResponse:
+    context = {"domain": domain, "alias": alias, "editable": can_edit(request.user, domain), **extra}  # type: ignore[arg-type]
+    return render(request, "aliases/_row.html", context)
+
+
+@login_required
+def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+    """GET: the row as a form. POST: save it (with a version check) and give back the row."""
+    domain = get_domain_for_user(request, name, write=True)
+    alias = _alias(domain, alias_id)
+    if request.method != "POST":
+        return render(request, "aliases/_row_edit.html", {"domain": domain, "alias": alias, "form": alias_form(alias)})
+    form = request.POST
+    changes = {
+        "key": form.get("key", alias.key),
+        "destinations": form.get("destinations", ""),
+        "comment": form.get("comment", ""),
+        "enabled": form.get("enabled") == "on",
+    }
+    try:
+        alias = services.update_alias(alias, version=_int(form.get("version")), user=request.user, **changes)  # type: ignore[arg-type]
+    except services.StaleEdit as stale:
+        return render(
+            request, "aliases/_row_edit.html",
+            {"domain": domain, "alias": stale.current, "form": changes, "conflict": stale.current, "error": str(stale)},
+        )
+    except services.AliasError as exc:
+        return render(
+            request, "aliases/_row_edit.html",
+            {"domain": domain, "alias": alias, "form": changes, "error": str(exc), "error_field": exc.field,
+             "version": form.get("version")},
+        )
+    return _row(request, domain, alias, saved=True)
+
+
+def alias_form(alias: Alias) -> dict[str, Any]:
+    return {"key": alias.key, "destinations": alias.destinations, "comment": alias.comment, "enabled": alias.enabled}
+
+
+@login_required
+@require_GET
+def alias_row(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+    domain = get_domain_for_user(request, name)
+    return _row(request, domain, _alias(domain, alias_id))
+
+
+@login_required
+@require_POST
+def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+    domain = get_domain_for_user(request, name, write=True)
+    alias = _alias(domain, alias_id)
+    try:
+        alias = services.update_alias(
+            alias, version=_int(request.POST.get("version")), user=request.user, enabled=not alias.enabled  # type: ignore[arg-type]
+        )
+    except services.StaleEdit as stale:
+        return _row(request, domain, stale.current, error=str(stale))
+    return _row(request, domain, alias, saved=True)
+
+
+@login_required
+@require_POST
+def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+    domain = get_domain_for_user(request, name, write=True)
+    alias = _alias(domain, alias_id)
+    try:
+        services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
+    except services.StaleEdit as stale:
+        return _row(request, domain, stale.current, error=str(stale))
+    return HttpResponse("")
+
+
+@login_required
+@require_POST
+def alias_create(request: HttpRequest, name: str) -> HttpResponse:
+    domain = get_domain_for_user(request, name, write=True)
+    form = request.POST
+    try:
+        alias = services.create_alias(
+            domain, form.get("key", ""), form.get("destinations", ""), user=request.user,  # type: ignore[arg-type]
+            comment=form.get("comment", ""), enabled=form.get("enabled", "on") == "on",
+        )
+    except services.AliasError as exc:
+        messages.error(request, str(exc))
+        context = _grid_context(request, domain)
+        context.update(counts=alias_counts(domain), nav="domains", tab="aliases", new=form, new_error=str(exc),
+                       new_error_field=exc.field)
+        return render(request, "aliases/domain_detail.html", context, status=422)
+    messages.success(request, f"Added {alias.key}.")
+    return redirect(reverse("domain-detail", args=[domain.name]) + f"?q={alias.key}")
+
+
+BULK_ACTIONS = {"enable", "disable", "delete", "restore", "purge"}
+
+
+@login_required
+@require_POST
+def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
+    action = request.POST.get("action", "")
+    domain = get_domain_for_user(request, name, write=True, admin=action == "purge")
+    ids = [_int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
+    back = request.POST.get("next") or reverse("domain-detail", args=[domain.name])
+    if action not in BULK_ACTIONS or not ids:
+        messages.warning(request, "Select aliases and an action first.")
+        return redirect(back)
+    try:
+        done = services.bulk_change(domain, ids, action, user=request.user)  # type: ignore[arg-type]
+    except services.AliasError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    verb = {"enable": "Switched on", "disable": "Switched off", "delete": "Moved to trash", "restore": "Restored",
+            "purge": "Purged"}[action]
+    messages.success(request, f"{verb}: {done} alias{'es' if done != 1 else ''}.")
+    return redirect(back)
+
+
+@login_required
+def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
+    """Add many aliases at once, written as map lines; the same parser and checks as import."""
+    domain = get_domain_for_user(request, name, write=True)
+    context: dict[str, Any] = {"domain": domain, "nav": "domains", "tab": "paste", "text": ""}
+    if request.method == "POST":
+        text = request.POST.get("text", "")
+        context["text"] = text
+        try:
+            created = services.add_pasted(domain, text, user=request.user)  # type: ignore[arg-type]
+        except services.PasteRefused as exc:
+            context["problems"] = exc.problems
+            return render(request, "aliases/paste.html", context, status=422)
+        messages.success(request, f"Added {created} alias{'es' if created != 1 else ''}.")
+        return redirect("domain-detail", domain.name)
+    return render(request, "aliases/paste.html", context)
+
+
+@login_required
+@require_GET
+def alias_history(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
+    domain = get_domain_for_user(request, name)
+    alias = _alias(domain, alias_id)
+    versions = services.alias_versions(alias)
+    return render(
+        request, "aliases/history.html",
+        {"domain": domain, "alias": alias, "versions": versions, "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+         "nav": "domains", "tab": "aliases"},
+    )
+
+
+@login_required
+@require_POST
+def alias_restore_version(request: HttpRequest, name: str, alias_id: int, history_id: int) -> HttpResponse:
+    domain = get_domain_for_user(request, name, write=True)
+    alias = _alias(domain, alias_id)
+    try:
+        services.restore_version(alias, history_id, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
+    except services.AliasError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{alias.key} is back to the version of history entry {history_id}.")
+    return redirect("alias-history", domain.name, alias.pk)
+
+
+@login_required
+@require_GET
+def trash(request: HttpRequest, name: str) -> HttpResponse:
+    domain = get_domain_for_user(request, name)
+    rows = Alias.objects.filter(domain=domain, deleted_at__isnull=False).select_related("updated_by").order_by("-deleted_at")
+    page = Paginator(rows, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
+    return render(
+        request, "aliases/trash.html",
+        {"domain": domain, "page": page, "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+         "is_admin": can_administer(request.user), "nav": "domains", "tab": "trash"},  # type: ignore[arg-type]
+    )

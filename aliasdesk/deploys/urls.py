@@ -1,0 +1,8 @@
+from django.urls import path
+
+from aliasdesk.deploys import views
+
+urlpatterns = [
+    path("domains/<str:name>/deploy", views.deploy_preview, name="deploy-preview"),
+    path("domains/<str:name>/deploys/", views.deploy_history, name="deploy-history"),
+]
