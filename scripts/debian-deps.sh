@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages the tests need, only those missing. Needs root when something is missing.
 set -euo pipefail
-packages=(postfix postfix-lmdb postfix-cdb pflogsumm)
+packages=(postfix postfix-lmdb postfix-cdb pflogsumm chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

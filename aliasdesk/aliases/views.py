@@ -41,7 +41,9 @@ def domain_list(request: HttpRequest) -> HttpResponse:
         .order_by("name")
     )
     last = {}
-    for deploy in Deploy.objects.filter(domain__in=domains).exclude(status=Deploy.Status.NOOP).order_by("domain_id", "-id"):
+    for deploy in (
+        Deploy.objects.filter(domain__in=domains).exclude(status=Deploy.Status.NOOP).order_by("domain_id", "-id")
+    ):
         last.setdefault(deploy.domain_id, deploy)
     for domain in domains:
         domain.last_deploy = last.get(domain.pk)  # type: ignore[attr-defined]
@@ -104,14 +106,22 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
         alias = services.update_alias(alias, version=_int(form.get("version")), user=request.user, **changes)  # type: ignore[arg-type]
     except services.StaleEdit as stale:
         return render(
-            request, "aliases/_row_edit.html",
+            request,
+            "aliases/_row_edit.html",
             {"domain": domain, "alias": stale.current, "form": changes, "conflict": stale.current, "error": str(stale)},
         )
     except services.AliasError as exc:
         return render(
-            request, "aliases/_row_edit.html",
-            {"domain": domain, "alias": alias, "form": changes, "error": str(exc), "error_field": exc.field,
-             "version": form.get("version")},
+            request,
+            "aliases/_row_edit.html",
+            {
+                "domain": domain,
+                "alias": alias,
+                "form": changes,
+                "error": str(exc),
+                "error_field": exc.field,
+                "version": form.get("version"),
+            },
         )
     return _row(request, domain, alias, saved=True)
 
@@ -134,7 +144,10 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     alias = _alias(domain, alias_id)
     try:
         alias = services.update_alias(
-            alias, version=_int(request.POST.get("version")), user=request.user, enabled=not alias.enabled  # type: ignore[arg-type]
+            alias,
+            version=_int(request.POST.get("version")),
+            user=request.user,
+            enabled=not alias.enabled,  # type: ignore[arg-type]
         )
     except services.StaleEdit as stale:
         return _row(request, domain, stale.current, error=str(stale))
@@ -160,14 +173,24 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
     form = request.POST
     try:
         alias = services.create_alias(
-            domain, form.get("key", ""), form.get("destinations", ""), user=request.user,  # type: ignore[arg-type]
-            comment=form.get("comment", ""), enabled=form.get("enabled", "on") == "on",
+            domain,
+            form.get("key", ""),
+            form.get("destinations", ""),
+            user=request.user,  # type: ignore[arg-type]
+            comment=form.get("comment", ""),
+            enabled=form.get("enabled", "on") == "on",
         )
     except services.AliasError as exc:
         messages.error(request, str(exc))
         context = _grid_context(request, domain)
-        context.update(counts=alias_counts(domain), nav="domains", tab="aliases", new=form, new_error=str(exc),
-                       new_error_field=exc.field)
+        context.update(
+            counts=alias_counts(domain),
+            nav="domains",
+            tab="aliases",
+            new=form,
+            new_error=str(exc),
+            new_error_field=exc.field,
+        )
         return render(request, "aliases/domain_detail.html", context, status=422)
     messages.success(request, f"Added {alias.key}.")
     return redirect(reverse("domain-detail", args=[domain.name]) + f"?q={alias.key}")
@@ -191,8 +214,13 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
     except services.AliasError as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    verb = {"enable": "Switched on", "disable": "Switched off", "delete": "Moved to trash", "restore": "Restored",
-            "purge": "Purged"}[action]
+    verb = {
+        "enable": "Switched on",
+        "disable": "Switched off",
+        "delete": "Moved to trash",
+        "restore": "Restored",
+        "purge": "Purged",
+    }[action]
     messages.success(request, f"{verb}: {done} alias{'es' if done != 1 else ''}.")
     return redirect(back)
 
@@ -222,9 +250,16 @@ def alias_history(request: HttpRequest, name: str, alias_id: int) -> HttpRespons
     alias = _alias(domain, alias_id)
     versions = services.alias_versions(alias)
     return render(
-        request, "aliases/history.html",
-        {"domain": domain, "alias": alias, "versions": versions, "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-         "nav": "domains", "tab": "aliases"},
+        request,
+        "aliases/history.html",
+        {
+            "domain": domain,
+            "alias": alias,
+            "versions": versions,
+            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+            "nav": "domains",
+            "tab": "aliases",
+        },
     )
 
 
@@ -246,10 +281,21 @@ def alias_restore_version(request: HttpRequest, name: str, alias_id: int, histor
 @require_GET
 def trash(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
-    rows = Alias.objects.filter(domain=domain, deleted_at__isnull=False).select_related("updated_by").order_by("-deleted_at")
+    rows = (
+        Alias.objects.filter(domain=domain, deleted_at__isnull=False)
+        .select_related("updated_by")
+        .order_by("-deleted_at")
+    )
     page = Paginator(rows, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
     return render(
-        request, "aliases/trash.html",
-        {"domain": domain, "page": page, "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-         "is_admin": can_administer(request.user), "nav": "domains", "tab": "trash"},  # type: ignore[arg-type]
+        request,
+        "aliases/trash.html",
+        {
+            "domain": domain,
+            "page": page,
+            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+            "is_admin": can_administer(request.user),
+            "nav": "domains",
+            "tab": "trash",
+        },  # type: ignore[arg-type]
     )

@@ -27,9 +27,16 @@ def deploy_preview(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
     preview = deploy_domain(domain, dry_run=True)
     return render(
-        request, "deploys/preview.html",
-        {"domain": domain, "preview": preview, "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-         "drift": "drift" in preview.message, "nav": "domains", "tab": "deploy"},
+        request,
+        "deploys/preview.html",
+        {
+            "domain": domain,
+            "preview": preview,
+            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+            "drift": "drift" in preview.message,
+            "nav": "domains",
+            "tab": "deploy",
+        },
     )
 
 
@@ -38,7 +45,13 @@ def deploy_history(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
     page = Paginator(domain.deploys.select_related("user"), 20).get_page(request.GET.get("page"))
     return render(
-        request, "deploys/history.html",
-        {"domain": domain, "page": page, "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-         "nav": "domains", "tab": "deploys"},
+        request,
+        "deploys/history.html",
+        {
+            "domain": domain,
+            "page": page,
+            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+            "nav": "domains",
+            "tab": "deploys",
+        },
     )
