@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,11 @@ def require_postmap() -> None:
 def postfix_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Postfix config dir for postmap -c: the machine may have no /etc/postfix/main.cf."""
     conf = tmp_path_factory.mktemp("postfix-conf")
-    (conf / "main.cf").write_text("compatibility_level = 3.6\n")
+    main_cf = conf / "main.cf"
+    main_cf.write_text("compatibility_level = 3.6\n")
+    # Postfix waits for a main.cf younger than a second to settle: make it old.
+    old = time.time() - 120
+    os.utime(main_cf, (old, old))
     return conf
 
 

@@ -38,7 +38,10 @@ _SEP_RE = re.compile(r"[ \t\r\f\v]+")
 _DEST_TOKEN_RE = re.compile(r'(?:"(?:[^"\\]|\\.)*"|[^\s,"])+')
 # A commented-out entry as written by aliasdesk or by hand: "#key value" with the
 # key right after the mark, and a key that names an address (it contains "@").
-_DISABLED_RE = re.compile(r"^#(?P<key>[^\s#]\S*)(?P<sep>[ \t]+)(?P<value>\S.*)$")
+# A key is one word, but a quoted local part may hold blanks: "John Doe"@example.com.
+_KEY = r'(?:"(?:[^"\\]|\\.)*"|[^\s"])+'
+_QUOTED_LINE_RE = re.compile(rf"(?P<key>{_KEY})(?P<sep>[ \t\r\f\v]*)(?P<value>.*)")
+_DISABLED_RE = re.compile(rf"^#(?P<key>(?!#){_KEY})(?P<sep>[ \t]+)(?P<value>\S.*)$")
 _ADDRESSISH_RE = re.compile(r'^(?:"[^"]*"|[^\s@",;:<>()\[\]]+)?(?:@[A-Za-z0-9._\-\u0080-\U0010ffff]+)?$')
 
 
@@ -127,6 +130,19 @@ def decode_map_bytes(data: bytes) -> tuple[str, list[Problem]]:
     return data.decode("utf-8", errors="replace"), problems
 
 
+def _split_quoted(line: str) -> tuple[str, str] | None:
+    """Key and value of a line with a double quote in it; None when the key's quote never closes."""
+    match = _QUOTED_LINE_RE.match(line)
+    if match is None:
+        return None
+    rest = line[match.end("key") :]
+    if rest.startswith('"'):
+        return None
+    if not match.group("sep") and match.group("value"):
+        return None
+    return match.group("key"), match.group("value")
+
+
 def _disabled_entry(stripped: str) -> tuple[str, str] | None:
     match = _DISABLED_RE.match(stripped)
     if not match:
@@ -202,8 +218,15 @@ def parse_virtual(text: str) -> ParsedMap:
             # The common case: a new entry.
             if in_header:
                 pending, header_lines, in_header = _header_as_comment(header_lines), [], False
-            sep = sep_search(line)
-            key, value = (line, "") if sep is None else (line[: sep.start()], line[sep.end() :])
+            if '"' in line:
+                quoted = _split_quoted(line)
+                if quoted is None:
+                    problems.append(Problem(number, "unbalanced '\"' in the key: postmap ignores this line"))
+                    continue
+                key, value = quoted
+            else:
+                sep = sep_search(line)
+                key, value = (line, "") if sep is None else (line[: sep.start()], line[sep.end() :])
             comment = "\n".join(pending).strip("\n") if pending else ""
             pending = []
             if trailing_raw:
