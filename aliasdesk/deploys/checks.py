@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import multiprocessing
+from multiprocessing.connection import Connection
 
 from aliasdesk.deploys.render import RenderedMap
 from aliasdesk.postfix import postmap as pm
+from aliasdesk.postfix.postmap import die_with_parent
 from aliasdesk.postfix.validate import Finding, validate_entries
 from aliasdesk.postfix.virtual import Entry, parse_virtual
 
@@ -45,6 +48,75 @@ def check_rendered(rendered: RenderedMap, with_expected: bool = False) -> tuple[
     return findings, expected
 
 
+MAX_FINDINGS = 1000
+
+
+class BackgroundCheck:
+    """check_rendered in a forked child, so it runs on the other core beside postmap.
+
+    The child has the rendered map in memory already (fork copies nothing until
+    written); it sends back the findings and the sample of keys to verify. Where
+    fork is not possible the check runs here, at ``result()``.
+    """
+
+    def __init__(self, rendered: RenderedMap, sample: int) -> None:
+        self.rendered, self.sample = rendered, sample
+        self.process: multiprocessing.process.BaseProcess | None = None
+        try:
+            context = multiprocessing.get_context("fork")
+            self.receiver, sender = context.Pipe(duplex=False)
+            self.process = context.Process(target=self._child, args=(sender,), daemon=True)
+            self.process.start()
+            sender.close()
+        except (OSError, ValueError):
+            self.process = None
+
+    def _child(self, sender: Connection) -> None:
+        die_with_parent()
+        try:
+            sender.send(self._run())
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the deploy
+            sender.send(exc)
+        finally:
+            sender.close()
+
+    def _run(self) -> tuple[list[Finding], dict[str, str]]:
+        findings, expected = check_rendered(self.rendered, with_expected=True)
+        if len(findings) > MAX_FINDINGS:
+            extra = len(findings) - MAX_FINDINGS
+            errors = [f for f in findings if f.severity == "error"][:MAX_FINDINGS]
+            findings = (errors + [f for f in findings if f.severity != "error"])[:MAX_FINDINGS]
+            findings.append(Finding("warning", "more-findings", f"{extra} more findings not listed"))
+        return findings, sample_expected(expected, self.sample)
+
+    def result(self) -> tuple[list[Finding], dict[str, str]]:
+        if self.process is None:
+            return self._run()
+        try:
+            answer = self.receiver.recv()
+        except EOFError as exc:
+            raise RuntimeError("the validation process died") from exc
+        finally:
+            self.process.join()
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    def cancel(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def sample_expected(expected: dict[str, str], sample: int) -> dict[str, str]:
+    """An evenly spread sample of the keys (all of them for small maps), with the last one."""
+    keys = list(expected)
+    if len(keys) > sample > 0:
+        step = len(keys) / sample
+        keys = [keys[int(i * step)] for i in range(sample)] + [keys[-1]]
+    return {k: expected[k] for k in keys}
+
+
 def _first_mismatch(wanted: list[tuple[str, str, bool]], got: list[tuple[str, str, bool]]) -> str:
     for index, (w, g) in enumerate(zip(wanted, got, strict=False)):
         if w != g:
@@ -54,10 +126,7 @@ def _first_mismatch(wanted: list[tuple[str, str, bool]], got: list[tuple[str, st
 
 def verify_sample(postmap: pm.Postmap, map_type: str, path: object, expected: dict[str, str], sample: int) -> None:
     """Query the freshly built map and compare its answers with what was rendered."""
-    keys = list(expected)
-    if len(keys) > sample > 0:
-        step = len(keys) / sample
-        keys = [keys[int(i * step)] for i in range(sample)] + [keys[-1]]
+    keys = list(sample_expected(expected, sample))
     if not keys:
         return
     found = pm.query_map(postmap, map_type, path, keys)  # type: ignore[arg-type]

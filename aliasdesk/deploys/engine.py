@@ -23,7 +23,7 @@ from django.utils import timezone
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import expire_aliases
-from aliasdesk.deploys.checks import check_rendered, map_diff, verify_sample
+from aliasdesk.deploys.checks import BackgroundCheck, check_rendered, map_diff, verify_sample
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.render import RenderedMap, render_map
 from aliasdesk.postfix import postmap as pm
@@ -246,7 +246,7 @@ def _deploy_rendered(
     )
     old_text = map_path.read_text("utf-8", "replace") if disk_sha is not None else ""
     try:
-        findings, postmap_output = _install(rendered, data, map_path, timings)
+        findings, postmap_output, diff = _install(rendered, data, map_path, timings, old_text)
     except DeployError as exc:
         deploy.status = Deploy.Status.FAILED
         deploy.error = str(exc)
@@ -257,9 +257,6 @@ def _deploy_rendered(
         deploy.save()
         return DeployResult(domain.name, Deploy.Status.FAILED, str(exc), deploy_id=deploy.pk, timings=timings)
     Domain.objects.filter(pk=domain.pk).update(deployed_serial=rendered.serial, deployed_sha256=sha)
-    t = time.monotonic()
-    diff = map_diff(old_text, rendered.text, str(map_path))
-    timings["diff"] = time.monotonic() - t
     timings["total"] = time.monotonic() - started
     deploy.status = Deploy.Status.OK
     deploy.diff = diff
@@ -279,9 +276,13 @@ class InstallFailed(DeployError):
 
 
 def _install(
-    rendered: RenderedMap, data: bytes, map_path: Path, timings: dict[str, float]
-) -> tuple[list[Finding], str]:
-    """Write, compile, verify and rename into place. Old files stay untouched on any failure."""
+    rendered: RenderedMap, data: bytes, map_path: Path, timings: dict[str, float], old_text: str
+) -> tuple[list[Finding], str, str]:
+    """Write, compile, verify and rename into place. Old files stay untouched on any failure.
+
+    postmap, the validation (in a forked child) and the diff run at the same time.
+    Returns the findings, postmap's output and the diff against the old file.
+    """
     domain = rendered.domain
     postmap = postmap_config()
     tmp = map_path.parent / f".{map_path.name}{TMP_MARK}{os.getpid()}"
@@ -305,7 +306,16 @@ def _install(
         timings["write"] = time.monotonic() - t
         build = pm.Build(postmap, domain.map_type, tmp) if tmp_compiled is not None else None
         t = time.monotonic()
-        findings, expected = check_rendered(rendered, with_expected=True)
+        check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE)
+        try:
+            diff = map_diff(old_text, rendered.text, str(map_path))
+            timings["diff"] = time.monotonic() - t
+            findings, expected = check.result()
+        except BaseException:
+            check.cancel()
+            if build is not None:
+                build.kill()
+            raise
         timings["validate"] = time.monotonic() - t
         errors = [f for f in findings if f.severity == "error"]
         if errors:
@@ -322,7 +332,7 @@ def _install(
         timings["postmap"] = time.monotonic() - t
         t = time.monotonic()
         try:
-            verify_sample(postmap, domain.map_type, tmp, expected, settings.VERIFY_SAMPLE)
+            verify_sample(postmap, domain.map_type, tmp, expected, 0)  # expected is the sample
         except pm.PostmapError as exc:
             raise InstallFailed(f"verification failed: {exc}", exc.output, findings) from exc
         timings["verify"] = time.monotonic() - t
@@ -341,7 +351,7 @@ def _install(
                     leftover.unlink()
     if domain.map_type == "texthash":
         output += _reload()
-    return findings, output
+    return findings, output, diff
 
 
 def _reload() -> str:

@@ -1,20 +1,66 @@
-"""Deploy pages: preview with diff and findings, the deploy button, the history."""
+"""Deploy pages: preview with diff and findings, the deploy button, drift, the history."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from aliasdesk.accounts.access import can_edit, get_domain_for_user
+from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user
+from aliasdesk.aliases.importer import ImportRefused, import_map
+from aliasdesk.aliases.models import Domain
+from aliasdesk.aliases.services import AliasError
 from aliasdesk.deploys.engine import deploy_domain
+from aliasdesk.deploys.models import Deploy
+
+DIFF_LINES = 5000
+TIMING_STEPS = ("render", "write", "validate", "postmap", "verify", "diff", "total")
+
+
+def diff_lines(diff: str, limit: int = DIFF_LINES) -> tuple[list[tuple[str, str]], int]:
+    """The lines of a unified diff with a CSS class each, and how many were left out."""
+    lines = diff.splitlines()
+    shown = []
+    for line in lines[:limit]:
+        if line.startswith(("+++", "---")):
+            css = "file"
+        elif line.startswith("@@"):
+            css = "hunk"
+        elif line.startswith("+"):
+            css = "add"
+        elif line.startswith("-"):
+            css = "del"
+        else:
+            css = ""
+        shown.append((css, line))
+    return shown, max(0, len(lines) - limit)
+
+
+def _preview_context(request: HttpRequest, domain: Domain, **extra: Any) -> dict[str, Any]:
+    preview = deploy_domain(domain, dry_run=True)
+    lines, hidden = diff_lines(preview.diff)
+    return {
+        "domain": domain,
+        "preview": preview,
+        "diff_lines": lines,
+        "diff_hidden": hidden,
+        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+        "can_import": can_administer(request.user),  # type: ignore[arg-type]
+        "drift": "drift" in preview.message,
+        "nav": "domains",
+        "tab": "deploy",
+        **extra,
+    }
 
 
 @login_required
 def deploy_preview(request: HttpRequest, name: str) -> HttpResponse:
-    """GET: what a deploy would change (diff, findings). POST: deploy."""
+    """GET: what a deploy would change (diff, findings). POST: deploy (``force=1`` overwrites hand edits)."""
     if request.method == "POST":
         domain = get_domain_for_user(request, name, write=True)
         force = request.POST.get("force") == "1"
@@ -23,33 +69,76 @@ def deploy_preview(request: HttpRequest, name: str) -> HttpResponse:
             messages.success(request, f"{domain.name}: {result.message}.")
         else:
             messages.error(request, f"{domain.name}: deploy failed: {result.message}")
+        if result.deploy_id is not None:
+            return redirect("deploy-detail", domain.name, result.deploy_id)
         return redirect("deploy-history", domain.name)
     domain = get_domain_for_user(request, name)
-    preview = deploy_domain(domain, dry_run=True)
-    return render(
-        request,
-        "deploys/preview.html",
-        {
-            "domain": domain,
-            "preview": preview,
-            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "drift": "drift" in preview.message,
-            "nav": "domains",
-            "tab": "deploy",
-        },
-    )
+    return render(request, "deploys/preview.html", _preview_context(request, domain))
 
 
 @login_required
+@require_POST
+def import_hand_edits(request: HttpRequest, name: str) -> HttpResponse:
+    """Take the map on disk as it is now (hand edits included) into the database (admins)."""
+    domain = get_domain_for_user(request, name, admin=True)
+    try:
+        report = import_map(domain.map_path, domain.name, replace=True, user=request.user)  # type: ignore[arg-type]
+    except ImportRefused as refused:
+        problems = [str(p) for p in refused.problems if p.severity == "error"]
+        context = _preview_context(request, domain, import_problems=problems)
+        return render(request, "deploys/preview.html", context, status=422)
+    except AliasError as exc:
+        context = _preview_context(request, domain, import_problems=[str(exc)])
+        return render(request, "deploys/preview.html", context, status=422)
+    messages.success(
+        request,
+        f"Imported the hand edits of {domain.map_path}: {report.created} added, {report.updated} changed, "
+        f"{report.removed} removed, {report.unchanged} unchanged.",
+    )
+    for problem in report.problems[:20]:
+        messages.warning(request, str(problem))
+    return redirect("deploy-preview", domain.name)
+
+
+@login_required
+@require_GET
 def deploy_history(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
-    page = Paginator(domain.deploys.select_related("user"), 20).get_page(request.GET.get("page"))
+    page = Paginator(domain.deploys.select_related("user").defer("diff"), 20).get_page(request.GET.get("page"))
     return render(
         request,
         "deploys/history.html",
         {
             "domain": domain,
             "page": page,
+            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+            "nav": "domains",
+            "tab": "deploys",
+        },
+    )
+
+
+@login_required
+@require_GET
+def deploy_detail(request: HttpRequest, name: str, deploy_id: int) -> HttpResponse:
+    domain = get_domain_for_user(request, name)
+    deploy = get_object_or_404(Deploy.objects.select_related("user"), pk=deploy_id, domain=domain)
+    lines, hidden = diff_lines(deploy.diff)
+    timings = [(step, deploy.timings[step]) for step in TIMING_STEPS if step in (deploy.timings or {})]
+    timings += [(k, v) for k, v in (deploy.timings or {}).items() if k not in TIMING_STEPS]
+    duration = None
+    if deploy.finished_at and (deploy.started_at or deploy.created_at):
+        duration = (deploy.finished_at - (deploy.started_at or deploy.created_at)).total_seconds()
+    return render(
+        request,
+        "deploys/detail.html",
+        {
+            "domain": domain,
+            "deploy": deploy,
+            "diff_lines": lines,
+            "diff_hidden": hidden,
+            "timings": timings,
+            "duration": duration,
             "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
             "nav": "domains",
             "tab": "deploys",

@@ -7,6 +7,7 @@ something that fails); everything else runs the real binary.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,17 @@ def compiled_path(path: str | Path, map_type: str) -> Path | None:
     if suffix is None:
         raise PostmapError(f"unsupported map type {map_type!r}")
     return Path(f"{path}{suffix}") if suffix else None
+
+
+def die_with_parent() -> None:
+    """In a child: be killed when the parent dies, so a killed deploy leaves no postmap running."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the orphan finishes its temporary file, which the next deploy removes
 
 
 def _env(postmap: Postmap) -> dict[str, str]:
@@ -86,7 +98,7 @@ class Build:
         self.cmd = postmap.command(f"{map_type}:{path}")
         try:
             self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(postmap)
+                self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(postmap), preexec_fn=die_with_parent
             )
             self.missing = ""
         except FileNotFoundError:
