@@ -1,0 +1,57 @@
+"""How fast validate_entries checks a large map: run ``python bench/bench_validate.py [N]``.
+
+The map imitates a big real one: 200 alias domains, most aliases forwarding to one or
+two mailboxes, one in ten pointing at another alias, some catch-alls and address
+extensions, a few loops and mistakes, so every check does real work.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from aliasdesk.postfix.validate import validate_entries
+from aliasdesk.postfix.virtual import Entry
+
+
+def make_entries(count: int) -> list[Entry]:
+    """A deterministic map of ``count`` entries (no randomness: runs are comparable)."""
+    entries = []
+    for i in range(count):
+        key = f"user{i}@d{i % 200}.example"
+        kind = i % 20
+        if kind < 13:
+            value = f"u{i}@mail{i % 20}.example"
+        elif kind < 17:
+            value = f"first.last{i}@corp.example, backup{i}@mail.example"
+        elif kind < 18:
+            value = f"list+tag{i}@lists.example"
+        else:
+            target = i + 1 + (i * 31) % 1000
+            value = f"user{target}@d{target % 200}.example" if target < count else f"end{i}@mail.example"
+        entries.append(Entry(key, value, True, "", i + 1))
+    for k in range(0, 200, 10):
+        entries.append(Entry(f"@d{k}.example", "catchall@mail.example", True, "", count + k + 1))
+    entries += [
+        Entry("loop-a@d1.example", "loop-b@d1.example", True, "", count + 300),
+        Entry("loop-b@d1.example", "loop-a@d1.example", True, "", count + 301),
+        Entry("note@d1.example", "a@mail.example # ticket 42", True, "", count + 302),
+        Entry("bad@d1.example", "x@exa_mple.com", True, "", count + 303),
+    ]
+    return entries
+
+
+def bench_validate(count: int = 500_000) -> float:
+    """Validate ``count`` entries once (after a warm-up run) and print entries per second."""
+    entries = make_entries(count)
+    validate_entries(entries[:10_000])
+    start = time.perf_counter()
+    findings = validate_entries(entries)
+    elapsed = time.perf_counter() - start
+    print(f"validate_entries: {len(entries):,} entries in {elapsed:.3f} s = {len(entries) / elapsed:,.0f} entries/s "
+          f"({len(findings)} findings)")
+    return elapsed
+
+
+if __name__ == "__main__":
+    bench_validate(int(sys.argv[1]) if len(sys.argv) > 1 else 500_000)
