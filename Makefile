@@ -30,7 +30,7 @@ lint: install
 	$(BIN)/mypy aliasdesk
 
 bench: debian-deps install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

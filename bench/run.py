@@ -1,0 +1,83 @@
+"""Run the benchmarks and write bench/RESULTS.md with the machine and the date.
+
+    .venv/bin/python bench/run.py              # all of them
+    .venv/bin/python bench/run.py deploy logstats
+
+Each bench_*.py prints a Markdown section measured against the real reference
+(postmap, pflogsumm) in the same run. Run on an otherwise idle machine: the
+numbers are ratios, but a loaded machine still skews them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = ["deploy", "validate", "logstats", "web"]
+
+
+def _version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "absent"
+    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else "?"
+
+
+def machine() -> list[str]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = "?"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return [
+        f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {platform.node()}, {cpu}, {os.cpu_count()} cores, {mem} memory, {platform.platform()}",
+        f"- load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"- Python {platform.python_version()}; Postfix {_version(['postconf', '-d', '-h', 'mail_version'])}; "
+        f"pflogsumm {_version(['pflogsumm', '--version'])}",
+    ]
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or BENCHES
+    unknown = [b for b in chosen if b not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark: {', '.join(unknown)} (choose from {', '.join(BENCHES)})", file=sys.stderr)
+        return 2
+    sections = ["# Benchmark results", "", *machine(), ""]
+    failed = False
+    for name in chosen:
+        script = HERE / f"bench_{name}.py"
+        start = time.monotonic()
+        print(f"running {script.name} ...", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+        took = time.monotonic() - start
+        if proc.returncode != 0:
+            failed = True
+            sections += [f"## {name}: FAILED after {took:.0f} s", "", "```", proc.stderr[-3000:], "```", ""]
+        else:
+            sections += [proc.stdout.strip(), "", f"_({script.name} took {took:.0f} s)_", ""]
+    text = "\n".join(sections) + "\n"
+    (HERE / "RESULTS.md").write_text(text)
+    print(text)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
