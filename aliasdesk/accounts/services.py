@@ -1,4 +1,4 @@
-"""Creating users and granting them domains."""
+"""Creating and changing users, and granting them domains."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import secrets
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.models import Domain
 
 
 class AccountError(Exception):
-    pass
+    """A change to a user that cannot be made; ``field`` names the input it is about, if any."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @transaction.atomic
@@ -44,3 +49,89 @@ def add_user(
     grant_role = Grant.Role.VIEWER if role == User.Role.VIEWER else Grant.Role.EDITOR
     Grant.objects.bulk_create([Grant(user=user, domain=d, role=grant_role) for d in found.values()])
     return user, generated
+
+
+def _check_password(user: User, password: str, again: str) -> None:
+    if password != again:
+        raise AccountError("the two passwords differ", "password")
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise AccountError("password refused: " + " ".join(exc.messages), "password") from exc
+
+
+def create_user(name: str, role: str, password: str, again: str, *, email: str = "") -> User:
+    """Create a user from the web form: a valid login name and the password typed twice."""
+    name = name.strip()
+    if not name:
+        raise AccountError("give a user name", "username")
+    try:
+        User.username_validator(name)
+    except ValidationError as exc:
+        raise AccountError(" ".join(exc.messages), "username") from exc
+    if len(name) > 150:
+        raise AccountError("at most 150 characters", "username")
+    if User.objects.filter(username__iexact=name).exists():
+        raise AccountError(f"user {name} exists already", "username")
+    _check_password(User(username=name, role=role, email=email), password, again)
+    user, _ = add_user(name, role, password=password, email=email)
+    return user
+
+
+def _other_active_admins(user: User) -> bool:
+    admins = User.objects.filter(is_active=True).filter(Q(role=User.Role.ADMIN) | Q(is_superuser=True))
+    return admins.exclude(pk=user.pk).exists()
+
+
+@transaction.atomic
+def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
+    """Change a user's global role and whether they may sign in.
+
+    Nobody removes their own admin role or locks themselves out, and the last
+    active administrator stays one. A domain viewer's grants become viewer grants.
+    """
+    if role not in User.Role.values:
+        raise AccountError(f"unknown role {role!r}", "role")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    stays_admin = role == User.Role.ADMIN and is_active
+    if user.pk == by.pk and user.is_admin and role != User.Role.ADMIN:
+        raise AccountError("you cannot remove your own administrator role; ask another administrator", "role")
+    if user.pk == by.pk and not is_active:
+        raise AccountError("you cannot deactivate yourself", "is_active")
+    if user.is_admin and user.is_active and not stays_admin and not _other_active_admins(user):
+        raise AccountError(f"{user.username} is the last active administrator", "role")
+    user.role = role
+    user.is_active = is_active
+    user.is_staff = role == User.Role.ADMIN
+    user.is_superuser = user.is_superuser and role == User.Role.ADMIN
+    user.save(update_fields=["role", "is_active", "is_staff", "is_superuser"])
+    if role == User.Role.VIEWER:
+        user.grants.filter(role=Grant.Role.EDITOR).update(role=Grant.Role.VIEWER)
+    return user
+
+
+def reset_password(user: User, password: str, again: str) -> None:
+    """Give a user a new password (typed twice, checked by the password validators)."""
+    _check_password(user, password, again)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
+def grant_domain(user: User, domain: Domain, role: str) -> Grant:
+    """Let a domain editor or viewer edit or read one more domain (or change that right)."""
+    if role not in Grant.Role.values:
+        raise AccountError(f"unknown domain role {role!r}", "grant_role")
+    if user.role in (User.Role.ADMIN, User.Role.AUDITOR) or user.is_superuser:
+        raise AccountError(f"{user.username} is {user.get_role_display().lower()} and sees every domain already")
+    if user.role == User.Role.VIEWER and role == Grant.Role.EDITOR:
+        raise AccountError(f"{user.username} is a domain viewer: make them a domain editor first", "grant_role")
+    if domain.deleted_at is not None:
+        raise AccountError(f"{domain.name} is deleted")
+    grant, _ = Grant.objects.update_or_create(user=user, domain=domain, defaults={"role": role})
+    return grant
+
+
+def revoke_grant(user: User, domain: Domain) -> bool:
+    """Take one domain away from a user; False when they did not have it."""
+    deleted, _ = Grant.objects.filter(user=user, domain=domain).delete()
+    return deleted > 0

@@ -5,7 +5,7 @@ from aliasdesk.accounts import views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path(
         "password/",
         auth_views.PasswordChangeView.as_view(template_name="accounts/password.html", success_url="/password/done/"),
@@ -17,6 +17,11 @@ urlpatterns = [
         name="password-change-done",
     ),
     path("users/", views.user_list, name="user-list"),
+    path("users/new", views.user_create, name="user-create"),
+    path("users/<int:user_id>/", views.user_edit, name="user-edit"),
+    path("users/<int:user_id>/password", views.user_password, name="user-password"),
+    path("users/<int:user_id>/grants", views.grant_add, name="grant-add"),
+    path("users/<int:user_id>/grants/<int:domain_id>/revoke", views.grant_revoke, name="grant-revoke"),
     path("audit/", views.audit_log, name="audit-log"),
     path("resolve/", views.resolve_page, name="resolve"),
 ]

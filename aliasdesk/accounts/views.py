@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
+from aliasdesk.accounts import services
 from aliasdesk.accounts.access import require_admin, require_reader_of_everything, visible_domains
-from aliasdesk.accounts.models import User
+from aliasdesk.accounts.audit import KINDS, AuditFilter, audit_page, decode_cursor
+from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.lookup import domain_entries
-from aliasdesk.aliases.models import Alias
+from aliasdesk.aliases.models import Domain
 from aliasdesk.postfix.resolve import AliasTable, explain, resolve
 
 
 @login_required
+@require_GET
 def user_list(request: HttpRequest) -> HttpResponse:
     require_admin(request)
     users = User.objects.prefetch_related("grants__domain").order_by("username")
@@ -23,10 +30,142 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def user_create(request: HttpRequest) -> HttpResponse:
+    require_admin(request)
+    context: dict[str, Any] = {"roles": User.Role.choices, "form": {"role": User.Role.EDITOR}, "nav": "users"}
+    if request.method == "POST":
+        form = request.POST
+        context["form"] = {"username": form.get("username", ""), "role": form.get("role", "")}
+        try:
+            user = services.create_user(
+                form.get("username", ""), form.get("role", ""), form.get("password", ""), form.get("password2", "")
+            )
+        except services.AccountError as exc:
+            context.update(error=str(exc), error_field=exc.field or "role")
+            return render(request, "accounts/user_new.html", context, status=422)
+        messages.success(request, f"Created {user.username} ({user.get_role_display()}).")
+        return redirect("user-edit", user.pk)
+    return render(request, "accounts/user_new.html", context)
+
+
+def _edit_context(request: HttpRequest, target: User, **extra: Any) -> dict[str, Any]:
+    grants = list(target.grants.select_related("domain").order_by("domain__name"))
+    granted = {g.domain_id: g.role for g in grants}
+    domains = Domain.objects.filter(deleted_at__isnull=True).order_by("name").only("pk", "name")
+    return {
+        "target": target,
+        "roles": User.Role.choices,
+        "grant_roles": Grant.Role.choices,
+        "grants": grants,
+        "grantable": [(d, granted.get(d.pk, "")) for d in domains],
+        "sees_all": target.is_admin or target.role == User.Role.AUDITOR,
+        "is_self": target.pk == request.user.pk,
+        "nav": "users",
+        **extra,
+    }
+
+
+def _target(user_id: int) -> User:
+    return get_object_or_404(User, pk=user_id)
+
+
+@login_required
+def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
+    """GET: the user's role, state, password and grants. POST: save role and active flag."""
+    require_admin(request)
+    target = _target(user_id)
+    if request.method == "POST":
+        try:
+            target = services.update_user(
+                target,
+                role=request.POST.get("role", ""),
+                is_active=request.POST.get("is_active") == "on",
+                by=request.user,  # type: ignore[arg-type]
+            )
+        except services.AccountError as exc:
+            context = _edit_context(request, target, error=str(exc), error_field=exc.field or "role")
+            return render(request, "accounts/user_edit.html", context, status=422)
+        messages.success(request, f"Saved {target.username}: {target.get_role_display()}, "
+                         f"{'active' if target.is_active else 'deactivated'}.")
+        return redirect("user-edit", target.pk)
+    return render(request, "accounts/user_edit.html", _edit_context(request, target))
+
+
+@login_required
+@require_POST
+def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
+    require_admin(request)
+    target = _target(user_id)
+    try:
+        services.reset_password(target, request.POST.get("password", ""), request.POST.get("password2", ""))
+    except services.AccountError as exc:
+        context = _edit_context(request, target, password_error=str(exc))
+        return render(request, "accounts/user_edit.html", context, status=422)
+    if target.pk == request.user.pk:
+        update_session_auth_hash(request, target)  # stay signed in after changing one's own password
+    messages.success(request, f"New password set for {target.username}.")
+    return redirect("user-edit", target.pk)
+
+
+def _grants_response(request: HttpRequest, target: User, **extra: Any) -> HttpResponse:
+    """htmx swaps the grants section in place; without htmx, back to the page."""
+    if request.headers.get("HX-Request"):
+        return render(request, "accounts/_grants.html", _edit_context(request, target, **extra))
+    if extra.get("grant_error"):
+        return render(request, "accounts/user_edit.html", _edit_context(request, target, **extra), status=422)
+    if extra.get("grant_done"):
+        messages.success(request, str(extra["grant_done"]))
+    return redirect("user-edit", target.pk)
+
+
+@login_required
+@require_POST
+def grant_add(request: HttpRequest, user_id: int) -> HttpResponse:
+    require_admin(request)
+    target = _target(user_id)
+    domain = Domain.objects.filter(pk=request.POST.get("domain") or 0, deleted_at__isnull=True).first()
+    if domain is None:
+        return _grants_response(request, target, grant_error="choose a domain")
+    role = request.POST.get("role", "")
+    try:
+        services.grant_domain(target, domain, role)
+    except services.AccountError as exc:
+        return _grants_response(request, target, grant_error=str(exc))
+    return _grants_response(request, target, grant_done=f"{target.username} is now {role} of {domain.name}.")
+
+
+@login_required
+@require_POST
+def grant_revoke(request: HttpRequest, user_id: int, domain_id: int) -> HttpResponse:
+    require_admin(request)
+    target = _target(user_id)
+    domain = get_object_or_404(Domain, pk=domain_id)
+    services.revoke_grant(target, domain)
+    return _grants_response(request, target, grant_done=f"{target.username} no longer has {domain.name}.")
+
+
+@login_required
+@require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
+    """Every change to aliases and domains, newest first, filtered, in pages."""
     require_reader_of_everything(request)
-    records = Alias.history.select_related("history_user", "domain").order_by("-history_id")[:200]  # type: ignore[attr-defined]
-    return render(request, "accounts/audit.html", {"records": records, "nav": "audit"})
+    wanted = AuditFilter.from_params(request.GET)
+    before = decode_cursor(request.GET.get("before", ""))
+    after = None if before else decode_cursor(request.GET.get("after", ""))
+    page = audit_page(wanted, before=before, after=after)
+    return render(
+        request,
+        "accounts/audit.html",
+        {
+            "page": page,
+            "filter": wanted,
+            "kinds": KINDS,
+            "users": User.objects.order_by("username").values_list("username", flat=True),
+            "domains": Domain.objects.order_by("name").values_list("name", "deleted_at"),
+            "paged": before is not None or after is not None,
+            "nav": "audit",
+        },
+    )
 
 
 @login_required

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from aliasdesk.aliases import views
+from aliasdesk.aliases import domain_views, views
 
 urlpatterns = [
     path("domains/", views.domain_list, name="domain-list"),
@@ -19,4 +19,9 @@ urlpatterns = [
         views.alias_restore_version,
         name="alias-restore-version",
     ),
+]
+
+urlpatterns += [
+    path("domains/<str:name>/settings", domain_views.domain_settings, name="domain-settings"),
+    path("domains/<str:name>/settings/preview", domain_views.domain_settings_preview, name="domain-settings-preview"),
 ]

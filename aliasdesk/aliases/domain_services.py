@@ -1,0 +1,251 @@
+"""Changing a domain itself: its header and footer (map text) and its input policy.
+
+Header and footer are written into the map verbatim, so they are checked as map
+text: anything postmap would misread refuses the save, with its line number.
+Saves are versioned like aliases: a stale save is refused, never silently applied.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from aliasdesk.accounts.models import User
+from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.services import AliasError, bump_serial, normalize_domain_name
+from aliasdesk.deploys.render import render_rows
+from aliasdesk.postfix.virtual import parse_virtual
+
+SETTINGS_FIELDS = ("header", "footer", "localpart_pattern", "allowed_destination_domains")
+PREVIEW_ROWS = 30
+_PATTERN_MAX = Domain._meta.get_field("localpart_pattern").max_length or 255
+
+
+@dataclass
+class SettingsProblem:
+    """One reason a save is refused. ``field`` names the input, ``line`` the line in it (0: none)."""
+
+    field: str
+    message: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        label = {"header": "Header", "footer": "Footer", "localpart_pattern": "Name pattern"}.get(
+            self.field, "Allowed destination domains"
+        )
+        return f"{label}, line {self.line}: {self.message}" if self.line else f"{label}: {self.message}"
+
+
+class SettingsRefused(Exception):
+    """The settings have problems; nothing was saved. ``problems`` lists each one."""
+
+    def __init__(self, problems: list[SettingsProblem]) -> None:
+        super().__init__("; ".join(map(str, problems)))
+        self.problems = problems
+
+
+class StaleSettings(Exception):
+    """Someone else saved the domain first. ``current`` is the domain as it is now."""
+
+    def __init__(self, current: Domain, changed_by: User | None, changed_at: object) -> None:
+        who = changed_by.username if changed_by else "someone else"
+        super().__init__(
+            f"{who} changed the settings of {current.name} while you were editing (now version {current.version})"
+        )
+        self.current = current
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+
+@dataclass
+class DomainSettings:
+    """What the settings form edits, as typed or as stored."""
+
+    header: str = ""
+    footer: str = ""
+    localpart_pattern: str = ""
+    allowed_destination_domains: str = ""
+
+    @classmethod
+    def of(cls, domain: Domain) -> DomainSettings:
+        return cls(*(getattr(domain, name) for name in SETTINGS_FIELDS))
+
+    @classmethod
+    def from_form(cls, data: object) -> DomainSettings:
+        get = data.get  # type: ignore[attr-defined]
+        return cls(*(str(get(name, "")) for name in SETTINGS_FIELDS))
+
+
+@dataclass
+class Preview:
+    """The start of the map a deploy would write with the given header and footer."""
+
+    head: str
+    tail: str
+    more: int
+    problems: list[SettingsProblem] = field(default_factory=list)
+    warnings: list[SettingsProblem] = field(default_factory=list)
+
+
+def normalize_map_text(text: str) -> str:
+    """Text from a form as it is stored: LF line ends, no trailing blank lines, a final newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def check_map_text(text: str, name: str) -> tuple[list[SettingsProblem], list[SettingsProblem]]:
+    """Errors and warnings of header or footer text, read as postmap reads it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return [SettingsProblem(name, "contains characters that are not valid Unicode")], []
+    parsed = parse_virtual(text)
+    errors = [SettingsProblem(name, p.message, p.line) for p in parsed.problems if p.severity == "error"]
+    warnings = [SettingsProblem(name, p.message, p.line) for p in parsed.problems if p.severity != "error"]
+    return errors, warnings
+
+
+def clean_localpart_pattern(pattern: str) -> str:
+    """The pattern as stored; AliasError when Python's ``re`` cannot compile it."""
+    pattern = pattern.strip()
+    if len(pattern) > _PATTERN_MAX:
+        raise AliasError(f"at most {_PATTERN_MAX} characters", "localpart_pattern")
+    if "\n" in pattern or "\r" in pattern:
+        raise AliasError("one line only", "localpart_pattern")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
+        raise AliasError(f"not a valid regular expression: {exc.msg}{where}", "localpart_pattern") from exc
+    return pattern
+
+
+def clean_destination_domains(text: str) -> str:
+    """One domain per line, lower case, without repeats; AliasError names the bad line."""
+    result: list[str] = []
+    for number, line in enumerate(text.replace("\r", "\n").split("\n"), start=1):
+        for word in line.replace(",", " ").split():
+            try:
+                name = normalize_domain_name(word.lstrip("@"))
+            except AliasError as exc:
+                raise AliasError(f"line {number}: {exc}", "allowed_destination_domains") from exc
+            if name not in result:
+                result.append(name)
+    return "\n".join(result)
+
+
+def clean_settings(wanted: DomainSettings) -> DomainSettings:
+    """The settings as they would be stored, or SettingsRefused listing every problem."""
+    problems: list[SettingsProblem] = []
+    header = normalize_map_text(wanted.header)
+    footer = normalize_map_text(wanted.footer)
+    for name, text in (("header", header), ("footer", footer)):
+        problems += check_map_text(text, name)[0]
+    pattern = wanted.localpart_pattern
+    try:
+        pattern = clean_localpart_pattern(pattern)
+    except AliasError as exc:
+        problems.append(SettingsProblem("localpart_pattern", str(exc)))
+    allowed = wanted.allowed_destination_domains
+    try:
+        allowed = clean_destination_domains(allowed)
+    except AliasError as exc:
+        problems.append(SettingsProblem("allowed_destination_domains", str(exc)))
+    if problems:
+        raise SettingsRefused(problems)
+    return DomainSettings(header, footer, pattern, allowed)
+
+
+@transaction.atomic
+def update_domain_settings(
+    domain: Domain, wanted: DomainSettings, *, version: int, user: User | None = None
+) -> tuple[Domain, bool]:
+    """Save header, footer and input policy if the domain is still at ``version``.
+
+    Returns the domain and whether anything changed. A change bumps ``version`` and
+    the domain's serial (the map must be deployed again) and is recorded in history.
+    Raises StaleSettings when someone saved first, SettingsRefused on bad input.
+    """
+    current = Domain.objects.select_for_update().get(pk=domain.pk)
+    if current.version != version:
+        last = current.history.select_related("history_user").order_by("-history_id").first()  # type: ignore[attr-defined]
+        raise StaleSettings(current, last.history_user if last else None, last.history_date if last else None)
+    clean = clean_settings(wanted)
+    if clean == DomainSettings.of(current):
+        return current, False
+    for name in SETTINGS_FIELDS:
+        setattr(current, name, getattr(clean, name))
+    current.version = version + 1
+    current._history_user = user  # type: ignore[attr-defined]
+    current._change_reason = "settings"  # type: ignore[attr-defined]
+    current.save()
+    bump_serial(current)
+    return current, True
+
+
+def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_ROWS) -> Preview:
+    """The map's beginning and end as a deploy would write them with this header and footer.
+
+    Only the first ``rows`` aliases are rendered; ``more`` says how many are left out.
+    """
+    header, footer = normalize_map_text(header), normalize_map_text(footer)
+    live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
+    first = list(live.order_by("id").values_list("key", "destinations", "enabled", "comment")[:rows])
+    more = live.count() - len(first) if len(first) == rows else 0
+    problems, warnings = [], []
+    for name, text in (("header", header), ("footer", footer)):
+        errors, notes = check_map_text(text, name)
+        problems += errors
+        warnings += notes
+    return Preview(
+        head=render_rows(header, first, ""),
+        tail=render_rows("", [], footer),
+        more=more,
+        problems=problems,
+        warnings=warnings,
+    )
+
+
+def _comparable(name: str, value: str) -> str:
+    if name in ("header", "footer"):
+        return normalize_map_text(value)
+    if name == "allowed_destination_domains":
+        return " ".join(value.replace(",", " ").split())
+    return value.strip()
+
+
+@dataclass
+class StaleMerge:
+    """The form to show again after a stale save, and what the other person changed."""
+
+    form: DomainSettings
+    theirs: list[tuple[str, str]]  # (field, their value) for each field they changed
+    conflicts: list[str]  # fields both changed, to different values
+
+
+def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMerge:
+    """Fold the other person's save into the user's form.
+
+    A field the user left as it was at ``version`` takes the other person's value;
+    a field the user changed keeps the user's text.
+    """
+    base = current.history.filter(version=version).order_by("-history_id").first()  # type: ignore[attr-defined]
+    merged = DomainSettings()
+    theirs: list[tuple[str, str]] = []
+    conflicts: list[str] = []
+    for name in SETTINGS_FIELDS:
+        my_value, their_value = getattr(mine, name), getattr(current, name)
+        base_value = getattr(base, name) if base is not None else None
+        they_changed = base_value is None or _comparable(name, their_value) != _comparable(name, base_value)
+        i_changed = base_value is None or _comparable(name, my_value) != _comparable(name, base_value)
+        if they_changed:
+            theirs.append((name, their_value))
+        setattr(merged, name, my_value if i_changed else their_value)
+        if they_changed and i_changed and _comparable(name, my_value) != _comparable(name, their_value):
+            conflicts.append(name)
+    return StaleMerge(merged, theirs, conflicts)
