@@ -120,9 +120,15 @@ def _record(domain: Domain, user: User | None, status: str, **fields: object) ->
 
 
 def _unchanged_on_disk(domain: Domain, map_path: Path) -> bool:
+    """The source is what was last deployed, and its compiled table is not older than it
+    (a hand edit imported without running postmap leaves a stale table: that is a change)."""
     compiled = pm.compiled_path(map_path, domain.map_type)
-    if compiled is not None and not compiled.exists():
-        return False
+    if compiled is not None:
+        try:
+            if compiled.stat().st_mtime_ns < map_path.stat().st_mtime_ns:
+                return False
+        except FileNotFoundError:
+            return False
     return sha256_file(map_path) == domain.deployed_sha256
 
 

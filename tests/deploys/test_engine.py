@@ -268,3 +268,16 @@ def test_import_of_the_live_map_file_then_deploy_is_not_drift(map_dir, postfix_c
     result = deploy_domain(Domain.objects.get(name="nix.is"))
     assert result.status == "ok", result.message
     assert result.diff.startswith("---")
+
+
+def test_stale_compiled_table_is_rebuilt_even_when_the_text_is_unchanged(map_dir, postfix_conf):
+    domain = make_domain(map_dir)
+    deploy_domain(domain)
+    path = map_dir / "example.com"
+    text = path.read_text()
+    # A hand edit without postmap, imported as the new truth: the text is right, the table is not.
+    path.write_text(text.replace("anna@example.org", "zoe@example.org"))
+    import_map(path, "example.com", replace=True)
+    result = deploy_domain(Domain.objects.get(name="example.com"))
+    assert result.status == "ok"
+    assert postmap_query(path, "hash", postfix_conf, "info@example.com") == "zoe@example.org, ben@example.org"
