@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import multiprocessing
+import os
+from collections.abc import Iterable
 from multiprocessing.connection import Connection
 
 from aliasdesk.deploys.render import RenderedMap
@@ -59,20 +62,27 @@ class BackgroundCheck:
     fork is not possible the check runs here, at ``result()``.
     """
 
-    def __init__(self, rendered: RenderedMap, sample: int) -> None:
+    def __init__(self, rendered: RenderedMap, sample: int, close_in_child: Iterable[int] = ()) -> None:
         self.rendered, self.sample = rendered, sample
+        self.close_in_child = list(close_in_child)
         self.process: multiprocessing.process.BaseProcess | None = None
         try:
             context = multiprocessing.get_context("fork")
             self.receiver, sender = context.Pipe(duplex=False)
-            self.process = context.Process(target=self._child, args=(sender,), daemon=True)
+            self.process = context.Process(target=self._child, args=(sender, os.getpid()), daemon=True)
             self.process.start()
             sender.close()
         except (OSError, ValueError):
             self.process = None
 
-    def _child(self, sender: Connection) -> None:
-        die_with_parent()
+    def _child(self, sender: Connection, parent: int) -> None:
+        die_with_parent(parent)
+        # Only the parent reads the answer and holds the map lock: if it dies, this child
+        # must neither block on a pipe nobody reads nor keep the lock.
+        self.receiver.close()
+        for fd in self.close_in_child:
+            with contextlib.suppress(OSError):
+                os.close(fd)
         try:
             sender.send(self._run())
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the deploy

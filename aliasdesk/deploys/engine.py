@@ -30,6 +30,7 @@ from aliasdesk.postfix import postmap as pm
 from aliasdesk.postfix.validate import Finding
 
 TMP_MARK = ".aliasdesk-tmp-"
+INTERRUPTED = "interrupted"
 
 
 class DeployError(Exception):
@@ -72,6 +73,11 @@ def sha256_file(path: Path) -> str | None:
         return None
 
 
+# Lock file descriptors this process holds: a forked child must close its copies, or a
+# child outliving a killed deploy would keep the map locked.
+HELD_LOCKS: set[int] = set()
+
+
 @contextmanager
 def map_lock(map_path: Path) -> Iterator[None]:
     """Serialize deploys of one map on this host (an advisory lock beside the map)."""
@@ -85,8 +91,10 @@ def map_lock(map_path: Path) -> Iterator[None]:
             raise DeployError(f"cannot lock {lock_path}: {exc.strerror}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        HELD_LOCKS.add(fd)
         yield
     finally:
+        HELD_LOCKS.discard(fd)
         os.close(fd)
 
 
@@ -101,7 +109,9 @@ def _fsync_dir(path: Path) -> None:
 def _remove_leftovers(map_path: Path) -> None:
     """Temporary files of a deploy that was killed: nobody reads them, so they can go."""
     prefix = f".{map_path.name}{TMP_MARK}"
-    for leftover in map_path.parent.glob(f"{prefix}*"):
+    # Berkeley DB builds a new table as __db.<name> and renames it when done.
+    leftovers = [*map_path.parent.glob(f"{prefix}*"), *map_path.parent.glob(f"__db.{prefix}*")]
+    for leftover in leftovers:
         with suppress(OSError):
             leftover.unlink()
 
@@ -174,15 +184,30 @@ def _deploy_locked(
     if not dry_run:
         _remove_leftovers(map_path)
         Deploy.objects.filter(domain=domain, status=Deploy.Status.RUNNING).update(
-            status=Deploy.Status.FAILED, error="interrupted", finished_at=timezone.now()
+            status=Deploy.Status.FAILED, error=INTERRUPTED, finished_at=timezone.now()
         )
     domain.refresh_from_db()
-    if not force and not dry_run and domain.serial == domain.deployed_serial:
+    interrupted = _interrupted_shas(domain)
+    if not force and not dry_run and not interrupted and domain.serial == domain.deployed_serial:
         if _unchanged_on_disk(domain, map_path):
             return _noop(domain, user, record_noop, timings, started)
     rendered = render_map(domain)
     timings["render"] = time.monotonic() - started
-    return _deploy_rendered(rendered, map_path, user, dry_run, force, record_noop, timings, started)
+    return _deploy_rendered(rendered, map_path, user, dry_run, force, record_noop, timings, started, interrupted)
+
+
+def _interrupted_shas(domain: Domain) -> set[str]:
+    """What deploys killed since the last good one were writing.
+
+    A deploy killed between its renames leaves a compiled table and a source that may
+    not match each other or the record: the next deploy rebuilds whatever the files
+    say, and a source that one of them wrote is not a hand edit.
+    """
+    last_ok = domain.deploys.filter(status=Deploy.Status.OK).order_by("-id").values_list("id", flat=True).first()
+    rows = domain.deploys.filter(status=Deploy.Status.FAILED, error=INTERRUPTED)
+    if last_ok is not None:
+        rows = rows.filter(id__gt=last_ok)
+    return set(rows.values_list("sha256", flat=True))
 
 
 def _noop(
@@ -211,12 +236,13 @@ def _deploy_rendered(
     record_noop: bool,
     timings: dict[str, float],
     started: float,
+    interrupted: set[str],
 ) -> DeployResult:
     domain = rendered.domain
     data = rendered.data
     sha = hashlib.sha256(data).hexdigest()
     disk_sha = sha256_file(map_path)
-    drift = disk_sha is not None and disk_sha != domain.deployed_sha256 and disk_sha != sha
+    drift = disk_sha is not None and disk_sha not in {domain.deployed_sha256, sha, *interrupted}
 
     if dry_run:
         old = map_path.read_text("utf-8", "replace") if disk_sha is not None else ""
@@ -224,7 +250,8 @@ def _deploy_rendered(
         note = "the map on disk was edited by hand since the last deploy (drift)" if drift else ""
         return DeployResult(domain.name, "dry-run", note, map_diff(old, rendered.text, str(map_path)), findings)
 
-    if not force and sha == domain.deployed_sha256 and disk_sha == sha and _unchanged_on_disk(domain, map_path):
+    unchanged = sha == domain.deployed_sha256 and disk_sha == sha and _unchanged_on_disk(domain, map_path)
+    if not force and not interrupted and unchanged:
         Domain.objects.filter(pk=domain.pk).update(deployed_serial=rendered.serial)
         return _noop(domain, user, record_noop, timings, started, sha)
 
@@ -312,7 +339,7 @@ def _install(
         timings["write"] = time.monotonic() - t
         build = pm.Build(postmap, domain.map_type, tmp) if tmp_compiled is not None else None
         t = time.monotonic()
-        check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE)
+        check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE, close_in_child=HELD_LOCKS)
         try:
             diff = map_diff(old_text, rendered.text, str(map_path))
             timings["diff"] = time.monotonic() - t

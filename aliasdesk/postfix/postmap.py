@@ -6,6 +6,7 @@ something that fails); everything else runs the real binary.
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -47,8 +48,9 @@ def compiled_path(path: str | Path, map_type: str) -> Path | None:
     return Path(f"{path}{suffix}") if suffix else None
 
 
-def die_with_parent() -> None:
-    """In a child: be killed when the parent dies, so a killed deploy leaves no postmap running."""
+def die_with_parent(parent: int) -> None:
+    """In a child of ``parent``: be killed when the parent dies, so a killed deploy leaves
+    nothing running. If the parent died before this call, exit at once."""
     try:
         import ctypes
 
@@ -56,6 +58,8 @@ def die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass  # not Linux: the orphan finishes its temporary file, which the next deploy removes
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _env(postmap: Postmap) -> dict[str, str]:
@@ -98,7 +102,11 @@ class Build:
         self.cmd = postmap.command(f"{map_type}:{path}")
         try:
             self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
-                self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(postmap), preexec_fn=die_with_parent
+                self.cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_env(postmap),
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
             )
             self.missing = ""
         except FileNotFoundError:
