@@ -6,6 +6,7 @@ engine can tell "nothing changed" without rendering, and records history.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -160,7 +161,7 @@ def create_alias(
     user: User | None = None,
     enabled: bool = True,
     comment: str = "",
-    valid_until: object = None,
+    valid_until: datetime.date | None = None,
 ) -> Alias:
     key = clean_key(domain, key)
     dests = clean_destinations(destinations, domain)
@@ -348,10 +349,10 @@ def alias_versions(alias: Alias) -> list[Version]:
     versions = []
     previous = None
     for record in records:
-        changes = []
+        changes: list[tuple[str, object, object]] = []
         for name in TRACKED:
-            new = getattr(record, name)
-            old = getattr(previous, name) if previous is not None else None
+            new: object = getattr(record, name)
+            old: object = getattr(previous, name) if previous is not None else None
             if previous is None or old != new:
                 changes.append((name, old, new))
         versions.append(Version(record, changes))
