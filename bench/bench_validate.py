@@ -1,12 +1,15 @@
-"""How fast validate_entries checks a large map: run ``python bench/bench_validate.py [N]``.
+"""How fast validate_entries checks a large map: ``python bench/bench_validate.py [N]``.
 
 The map imitates a big real one: 200 alias domains, most aliases forwarding to one or
-two mailboxes, one in ten pointing at another alias, some catch-alls and address
-extensions, a few loops and mistakes, so every check does real work.
+two mailboxes, one in ten pointing at another alias, one in twenty at a tagged address,
+catch-alls, a loop and a few mistakes, so every check does real work. The best of three
+runs is reported, as wall-clock time and as CPU time of this process (one core): on a
+shared machine the wall clock also counts the time other programs held the CPU.
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 
@@ -15,7 +18,7 @@ from aliasdesk.postfix.virtual import Entry
 
 
 def make_entries(count: int) -> list[Entry]:
-    """A deterministic map of ``count`` entries (no randomness: runs are comparable)."""
+    """A deterministic map of about ``count`` entries (no randomness: runs are comparable)."""
     entries = []
     for i in range(count):
         key = f"user{i}@d{i % 200}.example"
@@ -41,16 +44,20 @@ def make_entries(count: int) -> list[Entry]:
     return entries
 
 
-def bench_validate(count: int = 500_000) -> float:
-    """Validate ``count`` entries once (after a warm-up run) and print entries per second."""
+def bench_validate(count: int = 500_000, runs: int = 3) -> float:
+    """Validate ``count`` entries ``runs`` times; print and return the best CPU time in seconds."""
     entries = make_entries(count)
-    validate_entries(entries[:10_000])
-    start = time.perf_counter()
-    findings = validate_entries(entries)
-    elapsed = time.perf_counter() - start
-    print(f"validate_entries: {len(entries):,} entries in {elapsed:.3f} s = {len(entries) / elapsed:,.0f} entries/s "
-          f"({len(findings)} findings)")
-    return elapsed
+    validate_entries(entries[:10_000])  # warm up caches and lazy imports
+    gc.collect()  # the entries came from elsewhere: do not bill their garbage collection here
+    best_wall = best_cpu = float("inf")
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        findings = validate_entries(entries)
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    print(f"validate_entries: {len(entries):,} entries, {len(findings)} findings; best of {runs}: "
+          f"{best_cpu:.3f} s CPU = {len(entries) / best_cpu:,.0f} entries/s, {best_wall:.3f} s wall clock")
+    return best_cpu
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ class ExpansionGraph:
         self.kinds: dict[tuple[int, int], str] = {}  # edges found without extension or by a catch-all
         self.counts: list[int] = [1] * len(active)  # node -> number of destinations
         self.sinks: set[int] = set()  # nodes that keep a copy of themselves
-        self.growing: list[tuple[int, str]] = []  # (node, destination) that re-enter it with an extension
+        self.growing: list[tuple[int, str]] = []  # (node, destination) that come back to it as another address
+        self.returning: list[tuple[int, str]] = []  # (node, destination) that come back to it as itself
         self.in_loop: set[int] = set()
         self._components: tuple[list[int], list[list[int]]] | None = None
         self.catchalls: dict[str, int] = {}  # domain -> its catch-all
@@ -196,6 +197,7 @@ class ExpansionGraph:
                 for edges in (self.one, self.more, self.first):
                     edges.pop(node, None)
                 self.growing = [(n, dest) for n, dest in self.growing if n != node]
+                self.returning = [(n, dest) for n, dest in self.returning if n != node]
                 self.kinds = {pair: how for pair, how in self.kinds.items() if pair[0] != node}
                 self._add_entries({node})
             todo.extend(self.targets(node))
@@ -210,13 +212,18 @@ class ExpansionGraph:
                 self._add(node, dest, position == 0)
 
     def _add(self, node: int, folded: str, first: bool, near: bool = False) -> None:
-        target, how, address = self.lookup(folded, near)
+        target = self.index.get(folded)  # the usual case, without the lookup's machinery
+        how, address = "exact", folded
+        if target is None:
+            target, how, address = self.lookup(folded, near)
         if target is None or (how == "catch-all" and address in self.own[target]):
             return
         if target == node:
             if how == "exact" and address == folded:  # a copy it keeps
                 self.sinks.add(node)
-            elif how != "catch-all":  # back with an extension added, or through a catch-all "@p @q"
+            elif how == "exact":  # back as itself through a catch-all "@p @q": a loop, unless it keeps a copy
+                self.returning.append((node, folded))
+            else:  # back with an extension added, or as another address
                 self.growing.append((node, folded))
             return
         if node not in self.one:
@@ -244,11 +251,11 @@ class ExpansionGraph:
         return self._components
 
     def loops(self) -> Iterator[tuple[int, str, str]]:
-        for node, dest in self.growing:
+        for node, dest in self.growing + [(n, d) for n, d in self.returning if n not in self.sinks]:
             key = self.active[node].key
-            yield node, "loop", (f"loop: {key} -> {dest} comes back to {key} as another address each time, "
-                                 "until Postfix defers the mail")
-        self.in_loop = {node for node, _ in self.growing}
+            yield node, "loop", (f"loop: {key} -> {dest} leads back to {key}, as an address it never keeps a copy "
+                                 "of, again and again until Postfix defers the mail")
+        self.in_loop = {node for node, _ in self.growing} | {n for n, _ in self.returning if n not in self.sinks}
         for component in self.components()[1]:
             if len(component) < 2:
                 continue

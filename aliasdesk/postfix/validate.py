@@ -223,7 +223,7 @@ def validate_entries(entries: list[Entry], *, local_domains: Iterable[str] = (),
                 findings.append(Finding(ERROR, "duplicate-key", f'duplicate key "{entry.key}": line {earlier.line} '
                                         f'has "{earlier.key}" already; postmap keeps the first and ignores this one',
                                         entry.key, entry.line))
-    suspects, blob = _suspects(keys, list(map(attrgetter("value"), active)))
+    suspects, blob = _suspects(keys, list(map(attrgetter("value"), active)), joined)
     suspects -= dead
     checked: dict[str, str | None] = {}
     for position in sorted(suspects):
@@ -279,7 +279,7 @@ _COARSE_SCREENS = [re.compile(p) for p in (rb" \.", rb"\. ", rb"\.\.")]
 _LONGEST_PLAIN = 64  # a longer address may break the limits for a local part (64) or a label (63)
 
 
-def _suspects(keys: list[str], values: list[str]) -> tuple[set[int], str]:
+def _suspects(keys: list[str], values: list[str], joined_keys: str | None = None) -> tuple[set[int], str]:
     """Entries whose key or value needs the exact checks, and all values as one text.
 
     In that text each value stands between `` \\x00 `` marks, commas and tabs made spaces.
@@ -288,7 +288,7 @@ def _suspects(keys: list[str], values: list[str]) -> tuple[set[int], str]:
     blob = ""
     for texts, sep, table, extra in ((keys, "\n", _KEY_SHAPE, _KEY_SCREENS), (values, " \x00 ", _VALUE_SHAPE, [])):
         mark = sep.strip(" ")
-        blob = sep + sep.join(texts) + sep
+        blob = sep + (joined_keys if texts is keys and joined_keys is not None else sep.join(texts)) + sep
         if not blob.isascii() or blob.count(mark) != len(texts) + 1:
             odd = {i for i, text in enumerate(texts) if mark in text or not text.isascii()}
             suspects |= odd
