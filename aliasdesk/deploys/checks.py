@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import gc
 import multiprocessing
 import os
+import re
 from collections.abc import Iterable
 from multiprocessing.connection import Connection
 
@@ -23,10 +25,15 @@ class VerifyFailed(pm.PostmapError):
     pass
 
 
-def check_rendered(rendered: RenderedMap, with_expected: bool = False) -> tuple[list[Finding], dict[str, str]]:
+def check_rendered(
+    rendered: RenderedMap, with_expected: bool = False, sample: int = 0
+) -> tuple[list[Finding], dict[str, str]]:
     """Parse the rendered text back, compare it with the rows, and validate it.
 
-    Returns the findings and what Postfix must answer for each key (first wins).
+    Returns the findings and, with ``with_expected``, what Postfix must answer for an
+    evenly spread sample of the enabled keys (all of them when ``sample`` is 0 or larger
+    than the map). Duplicate keys are errors, so each sampled key's value is the one
+    postmap keeps.
     """
     domain = rendered.domain
     findings: list[Finding] = []
@@ -45,9 +52,12 @@ def check_rendered(rendered: RenderedMap, with_expected: bool = False) -> tuple[
     findings += validate_entries(parsed.entries)
     expected: dict[str, str] = {}
     if with_expected:
-        for entry in parsed.entries:
-            if entry.enabled:
-                expected.setdefault(entry.key.lower(), entry.value)
+        enabled = [e for e in parsed.entries if e.enabled]
+        if len(enabled) > sample > 0:
+            step = len(enabled) / sample
+            enabled = [enabled[int(i * step)] for i in range(sample)] + [enabled[-1]]
+        for entry in enabled:
+            expected.setdefault(entry.key.lower(), entry.value)
     return findings, expected
 
 
@@ -80,6 +90,7 @@ class BackgroundCheck:
         # Only the parent reads the answer and holds the map lock: if it dies, this child
         # must neither block on a pipe nobody reads nor keep the lock.
         self.receiver.close()
+        gc.disable()  # a short-lived child: collecting would only copy the parent's pages
         for fd in self.close_in_child:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -91,7 +102,7 @@ class BackgroundCheck:
             sender.close()
 
     def _run(self) -> tuple[list[Finding], dict[str, str]]:
-        findings, expected = check_rendered(self.rendered, with_expected=True)
+        findings, expected = check_rendered(self.rendered, with_expected=True, sample=self.sample)
         if len(findings) > MAX_FINDINGS:
             extra = len(findings) - MAX_FINDINGS
             errors = [f for f in findings if f.severity == "error"][:MAX_FINDINGS]
@@ -148,19 +159,61 @@ def verify_sample(postmap: pm.Postmap, map_type: str, path: object, expected: di
 
 
 def map_diff(old: str, new: str, name: str) -> str:
-    """A unified diff; for very large maps only the changed lines, without context."""
+    """A unified diff of the old and the new file.
+
+    Large maps usually change in a few lines: the common head and tail are cut off in
+    one pass first, so only the changed middle goes through difflib.
+    """
     a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
     if a == b:
         return ""
-    if len(a) <= FULL_DIFF_LINES and len(b) <= FULL_DIFF_LINES:
-        return "".join(difflib.unified_diff(a, b, f"{name} (on disk)", f"{name} (new)"))
+    head = _common_prefix(a, b)
+    tail = _common_prefix(a[head:][::-1], b[head:][::-1])
+    context = 3
+    start = max(0, head - context)
+    a_mid, b_mid = a[start : len(a) - max(0, tail - context)], b[start : len(b) - max(0, tail - context)]
+    if len(a_mid) + len(b_mid) > 2 * FULL_DIFF_LINES:
+        return _summary_diff(a_mid, b_mid, name)
+    lines = list(difflib.unified_diff(a_mid, b_mid, f"{name} (on disk)", f"{name} (new)", n=context))
+    # difflib numbers lines from the slice: shift the hunk headers to the file's lines.
+    shifted = [_shift_hunk(line, start) if line.startswith("@@") else line for line in lines]
+    return "".join(ln if ln.endswith("\n") else ln + "\n" for ln in shifted)
+
+
+def _common_prefix(a: list[str], b: list[str]) -> int:
+    """How many leading lines two lists share (binary search on slice equality, done in C)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+_HUNK_RE = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
+
+
+def _shift_hunk(line: str, offset: int) -> str:
+    match = _HUNK_RE.match(line)
+    if not match or offset == 0:
+        return line
+    old_start, old_len, new_start, new_len = match.groups()
+    return (
+        f"@@ -{int(old_start) + offset}{old_len or ''} +{int(new_start) + offset}{new_len or ''} @@"
+        + line[match.end() :]
+    )
+
+
+def _summary_diff(a: list[str], b: list[str], name: str) -> str:
     old_set, new_set = set(a), set(b)
     removed = [ln for ln in a if ln not in new_set]
     added = [ln for ln in b if ln not in old_set]
     lines = [
         f"--- {name} (on disk)\n",
         f"+++ {name} (new)\n",
-        f"@@ large map: {len(removed)} lines removed, {len(added)} added @@\n",
+        f"@@ large change: {len(removed)} lines removed, {len(added)} added @@\n",
     ]
     body = [f"-{ln}" for ln in removed] + [f"+{ln}" for ln in added]
     if len(body) > DIFF_SHOWN_LINES:
