@@ -1,10 +1,28 @@
-"""Finding aliases in a domain: text search over keys, destinations and comments, filters, order."""
+"""Finding aliases in a domain: text search over keys, destinations and comments, filters, order.
+
+A search is a few words; every word must be found, as a case-insensitive
+substring, in the key, the destinations or the comment. Words of three characters
+or more are looked up in a trigram index first (see migration 0002): on SQLite an
+FTS5 trigram table, on PostgreSQL a pg_trgm GIN index. The index only narrows the
+rows down; the words are then checked on those rows exactly as without an index,
+so results are the same on every database. MariaDB and shorter words scan with LIKE.
+"""
 
 from __future__ import annotations
 
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page, Paginator
+from django.db import connection, transaction
+from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias, Domain
@@ -17,6 +35,28 @@ FILTERS = {
     "deleted": "Deleted (trash)",
 }
 ORDERS = {"key": "key_folded", "-key": "-key_folded", "updated": "updated_at", "-updated": "-updated_at", "file": "id"}
+MAX_WORDS = 5
+# Shorter words have no trigram to look up: they are matched by scanning.
+MIN_INDEXED = 3
+MAX_PIECES = 4
+# A grid page counts matches only this far past itself, then says "more than".
+COUNT_CAP = 1_000
+# Up to this many matching ids are kept to pick a page from (one query parameter each).
+MAX_ID_LIST = 5_000
+COUNTS_TTL = 300
+# PostgreSQL: refresh the planner's statistics after a bulk insert of this many rows.
+ANALYZE_AFTER = 10_000
+
+# Names and text of migration 0002 (a test checks they agree).
+SEARCH_TABLE = "aliases_alias_search"
+INSERT_TRIGGER = f"{SEARCH_TABLE}_insert"
+SQLITE_BODY = (
+    "char(63743, 57344 + ({row}.domain_id / 4096) % 4096, 57344 + {row}.domain_id % 4096, 63743)"
+    ' || char(10) || {row}."key" || char(10) || {row}.destinations || char(10) || {row}.comment'
+)
+POSTGRES_TEXT = (
+    '("aliases_alias"."key" || chr(10) || "aliases_alias"."destinations" || chr(10) || "aliases_alias"."comment")'
+)
 
 
 @dataclass
@@ -32,35 +72,287 @@ class AliasQuery:
         order = params.get("order", "file")
         return cls(text, show if show in FILTERS else "all", order if order in ORDERS else "file")
 
+    @property
+    def words(self) -> list[str]:
+        return self.q.split()[:MAX_WORDS]
 
-def search_aliases(domain: Domain, query: AliasQuery) -> QuerySet[Alias]:
-    """The domain's aliases matching the query; every word must match key, destinations or comment."""
-    rows = Alias.objects.filter(domain=domain)
-    if query.filter == "deleted":
-        rows = rows.filter(deleted_at__isnull=False)
-    else:
-        rows = rows.filter(deleted_at__isnull=True)
-        if query.filter == "enabled":
-            rows = rows.filter(enabled=True)
-        elif query.filter == "disabled":
-            rows = rows.filter(enabled=False)
-        elif query.filter == "expiring":
-            rows = rows.filter(valid_until__isnull=False)
-    for word in query.q.split()[:5]:
-        folded = word.lower()
+
+def search_aliases(
+    domain: Domain, query: AliasQuery, *, within: int | None = None, dense: bool = False
+) -> QuerySet[Alias]:
+    """The domain's aliases matching the query; every word must match key, destinations or comment.
+
+    ``within`` asks for no more than the first ``within`` matches in file order: enough
+    for a page or a capped count, and lets the SQLite index stop early. ``dense`` says
+    that matches are many: then reading the domain in the order asked for finds a
+    page sooner than the text index, which would gather every match first.
+    """
+    rows = _filtered(domain, query)
+    words = query.words
+    vendor = connection.vendor
+    if vendor == "postgresql":
+        for word in words:
+            rows = rows.filter(_postgres_word(word, indexed=not dense))
+        return rows.order_by(ORDERS[query.order], "id")
+    for word in words:
         rows = rows.filter(
-            Q(key_folded__contains=folded) | Q(destinations__icontains=word) | Q(comment__icontains=word)
+            Q(key_folded__contains=word.lower()) | Q(destinations__icontains=word) | Q(comment__icontains=word)
         )
+    indexable = [w for w in words if len(w) >= MIN_INDEXED]
+    if indexable and vendor == "sqlite" and not (dense and within is None):
+        rows = Alias.objects.filter(pk__in=_sqlite_matches(domain, indexable, rows, within))
     return rows.order_by(ORDERS[query.order], "id")
 
 
+def _filtered(domain: Domain, query: AliasQuery) -> QuerySet[Alias]:
+    rows = Alias.objects.filter(domain=domain)
+    if query.filter == "deleted":
+        return rows.filter(deleted_at__isnull=False)
+    rows = rows.filter(deleted_at__isnull=True)
+    if query.filter == "enabled":
+        rows = rows.filter(enabled=True)
+    elif query.filter == "disabled":
+        rows = rows.filter(enabled=False)
+    elif query.filter == "expiring":
+        rows = rows.filter(valid_until__isnull=False)
+    return rows
+
+
+def _pieces(word: str) -> list[str]:
+    """Up to four three-character pieces of the word for the index to look up.
+
+    Every row holding the word holds its pieces, so the index may narrow rows down by
+    them; the word itself is checked on what remains. Each piece costs the index a
+    posting list to walk, and a common one ("exa", "com") is long. So pieces come from
+    runs of letters and digits (one trigram each to pg_trgm); pieces with digits first
+    (numbers tell aliases apart), then from the front of the word, usually its rare
+    part (the local part of an address; thousands share the domain behind it).
+    """
+    pieces: list[str] = []
+    for run in re.findall(r"[^\W_]{3,}", word) or [word]:
+        if len(run) < 3:
+            continue
+        starts = list(range(0, len(run) - 2, 3))
+        if starts[-1] != len(run) - 3:
+            starts.append(len(run) - 3)
+        pieces += [run[i : i + 3] for i in starts]
+    unique = list(dict.fromkeys(pieces))
+    with_digits = [p for p in unique if any(c.isdigit() for c in p)]
+    return (with_digits + [p for p in unique if p not in with_digits])[:MAX_PIECES]
+
+
+def _postgres_word(word: str, indexed: bool) -> RawSQL:
+    """The word as a case-insensitive substring of the text, and the index's way to it.
+
+    pg_trgm would turn ``ILIKE '%word%'`` into every trigram of the word; instead the
+    index is asked for the word's pieces and the word itself is checked with strpos(),
+    which the index cannot serve. Without ``indexed`` nothing can use the index: the
+    planner then reads the domain in order, quickest when matches are many.
+    """
+    sql = f"strpos(lower({POSTGRES_TEXT}), lower(%s)) > 0"
+    params = [word]
+    for piece in _pieces(word) if indexed and len(word) >= MIN_INDEXED else []:
+        sql += f" AND {POSTGRES_TEXT} ILIKE %s"
+        params.append("%" + piece.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    return RawSQL(sql, params, output_field=BooleanField())
+
+
+def domain_token(domain_id: int) -> str:
+    """The characters SQLITE_BODY puts before a domain's text in the index."""
+    return f"\uf8ff{chr(0xE000 + (domain_id // 4096) % 4096)}{chr(0xE000 + domain_id % 4096)}\uf8ff"
+
+
+def _fts_expression(domain: Domain, words: list[str]) -> str:
+    token = domain_token(domain.pk)
+    terms = dict.fromkeys([token[:3], token[1:], *(piece for word in words for piece in _pieces(word))])
+    return " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def _sqlite_matches(domain: Domain, words: list[str], rows: QuerySet[Alias], within: int | None) -> RawSQL:
+    """Ids of ``rows`` among the index's candidates, walked in id order.
+
+    The index yields its candidates in rowid order; each is checked against the full
+    filter (a primary-key probe), and the walk stops after ``within`` matches.
+    """
+    probe = rows.filter(pk=RawSQL("s.rowid", ())).values("pk")
+    probe_sql, probe_params = probe.query.sql_with_params()
+    sql = (
+        f"SELECT s.rowid FROM {SEARCH_TABLE} s WHERE s.{SEARCH_TABLE} MATCH %s "
+        f"AND EXISTS ({probe_sql}) ORDER BY s.rowid LIMIT %s"
+    )
+    return RawSQL(sql, (_fts_expression(domain, words), *probe_params, -1 if within is None else within))
+
+
+class AliasPaginator(Paginator):
+    """Pages of a domain's search results that never count more than needed.
+
+    An exact COUNT(*) of 500,000 matches costs more than the page itself. So the
+    total comes from the domain's cached counts when there is no search; otherwise
+    the ids of the matches are read, through the text index, only up to COUNT_CAP past
+    the page asked for. Below the cap they are the exact total and the page is picked
+    from them; beyond it ``capped`` is set, ``count`` is a lower bound, the next page
+    still works, and the page is read in order without the index (matches are many).
+    """
+
+    def __init__(self, domain: Domain, query: AliasQuery, per_page: int) -> None:
+        self.domain, self.query = domain, query
+        self.capped = False
+        self._asked = 1
+        self._ids: list[int] | None = None
+        super().__init__(search_aliases(domain, query), per_page)
+
+    def get_page(self, number: Any) -> Page:
+        try:
+            self._asked = max(1, int(number))
+        except (TypeError, ValueError):
+            self._asked = 1
+        return super().get_page(number)
+
+    @cached_property
+    def count(self) -> int:
+        known = _known_total(self.domain, self.query)
+        if known is not None:
+            return known
+        limit = (self._asked - 1) * self.per_page + COUNT_CAP + 1
+        ids = search_aliases(self.domain, self.query, within=limit).order_by().values_list("pk", flat=True)
+        found = list(ids[:limit])
+        if len(found) < limit:
+            self._ids = found if len(found) <= MAX_ID_LIST else None
+            return len(found)
+        self.capped = True
+        return limit - 1
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if self._ids is not None:
+            rows = Alias.objects.filter(pk__in=self._ids).order_by(ORDERS[self.query.order], "id")
+        else:
+            within = top if self.query.order == "file" else None
+            rows = search_aliases(self.domain, self.query, within=within, dense=self.capped)
+        return Page(list(rows.select_related("updated_by")[bottom:top]), number, self)
+
+
+def _known_total(domain: Domain, query: AliasQuery) -> int | None:
+    if query.words or query.filter == "expiring":
+        return None
+    counts = alias_counts(domain)
+    if query.filter == "all":
+        return counts["enabled"] + counts["disabled"]
+    return counts[query.filter]
+
+
+def _count_rows(domain_ids: list[int], today: date) -> dict[int, dict[str, int]]:
+    """Counted in two passes, each in the order of an index.
+
+    One pass with every test would follow the (domain, key) index and fetch the rows in
+    key order: a random walk, eight times slower. Totals need that index alone; the live
+    counts follow alias_live_by_domain, which reads the rows in file order.
+    """
+    names = ["enabled", "disabled", "deleted", "expiring"]
+    counts = {domain_id: dict.fromkeys(names, 0) for domain_id in domain_ids}
+    totals = Alias.objects.filter(domain_id__in=domain_ids).values("domain_id").annotate(n=Count("pk")).order_by()
+    live = (
+        Alias.objects.filter(domain_id__in=domain_ids, deleted_at__isnull=True)
+        .values("domain_id")
+        .annotate(
+            n_enabled=Count("pk", filter=Q(enabled=True)),
+            n_disabled=Count("pk", filter=Q(enabled=False)),
+            n_expiring=Count("pk", filter=Q(valid_until__gte=today)),
+        )
+        .order_by()
+    )
+    for row in live:
+        counts[row["domain_id"]].update(
+            enabled=row["n_enabled"], disabled=row["n_disabled"], expiring=row["n_expiring"]
+        )
+    for total in totals:
+        entry = counts[total["domain_id"]]
+        entry["deleted"] = total["n"] - entry["enabled"] - entry["disabled"]
+    return counts
+
+
+# domain id -> ((created_at, serial, day), time counted, counts). A plain dict, one entry
+# per domain: Django's default local-memory cache keeps 300 keys, fewer than the domains
+# of a large site. Each process keeps its own, as it would with that cache.
+_counts: dict[int, tuple[tuple[datetime, int, date], float, dict[str, int]]] = {}
+
+
 def alias_counts(domain: Domain) -> dict[str, int]:
-    live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
-    enabled = live.filter(enabled=True).count()
-    total = live.count()
-    return {
-        "enabled": enabled,
-        "disabled": total - enabled,
-        "deleted": Alias.objects.filter(domain=domain, deleted_at__isnull=False).count(),
-        "expiring": live.filter(valid_until__isnull=False, valid_until__gte=timezone.localdate()).count(),
-    }
+    """How many of the domain's aliases are switched on, off, deleted and expiring.
+
+    Counting a 500,000-alias domain takes longer than rendering its page, so counts are
+    kept under the domain's ``serial``: every change to its aliases bumps it (the deploy
+    engine relies on that too), so kept counts never go stale; COUNTS_TTL bounds the
+    harm of a write that forgot to.
+    """
+    serial = Domain.objects.filter(pk=domain.pk).values_list("serial", flat=True).first() or 0
+    return alias_counts_many([(domain.pk, domain.created_at, serial)])[domain.pk]
+
+
+def alias_counts_many(domains: list[tuple[int, datetime, int]]) -> dict[int, dict[str, int]]:
+    """alias_counts for many domains at once, given as (id, created_at, serial) read just now."""
+    today = timezone.localdate()
+    now = time.monotonic()
+    counts: dict[int, dict[str, int]] = {}
+    stamps = {pk: (created, serial, today) for pk, created, serial in domains}
+    for pk, stamp in stamps.items():
+        kept = _counts.get(pk)
+        if kept is not None and kept[0] == stamp and now - kept[1] < COUNTS_TTL:
+            counts[pk] = dict(kept[2])
+    missing = [pk for pk in stamps if pk not in counts]
+    for start in range(0, len(missing), 500):
+        fresh = _count_rows(missing[start : start + 500], today)
+        for pk, value in fresh.items():
+            _counts[pk] = (stamps[pk], now, value)
+        counts.update(fresh)
+    return counts
+
+
+@contextmanager
+def indexing_in_bulk() -> Iterator[None]:
+    """Around a bulk insert of aliases: index the new rows in one pass at the end.
+
+    SQLite's insert trigger indexes row by row, and FTS5 writes out its buffer at every
+    statement: executemany of 500,000 rows would take four times as long. Instead the trigger
+    is dropped for the duration and the rows inserted meanwhile (ids above the old
+    maximum) are indexed at once. All of it happens in one transaction, which holds
+    SQLite's write lock from the DROP on: no other writer ever sees the trigger missing,
+    and a failure restores it. PostgreSQL keeps its index by itself, but gets fresh
+    statistics after a large insert.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            before = _max_alias_id(cursor)
+            yield
+            if _max_alias_id(cursor) - before >= ANALYZE_AFTER:
+                # The planner picks the trigram index or a scan by these statistics;
+                # autovacuum may be off or minutes away.
+                cursor.execute(f"ANALYZE {Alias._meta.db_table}")
+        return
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [INSERT_TRIGGER])
+        trigger = cursor.fetchone()
+        if trigger is None:
+            yield
+            return
+        cursor.execute(f"DROP TRIGGER {INSERT_TRIGGER}")
+        before = _max_alias_id(cursor)
+        yield
+        body = SQLITE_BODY.format(row="a")
+        # In rowid order: FTS5 writes its buffer out whenever a rowid goes down.
+        cursor.execute(
+            f"INSERT INTO {SEARCH_TABLE}(rowid, body) SELECT a.id, {body} FROM {Alias._meta.db_table} a "
+            "WHERE a.id > %s ORDER BY a.id",
+            [before],
+        )
+        cursor.execute(trigger[0])
+
+
+def _max_alias_id(cursor: Any) -> int:
+    cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {Alias._meta.db_table}")
+    return int(cursor.fetchone()[0])

@@ -188,7 +188,7 @@ def create_alias(
 @transaction.atomic
 def update_alias(alias: Alias, *, version: int, user: User | None = None, **changes: object) -> Alias:
     """Apply ``changes`` if the row is still at ``version``; otherwise raise StaleEdit."""
-    current = Alias.objects.select_for_update().select_related("updated_by").get(pk=alias.pk)
+    current = Alias.objects.select_for_update().get(pk=alias.pk)
     if current.version != version:
         raise StaleEdit(current)
     for name, value in changes.items():

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
 from aliasdesk.aliases import services
 from aliasdesk.aliases.models import Alias, Domain
-from aliasdesk.aliases.search import FILTERS, AliasQuery, alias_counts, search_aliases
+from aliasdesk.aliases.search import FILTERS, AliasPaginator, AliasQuery, alias_counts, alias_counts_many
 from aliasdesk.deploys.models import Deploy
 
 PAGE_SIZE = 50
@@ -32,29 +32,27 @@ def _int(value: str | None, default: int = 0) -> int:
 @login_required
 @require_GET
 def domain_list(request: HttpRequest) -> HttpResponse:
+    latest = Deploy.objects.filter(domain=OuterRef("pk")).exclude(status=Deploy.Status.NOOP).order_by("-id")
     domains = list(
         visible_domains(request.user)  # type: ignore[arg-type]
-        .annotate(
-            n_enabled=Count("aliases", filter=Q(aliases__deleted_at__isnull=True, aliases__enabled=True)),
-            n_disabled=Count("aliases", filter=Q(aliases__deleted_at__isnull=True, aliases__enabled=False)),
-        )
+        .annotate(last_deploy_id=Subquery(latest.values("id")[:1]))
         .order_by("name")
     )
-    last = {}
-    for deploy in (
-        Deploy.objects.filter(domain__in=domains).exclude(status=Deploy.Status.NOOP).order_by("domain_id", "-id")
-    ):
-        last.setdefault(deploy.domain_id, deploy)
+    last = Deploy.objects.only("id", "domain_id", "status", "created_at").in_bulk(
+        [d.last_deploy_id for d in domains if d.last_deploy_id]  # type: ignore[attr-defined]
+    )
+    counts = alias_counts_many([(d.pk, d.created_at, d.serial) for d in domains])
     for domain in domains:
-        domain.last_deploy = last.get(domain.pk)  # type: ignore[attr-defined]
+        domain.n_enabled = counts[domain.pk]["enabled"]  # type: ignore[attr-defined]
+        domain.n_disabled = counts[domain.pk]["disabled"]  # type: ignore[attr-defined]
+        domain.last_deploy = last.get(domain.last_deploy_id)  # type: ignore[attr-defined]
         domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
     return render(request, "aliases/domain_list.html", {"domains": domains, "nav": "domains"})
 
 
 def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
     query = AliasQuery.from_params(request.GET)  # type: ignore[arg-type]
-    rows = search_aliases(domain, query).select_related("updated_by")
-    page = Paginator(rows, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
+    page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
     params = {k: v for k, v in (("q", query.q), ("show", query.filter), ("order", query.order)) if v}
     return {
         "domain": domain,
