@@ -161,12 +161,18 @@ def test_alias_edit_with_version_check_works_on_every_engine(cli: CLI, tmp_path:
     src = tmp_path / "virtual.in"
     src.write_text(MAP)
     cli("import", str(src), "--domain", "example.com")
-    code = (
-        "from aliasdesk.aliases.models import Alias; from aliasdesk.aliases import services as s; "
-        "a = Alias.objects.get(key='info@example.com'); s.update_alias(a, version=a.version, destinations='zoe@x.org'); "
-        "\ntry:\n    s.update_alias(a, version=a.version, destinations='late@x.org')\n"
-        "except s.StaleEdit:\n    print('stale refused')\n"
-        "print(Alias.objects.get(key='info@example.com').destinations)"
+    code = "\n".join(
+        [
+            "from aliasdesk.aliases.models import Alias",
+            "from aliasdesk.aliases import services as s",
+            "a = Alias.objects.get(key='info@example.com')",
+            "s.update_alias(a, version=a.version, destinations='zoe@x.org')",
+            "try:",
+            "    s.update_alias(a, version=a.version, destinations='late@x.org')",
+            "except s.StaleEdit:",
+            "    print('stale refused')",
+            "print(Alias.objects.get(key='info@example.com').destinations)",
+        ]
     )
     out = cli("shell", "-c", code).stdout
     assert "stale refused" in out and "zoe@x.org" in out
