@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 
@@ -81,7 +82,11 @@ class Alias(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["domain", "key_folded"], name="alias_domain_key")]
+        indexes = [
+            models.Index(fields=["domain", "key_folded"], name="alias_domain_key"),
+            # Few aliases have a valid-until date: every deploy looks for the expired ones.
+            models.Index(fields=["valid_until"], name="alias_valid_until", condition=Q(valid_until__isnull=False)),
+        ]
         verbose_name_plural = "aliases"
 
     def __str__(self) -> str:

@@ -407,6 +407,7 @@ def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool =
     domains = Domain.objects.filter(deleted_at__isnull=True).order_by("name")
     expiring = set(
         Alias.objects.filter(enabled=True, deleted_at__isnull=True, valid_until__lt=timezone.localdate())
+        .order_by()
         .values_list("domain_id", flat=True)
         .distinct()
     )

@@ -281,3 +281,16 @@ def test_stale_compiled_table_is_rebuilt_even_when_the_text_is_unchanged(map_dir
     result = deploy_domain(Domain.objects.get(name="example.com"))
     assert result.status == "ok"
     assert postmap_query(path, "hash", postfix_conf, "info@example.com") == "zoe@example.org, ben@example.org"
+
+
+def test_alias_past_its_valid_until_date_is_switched_off_at_deploy(map_dir, postfix_conf):
+    import datetime
+
+    domain = make_domain(map_dir)
+    alias = create_alias(domain, "temp@example.com", "x@example.org", valid_until=datetime.date(2020, 1, 1))
+    result = deploy_domain(domain)
+    assert result.status == "ok"
+    alias.refresh_from_db()
+    assert not alias.enabled
+    assert "expired" in alias.history.first().history_change_reason
+    assert postmap_query(map_dir / "example.com", "hash", postfix_conf, "temp@example.com") is None

@@ -12,6 +12,7 @@ from aliasdesk.accounts.services import AccountError, add_user
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
     help = "Manage users: add"
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from aliasdesk.aliases.services import AliasError, create_domain
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
     help = "Manage domains: add, list"
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from aliasdesk.deploys.render import render_map
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
     help = "Print the map file a deploy of DOMAIN would write"
 
     def add_arguments(self, parser: ArgumentParser) -> None:

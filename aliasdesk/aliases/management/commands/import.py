@@ -12,6 +12,7 @@ from aliasdesk.aliases.services import AliasError
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
     help = "Import a Postfix virtual map file into a domain (all of it, or nothing if it has errors)"
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from aliasdesk.postfix.resolve import explain, resolve
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
     help = "Show where mail to ADDRESS ends up, through the managed maps in Postfix's lookup order"
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from aliasdesk.deploys.engine import DeployResult, deploy_all, deploy_domain
 
 
 class Command(BaseCommand):
+    requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
     help = "Render, validate, compile and install domains' maps"
 
     def add_arguments(self, parser: ArgumentParser) -> None:
