@@ -207,6 +207,7 @@ def _shift_hunk(line: str, offset: int) -> str:
 
 
 def _summary_diff(a: list[str], b: list[str], name: str) -> str:
+    """Changed lines only, without context, the first DIFF_SHOWN_LINES of them."""
     old_set, new_set = set(a), set(b)
     removed = [ln for ln in a if ln not in new_set]
     added = [ln for ln in b if ln not in old_set]
@@ -215,10 +216,12 @@ def _summary_diff(a: list[str], b: list[str], name: str) -> str:
         f"+++ {name} (new)\n",
         f"@@ large change: {len(removed)} lines removed, {len(added)} added @@\n",
     ]
-    body = [f"-{ln}" for ln in removed] + [f"+{ln}" for ln in added]
-    if len(body) > DIFF_SHOWN_LINES:
-        body = body[:DIFF_SHOWN_LINES] + [f"... {len(body) - DIFF_SHOWN_LINES} more changed lines\n"]
-    return "".join(lines + [ln if ln.endswith("\n") else ln + "\n" for ln in body])
+    shown = [f"-{ln}" for ln in removed[:DIFF_SHOWN_LINES]]
+    shown += [f"+{ln}" for ln in added[: max(0, DIFF_SHOWN_LINES - len(shown))]]
+    hidden = len(removed) + len(added) - len(shown)
+    if hidden:
+        shown.append(f"... {hidden} more changed lines\n")
+    return "".join(lines + [ln if ln.endswith("\n") else ln + "\n" for ln in shown])
 
 
 __all__ = ["Entry", "check_rendered", "map_diff", "verify_sample"]
