@@ -17,6 +17,7 @@ from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_u
 from aliasdesk.aliases import services
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.search import FILTERS, AliasPaginator, AliasQuery, alias_counts, alias_counts_many
+from aliasdesk.deploys.engine import edited_by_hand
 from aliasdesk.deploys.models import Deploy
 
 PAGE_SIZE = 50
@@ -38,7 +39,7 @@ def domain_list(request: HttpRequest) -> HttpResponse:
         .annotate(last_deploy_id=Subquery(latest.values("id")[:1]))
         .order_by("name")
     )
-    last = Deploy.objects.only("id", "domain_id", "status", "created_at").in_bulk(
+    last = Deploy.objects.only("id", "domain_id", "status", "created_at", "finished_at").in_bulk(
         [d.last_deploy_id for d in domains if d.last_deploy_id]  # type: ignore[attr-defined]
     )
     counts = alias_counts_many([(d.pk, d.created_at, d.serial) for d in domains])
@@ -47,6 +48,8 @@ def domain_list(request: HttpRequest) -> HttpResponse:
         domain.n_disabled = counts[domain.pk]["disabled"]  # type: ignore[attr-defined]
         domain.last_deploy = last.get(domain.last_deploy_id)  # type: ignore[attr-defined]
         domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
+        finished = domain.last_deploy.finished_at if domain.last_deploy else None  # type: ignore[attr-defined]
+        domain.drift = edited_by_hand(domain, finished)  # type: ignore[attr-defined]
     return render(request, "aliases/domain_list.html", {"domains": domains, "nav": "domains"})
 
 

@@ -8,6 +8,7 @@ agent all call ``deploy_domain``.
 
 from __future__ import annotations
 
+import datetime
 import fcntl
 import hashlib
 import os
@@ -127,6 +128,23 @@ def _prepare_dir(map_path: Path) -> None:
 
 def _record(domain: Domain, user: User | None, status: str, **fields: object) -> Deploy:
     return Deploy.objects.create(domain=domain, user=user, status=status, finished_at=timezone.now(), **fields)
+
+
+def edited_by_hand(domain: Domain, last_finished: datetime.datetime | None) -> bool:
+    """Whether the map on disk differs from what aliasdesk last wrote (drift).
+
+    Cheap enough for a list of thousands of domains: only a file changed after the last
+    deploy finished is hashed.
+    """
+    if not domain.deployed_sha256:
+        return False
+    try:
+        mtime = Path(domain.map_path).stat().st_mtime
+    except OSError:
+        return False
+    if last_finished is not None and mtime <= last_finished.timestamp():
+        return False
+    return sha256_file(Path(domain.map_path)) != domain.deployed_sha256
 
 
 def _unchanged_on_disk(domain: Domain, map_path: Path) -> bool:

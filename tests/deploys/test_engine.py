@@ -294,3 +294,17 @@ def test_alias_past_its_valid_until_date_is_switched_off_at_deploy(map_dir, post
     assert not alias.enabled
     assert "expired" in alias.history.first().history_change_reason
     assert postmap_query(map_dir / "example.com", "hash", postfix_conf, "temp@example.com") is None
+
+
+def test_hand_edit_is_seen_cheaply_as_drift(map_dir):
+    from aliasdesk.deploys.engine import edited_by_hand
+
+    domain = make_domain(map_dir)
+    result = deploy_domain(domain)
+    domain.refresh_from_db()
+    finished = Deploy.objects.get(pk=result.deploy_id).finished_at
+    assert not edited_by_hand(domain, finished)
+    path = map_dir / "example.com"
+    path.write_text(path.read_text() + "hand@example.com x@example.org\n")
+    os.utime(path, (finished.timestamp() + 5, finished.timestamp() + 5))
+    assert edited_by_hand(domain, finished)
