@@ -22,6 +22,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0)
         logins = load_demo_data()
+        from aliasdesk.deploys.engine import deploy_all
+
+        failed = [r for r in deploy_all() if not r.ok]
+        for result in failed:
+            self.stderr.write(f"demo deploy of {result.domain} failed: {result.message}")
         self.stdout.write(f"aliasdesk demo on http://{options['bind']}/ — logins:")
         for name, password, role in logins:
             self.stdout.write(f"  {name:<10} {password:<20} ({role})")
