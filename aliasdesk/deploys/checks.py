@@ -164,9 +164,22 @@ def map_diff(old: str, new: str, name: str) -> str:
     Large maps usually change in a few lines: the common head and tail are cut off in
     one pass first, so only the changed middle goes through difflib.
     """
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    if a == b:
+    if old == new:
         return ""
+    if not old:
+        # A new file: its first lines say enough, and a large map costs nothing to show.
+        head = new.split("\n", DIFF_SHOWN_LINES)
+        shown, more = head[:DIFF_SHOWN_LINES], len(head) > DIFF_SHOWN_LINES
+        if not more and shown and shown[-1] == "":
+            shown.pop()
+        total = new.count("\n") + (0 if new.endswith("\n") else 1)
+        span = "+1" if total == 1 else f"+1,{total}"
+        lines = [f"--- {name} (on disk)\n", f"+++ {name} (new)\n", f"@@ -0,0 {span} @@\n"]
+        lines += [f"+{ln}\n" for ln in shown]
+        if more:
+            lines.append(f"... {total - DIFF_SHOWN_LINES} more lines\n")
+        return "".join(lines)
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
     head = _common_prefix(a, b)
     tail = _common_prefix(a[head:][::-1], b[head:][::-1])
     context = 3
