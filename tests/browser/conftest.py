@@ -125,6 +125,9 @@ class UI:
 
     def check_assets(self) -> None:
         """Pico, app.css and htmx 2 are loaded and applied on the page shown."""
+        # After a click that navigates, the new page may still be loading its deferred scripts.
+        self.page.wait_for_load_state("load")
+        self.page.wait_for_function("() => window.htmx !== undefined", timeout=10_000)
         loaded = self.page.evaluate(
             """() => ({
                 htmx: window.htmx ? String(window.htmx.version) : null,
