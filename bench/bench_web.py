@@ -37,6 +37,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench_deploy import peak  # bench/ is on the path when a benchmark runs as a script
+
 REPO = Path(__file__).resolve().parents[1]
 AD = [sys.executable, "-m", "aliasdesk"]
 BIG = "big.example"
@@ -129,13 +131,7 @@ def run(cmd: list[str], env: dict[str, str], stdin: str | None = None, timeout: 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one command."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
+    return peak(cmd, env)
 
 
 def env_for(data: Path, database_url: str | None) -> dict[str, str]:
