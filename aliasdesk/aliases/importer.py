@@ -23,7 +23,7 @@ from django.utils import timezone
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.search import indexing_in_bulk
-from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name
+from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name, save_change
 from aliasdesk.postfix.virtual import (
     Entry,
     Problem,
@@ -290,19 +290,11 @@ def _replace(
             report.unchanged += 1
             continue
         alias.key, alias.destinations, alias.enabled, alias.comment = wanted
-        alias.version += 1
-        alias.updated_by = user
-        alias._history_user = user  # type: ignore[attr-defined]
-        alias._change_reason = "import --replace"  # type: ignore[attr-defined]
-        alias.save()
+        save_change(alias, user, "import --replace")
         report.updated += 1
     now = timezone.now()
     for alias in existing.values():
         alias.deleted_at = now
-        alias.version += 1
-        alias.updated_by = user
-        alias._history_user = user  # type: ignore[attr-defined]
-        alias._change_reason = "import --replace: not in the file"  # type: ignore[attr-defined]
-        alias.save()
+        save_change(alias, user, "import --replace: not in the file")
         report.removed += 1
     report.created = bulk_insert_aliases(domain, fresh, user, "import --replace")

@@ -258,6 +258,15 @@ def expire_aliases(domain: Domain, today: object = None) -> list[str]:
     return [a.key for a in due]
 
 
+def save_change(alias: Alias, user: User | None, reason: str) -> None:
+    """Save an alias changed outside update_alias: next version, who, and why in its history."""
+    alias.version += 1
+    alias.updated_by = user
+    alias._history_user = user  # type: ignore[attr-defined]
+    alias._change_reason = reason  # type: ignore[attr-defined]
+    alias.save()
+
+
 @transaction.atomic
 def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | None = None) -> int:
     """Switch on, switch off, delete, restore or purge many aliases of one domain at once."""
@@ -291,11 +300,7 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
             alias.deleted_at = None
         else:
             raise AliasError(f"unknown action {action}")
-        alias.version += 1
-        alias.updated_by = user
-        alias._history_user = user  # type: ignore[attr-defined]
-        alias._change_reason = f"bulk {action}"  # type: ignore[attr-defined]
-        alias.save()
+        save_change(alias, user, f"bulk {action}")
         changed += 1
     if changed or action == "purge":
         bump_serial(domain)

@@ -383,7 +383,7 @@ def _install(
         timings["postmap"] = time.monotonic() - t
         t = time.monotonic()
         try:
-            verify_sample(postmap, domain.map_type, tmp, expected, 0)  # expected is the sample
+            verify_sample(postmap, domain.map_type, tmp, expected)
         except pm.PostmapError as exc:
             raise InstallFailed(f"verification failed: {exc}", exc.output, findings) from exc
         timings["verify"] = time.monotonic() - t
