@@ -33,6 +33,14 @@ POSTMAP = envstr("POSTMAP", "postmap")
 POSTFIX_CONFIG_DIR = envstr("POSTFIX_CONFIG_DIR") or None
 # Run after a texthash map is replaced (texthash is read once at start), e.g. "postfix reload".
 RELOAD_COMMAND = envstr("RELOAD_COMMAND")
+# Mail-log ingestion: the zone classic syslog timestamps are written in (default TIME_ZONE),
+# Postfix's recipient_delimiter (to count user+tag@ under user@), how long daily counts stay.
+LOG_TIME_ZONE = envstr("LOG_TIME_ZONE")
+RECIPIENT_DELIMITER = envstr("RECIPIENT_DELIMITER", "+")
+TRAFFIC_KEEP_DAYS = envint("TRAFFIC_KEEP_DAYS", 400)
+# /metrics (Prometheus): open to these client addresses, or to anyone sending this bearer token.
+METRICS_ALLOW = [a.strip() for a in envstr("METRICS_ALLOW", "127.0.0.1,::1").split(",") if a.strip()]
+METRICS_TOKEN = envstr("METRICS_TOKEN")
 # How many keys of a freshly built map are queried back before it goes live.
 VERIFY_SAMPLE = envint("VERIFY_SAMPLE", 2000)
 
@@ -74,6 +82,7 @@ INSTALLED_APPS = [
     "aliasdesk.accounts",
     "aliasdesk.aliases",
     "aliasdesk.deploys",
+    "aliasdesk.maillog",
 ]
 
 MIDDLEWARE = [

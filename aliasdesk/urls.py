@@ -17,4 +17,6 @@ urlpatterns = [
     path("", include("aliasdesk.accounts.urls")),
     path("", include("aliasdesk.aliases.urls")),
     path("", include("aliasdesk.deploys.urls")),
+    path("", include("aliasdesk.maillog.urls")),
+    path("", include("aliasdesk.maillog.report_urls")),
 ]

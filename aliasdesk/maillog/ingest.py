@@ -1,0 +1,308 @@
+"""Read mail logs into the traffic counters, a piece at a time (``aliasdesk logingest``).
+
+Each piece of new log lines is counted in memory (:class:`TrafficCounter`) and
+stored in one transaction together with the file position after it, so a
+crash, a kill or a second ingester at any moment can neither lose nor double a
+line: either the counts and the new position are both stored, or neither is.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
+from django.utils import timezone
+
+from aliasdesk.aliases.models import Alias
+from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
+from aliasdesk.postfix.logcount import ADDRESS_FIELDS, HOUR_FIELDS, TrafficCounter
+from aliasdesk.postfix.logfollow import LogPosition, Piece, read_new
+from aliasdesk.postfix.resolve import split_extension
+
+__all__ = ["IngestBusy", "IngestConflict", "IngestReport", "ingest_log", "prune_counters"]
+
+CHUNK = 400
+RETRIES = 5
+
+
+class IngestBusy(Exception):
+    """Another ``logingest`` on this machine is reading the same file right now."""
+
+
+class IngestConflict(Exception):
+    """The stored position moved while this piece was being counted: another reader stored it."""
+
+
+@dataclass
+class IngestReport:
+    path: str
+    lines: int = 0
+    unparsed: int = 0
+    pieces: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.lines} new lines"
+        if self.unparsed:
+            text += f" ({self.unparsed} not Postfix log lines)"
+        return "; ".join([text, *self.notes])
+
+
+def ingest_log(path: str, *, node: str | None = None, start_at_end: bool = False,
+               max_bytes: int = 8 << 20) -> IngestReport:
+    """Count the lines added to the log at ``path`` since the last run, across rotations.
+
+    ``node`` names the machine whose file this is (default: this host's name),
+    so several mail hosts can ingest their own ``/var/log/mail.log`` into one
+    shared database. ``start_at_end`` makes a first run skip what is already in
+    the file.
+    """
+    real = os.path.abspath(path)
+    node = node or socket.gethostname()
+    report = IngestReport(real)
+    with _reader_lock(node, real):
+        source, _ = LogSource.objects.get_or_create(node=node, path=real)
+        position = LogPosition.from_dict(source.position) if source.position else None
+        in_flight: dict[str, Any] = source.in_flight or {}
+        tz = _log_timezone()
+        for piece in read_new(real, position, max_bytes=max_bytes, start_at_end=start_at_end):
+            counter = TrafficCounter(in_flight=in_flight, reference=_mtime(piece.source), tz=tz)
+            counter.feed(piece.lines)
+            _store_with_retries(source.pk, position, piece, counter)
+            position, in_flight = piece.position, counter.in_flight()
+            report.pieces += 1
+            report.lines += counter.lines
+            report.unparsed += counter.unparsed
+            if piece.note:
+                report.notes.append(piece.note)
+    return report
+
+
+@contextmanager
+def _reader_lock(node: str, path: str) -> Iterator[None]:
+    lock_dir = settings.DATA_DIR / "logingest"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(f"{node}\0{path}".encode()).hexdigest()[:24]
+    with open(lock_dir / f"{name}.lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestBusy(f"{path}: another logingest is reading this file; try again when it ends") from None
+        yield
+
+
+def _log_timezone() -> ZoneInfo:
+    return ZoneInfo(settings.LOG_TIME_ZONE or settings.TIME_ZONE)
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def _store_with_retries(source_id: int, before: LogPosition | None, piece: Piece, counter: TrafficCounter) -> None:
+    for attempt in range(RETRIES):
+        try:
+            with transaction.atomic():
+                _store(source_id, before, piece, counter)
+            return
+        except (IntegrityError, DatabaseError):
+            # Two ingesters (of different files) created the same new counter
+            # row, or SQLite was busy: the transaction is gone, try it again.
+            if attempt == RETRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _store(source_id: int, before: LogPosition | None, piece: Piece, counter: TrafficCounter) -> None:
+    source = LogSource.objects.select_for_update().get(pk=source_id)
+    stored = LogPosition.from_dict(source.position) if source.position else None
+    if stored != before:
+        raise IngestConflict(f"{source.path}: another reader stored a newer position; nothing was counted twice")
+    _add(HostHour, ("hour", "host"), counter.hosts, HOUR_FIELDS)
+    _add(ReasonDay, ("day", "host", "kind", "reason"), _by_day(counter.reasons), ("count",))
+    _add(PeerDay, ("day", "host", "direction", "domain"), _by_day(counter.peers), ("messages",))
+    _store_aliases(counter)
+    hours = [hour for hour, _ in counter.hosts]
+    source.position = piece.position.to_dict()
+    source.in_flight = counter.in_flight()
+    source.lines += counter.lines
+    source.unparsed += counter.unparsed
+    source.last_read_at = timezone.now()
+    if hours:
+        source.last_line_at = max([*hours, *([source.last_line_at] if source.last_line_at else [])])
+    if piece.note:
+        source.note = piece.note[:512]
+    source.save()
+
+
+def _by_day(rows: dict[tuple[Any, ...], int]) -> dict[tuple[Any, ...], list[int]]:
+    """Hour-keyed counts (hour first in the key) summed per day in the site's zone."""
+    days: dict[tuple[Any, ...], list[int]] = {}
+    for (hour, *rest), count in rows.items():
+        key = (timezone.localtime(hour).date(), *rest)
+        if key in days:
+            days[key][0] += count
+        else:
+            days[key] = [count]
+    return days
+
+
+def _store_aliases(counter: TrafficCounter) -> None:
+    if not counter.addresses:
+        return
+    owners = _aliases_for({address for _, address in counter.addresses})
+    per_day: dict[tuple[Any, ...], list[int]] = {}
+    per_domain: dict[tuple[Any, ...], list[int]] = {}
+    usage: dict[int, list[Any]] = {}
+    for (hour, address), counts in counter.addresses.items():
+        owner = owners.get(address)
+        if owner is None:
+            continue
+        alias_id, domain_id = owner
+        for table, key in ((per_day, (alias_id, timezone.localtime(hour).date())), (per_domain, (domain_id, hour))):
+            row = table.setdefault(key, [0] * len(ADDRESS_FIELDS))
+            for i, value in enumerate(counts):
+                row[i] += value
+        seen = counter.last_seen[address]
+        entry = usage.setdefault(alias_id, [seen, seen, 0, 0, 0, 0])
+        entry[0] = min(entry[0], hour)
+        entry[1] = max(entry[1], seen)
+        for i, value in enumerate(counts):
+            entry[2 + i] += value
+    _add(AliasDay, ("alias_id", "day"), per_day, ADDRESS_FIELDS)
+    _add(DomainHour, ("domain_id", "hour"), per_domain, ADDRESS_FIELDS)
+    _add_usage(usage)
+
+
+def _aliases_for(addresses: set[str]) -> dict[str, tuple[int, int]]:
+    """The managed alias that Postfix would have used for each address: (alias id, domain id).
+
+    Postfix's virtual lookup order: the address, the address without its
+    extension (``user+tag@`` -> ``user@``), then the domain's catch-all ``@domain``.
+    Only enabled aliases count: a switched-off key does not route mail.
+    """
+    delimiter = settings.RECIPIENT_DELIMITER
+    candidates: dict[str, list[str]] = {}
+    for address in addresses:
+        keys = [address]
+        if delimiter and (stripped := split_extension(address, delimiter)) is not None:
+            keys.append(stripped[0])
+        if "@" in address:
+            keys.append("@" + address.rsplit("@", 1)[1])
+        candidates[address] = keys
+    wanted = sorted({key for keys in candidates.values() for key in keys})
+    found: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = (
+            Alias.objects.filter(key_folded__in=wanted[start : start + CHUNK], enabled=True,
+                                 deleted_at__isnull=True, domain__deleted_at__isnull=True)
+            .order_by("-id")
+            .values_list("key_folded", "id", "domain_id")
+        )
+        for key, alias_id, domain_id in rows:
+            found[key] = (alias_id, domain_id)  # the oldest alias wins when two domains hold one key
+    owners = {}
+    for address, keys in candidates.items():
+        for key in keys:
+            if key in found:
+                owners[address] = found[key]
+                break
+    return owners
+
+
+def _add(model: type[models.Model], keys: Sequence[str], rows: dict[tuple[Any, ...], list[int]],
+         fields: Sequence[str]) -> None:
+    """Add ``rows`` (key tuple -> values in ``fields`` order) to the counter rows, creating missing ones.
+
+    Existing rows are incremented in SQL (``SET n = n + %s``): one statement for
+    all of them, and no lost update if another ingester adds to the same row.
+    """
+    if not rows:
+        return
+    manager = model._default_manager
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(c)} = {quote(c)} + %s" for c in _columns(model, fields))
+    update = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(str(model._meta.pk.column))} = %s"
+    items = list(rows.items())
+    for start in range(0, len(items), CHUNK):
+        chunk = dict(items[start : start + CHUNK])
+        lookup = {f"{name}__in": {key[i] for key in chunk} for i, name in enumerate(keys)}
+        existing = {tuple(found[1:]): found[0] for found in manager.filter(**lookup).values_list("pk", *keys)}
+        changes, created = [], []
+        for key, values in chunk.items():
+            pk = existing.get(key)
+            if pk is None:
+                created.append(model(**dict(zip(keys, key, strict=True)), **dict(zip(fields, values, strict=True))))
+            elif any(values):
+                changes.append([*values, pk])
+        if changes:
+            with connection.cursor() as cursor:
+                cursor.executemany(update, changes)
+        if created:
+            manager.bulk_create(created, batch_size=CHUNK)
+
+
+def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
+    return [str(model._meta.get_field(name).column) for name in fields]  # type: ignore[union-attr]
+
+
+def _add_usage(usage: dict[int, list[Any]]) -> None:
+    quote = connection.ops.quote_name
+    first, last = (quote(c) for c in _columns(AliasUsage, ("first_seen", "last_seen")))
+    counts = ", ".join(f"{quote(c)} = {quote(c)} + %s" for c in _columns(AliasUsage, ADDRESS_FIELDS))
+    update = (
+        f"UPDATE {quote(AliasUsage._meta.db_table)} SET "
+        f"{first} = CASE WHEN {first} > %s THEN %s ELSE {first} END, "
+        f"{last} = CASE WHEN {last} < %s THEN %s ELSE {last} END, {counts} WHERE {quote('alias_id')} = %s"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    ids = sorted(usage)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        existing = set(AliasUsage.objects.filter(alias_id__in=chunk).values_list("alias_id", flat=True))
+        changes, created = [], []
+        for alias_id in chunk:
+            seen_first, seen_last, *numbers = usage[alias_id]
+            if alias_id in existing:
+                a, b = adapt(seen_first), adapt(seen_last)
+                changes.append([a, a, b, b, *numbers, alias_id])
+            else:
+                created.append(AliasUsage(alias_id=alias_id, first_seen=seen_first, last_seen=seen_last,
+                                          **dict(zip(ADDRESS_FIELDS, numbers, strict=True))))
+        if changes:
+            with connection.cursor() as cursor:
+                cursor.executemany(update, changes)
+        if created:
+            AliasUsage.objects.bulk_create(created, batch_size=CHUNK)
+
+
+def prune_counters(now: datetime | None = None) -> dict[str, int]:
+    """Forget per-domain hours older than 60 days and daily rows older than TRAFFIC_KEEP_DAYS.
+
+    Per-host hours are kept: a year of them is under 9,000 rows per host, and
+    the all-time counters ``/metrics`` reports are their sums.
+    """
+    now = now or timezone.now()
+    keep = settings.TRAFFIC_KEEP_DAYS
+    day = timezone.localtime(now).date() - timedelta(days=keep)
+    removed = {
+        "domain_hours": DomainHour.objects.filter(hour__lt=now - timedelta(days=min(keep, 60))).delete()[0],
+        "alias_days": AliasDay.objects.filter(day__lt=day).delete()[0],
+        "reason_days": ReasonDay.objects.filter(day__lt=day).delete()[0],
+        "peer_days": PeerDay.objects.filter(day__lt=day).delete()[0],
+    }
+    return removed
