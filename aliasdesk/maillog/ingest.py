@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from aliasdesk.postfix.logcount import ADDRESS_FIELDS, HOUR_FIELDS, TrafficCount
 from aliasdesk.postfix.logfollow import LogPosition, Piece, read_new
 from aliasdesk.postfix.resolve import split_extension
 
-__all__ = ["IngestBusy", "IngestConflict", "IngestReport", "ingest_log", "prune_counters"]
+__all__ = ["IngestBusy", "IngestConflict", "IngestReport", "ingest_log", "prune_counters", "reader_lock"]
 
 CHUNK = 400
 RETRIES = 5
@@ -60,18 +60,18 @@ class IngestReport:
 
 
 def ingest_log(path: str, *, node: str | None = None, start_at_end: bool = False,
-               max_bytes: int = 8 << 20) -> IngestReport:
+               max_bytes: int = 8 << 20, locked: bool = False) -> IngestReport:
     """Count the lines added to the log at ``path`` since the last run, across rotations.
 
     ``node`` names the machine whose file this is (default: this host's name),
     so several mail hosts can ingest their own ``/var/log/mail.log`` into one
     shared database. ``start_at_end`` makes a first run skip what is already in
-    the file.
+    the file. ``locked``: the caller holds :func:`reader_lock` for this file.
     """
     real = os.path.abspath(path)
     node = node or socket.gethostname()
     report = IngestReport(real)
-    with _reader_lock(node, real):
+    with nullcontext() if locked else reader_lock(node, real):
         source, _ = LogSource.objects.get_or_create(node=node, path=real)
         position = LogPosition.from_dict(source.position) if source.position else None
         in_flight: dict[str, Any] = source.in_flight or {}
@@ -90,7 +90,10 @@ def ingest_log(path: str, *, node: str | None = None, start_at_end: bool = False
 
 
 @contextmanager
-def _reader_lock(node: str, path: str) -> Iterator[None]:
+def reader_lock(node: str | None, path: str) -> Iterator[None]:
+    """Be the only ``logingest`` of this file on this machine, or raise IngestBusy."""
+    node = node or socket.gethostname()
+    path = os.path.abspath(path)
     lock_dir = settings.DATA_DIR / "logingest"
     lock_dir.mkdir(parents=True, exist_ok=True)
     name = hashlib.sha256(f"{node}\0{path}".encode()).hexdigest()[:24]

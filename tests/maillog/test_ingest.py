@@ -13,7 +13,7 @@ from django.db.models import Sum
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import create_alias, create_domain
-from aliasdesk.maillog.ingest import IngestBusy, IngestConflict, _reader_lock, _store_with_retries, ingest_log
+from aliasdesk.maillog.ingest import IngestBusy, IngestConflict, _store_with_retries, ingest_log, reader_lock
 from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
 from aliasdesk.postfix.logcount import HOUR_FIELDS, TrafficCounter
 from aliasdesk.postfix.logfollow import read_new
@@ -122,7 +122,7 @@ def test_rotation_between_runs_loses_and_doubles_nothing(how: dict[str, object],
 def test_second_reader_of_the_same_file_is_refused(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     shutil.copy(realdata("logs", "nole-mail.log"), log)
-    with _reader_lock("mx1", str(log)), pytest.raises(IngestBusy, match="another logingest"):
+    with reader_lock("mx1", str(log)), pytest.raises(IngestBusy, match="another logingest"):
         ingest_log(str(log), node="mx1")
     assert not HostHour.objects.exists()
 

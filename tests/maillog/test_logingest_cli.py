@@ -121,3 +121,35 @@ def test_kill_9_at_random_moments_never_counts_a_line_twice(tmp_path: Path) -> N
     got = totals(run)
     assert got.pop("lines") == big.read_bytes().count(b"\n")
     assert got == expected(big)
+
+
+def test_follow_reads_new_lines_as_they_come_and_stops_on_sigterm(tmp_path: Path) -> None:
+    lines = realdata("logs", "nole-mail.log").read_bytes().splitlines(keepends=True)
+    env = {**os.environ, "ALIASDESK_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ALIASDESK_DATABASE_URL", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    run = CLI(env)
+    run("migrate", "--verbosity", "0")
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"".join(lines[:500]))
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "aliasdesk", "logingest", str(log), "--follow", "--interval", "0.3", "--quiet"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while totals(run)["lines"] != 500 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        busy = run("logingest", str(log))  # the follower holds the file: not a failure
+        assert "another logingest is reading this file" in busy.stderr
+        with log.open("ab") as f:
+            f.write(b"".join(lines[500:]))
+        while totals(run)["lines"] != len(lines) and time.monotonic() < deadline:
+            time.sleep(0.3)
+    finally:
+        follower.send_signal(signal.SIGTERM)
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    got = totals(run)
+    assert got.pop("lines") == len(lines)
+    assert got == expected(realdata("logs", "nole-mail.log"))

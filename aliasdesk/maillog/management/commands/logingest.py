@@ -6,13 +6,14 @@ import signal
 import sys
 import time
 from argparse import ArgumentParser
+from contextlib import ExitStack
 from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
-from aliasdesk.maillog.ingest import IngestBusy, IngestConflict, ingest_log, prune_counters
+from aliasdesk.maillog.ingest import IngestBusy, IngestConflict, ingest_log, prune_counters, reader_lock
 from aliasdesk.postfix.maillog import LogReadError
 
 
@@ -48,23 +49,32 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        while not stop:
-            for failure in self._round(options):
-                sys.stderr.write(failure + "\n")
-            close_old_connections()
-            slept = 0.0
-            while not stop and slept < options["interval"]:
-                time.sleep(0.2)
-                slept += 0.2
+        with ExitStack() as held:  # following a file means being its only reader until stopped
+            for path in options["files"]:
+                try:
+                    held.enter_context(reader_lock(options["node"] or None, path))
+                except IngestBusy as e:
+                    raise CommandError(str(e)) from None
+            while not stop:
+                for failure in self._round(options, locked=True):
+                    sys.stderr.write(failure + "\n")
+                close_old_connections()
+                slept = 0.0
+                while not stop and slept < options["interval"]:
+                    time.sleep(0.2)
+                    slept += 0.2
 
-    def _round(self, options: dict[str, Any]) -> list[str]:
+    def _round(self, options: dict[str, Any], *, locked: bool = False) -> list[str]:
         """Read every file once; return the failures as one line each."""
         failures = []
         for path in options["files"]:
             try:
                 report = ingest_log(path, node=options["node"] or None, start_at_end=options["start_at_end"],
-                                    max_bytes=options["piece_size"])
-            except (IngestBusy, IngestConflict, LogReadError) as e:
+                                    max_bytes=options["piece_size"], locked=locked)
+            except IngestBusy as e:  # not a failure: the run in progress reads these lines
+                sys.stderr.write(f"{e}\n")
+                continue
+            except (IngestConflict, LogReadError) as e:
                 failures.append(str(e))
                 continue
             if not options["quiet"] or report.notes:
