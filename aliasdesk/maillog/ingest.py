@@ -180,10 +180,10 @@ def _store_aliases(counter: TrafficCounter) -> None:
             row = table.setdefault(key, [0] * len(ADDRESS_FIELDS))
             for i, value in enumerate(counts):
                 row[i] += value
-        seen = counter.last_seen[address]
-        entry = usage.setdefault(alias_id, [seen, seen, 0, 0, 0, 0])
-        entry[0] = min(entry[0], hour)
-        entry[1] = max(entry[1], seen)
+        first, last = counter.first_seen.get(address, hour), counter.last_seen.get(address, hour)
+        entry = usage.setdefault(alias_id, [first, last, 0, 0, 0, 0])
+        entry[0] = min(entry[0], first)
+        entry[1] = max(entry[1], last)
         for i, value in enumerate(counts):
             entry[2 + i] += value
     _add(AliasDay, ("alias_id", "day"), per_day, ADDRESS_FIELDS)

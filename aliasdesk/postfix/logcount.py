@@ -64,7 +64,8 @@ class TrafficCounter:
     * ``peers[(hour, host, direction, domain)]`` -- messages from sender domains
       (direction ``from``) and deliveries to recipient domains (``to``);
     * ``addresses[(hour, address)]`` -- a list in :data:`ADDRESS_FIELDS` order,
-      addresses lower-cased; ``last_seen[address]`` the time of its last line.
+      addresses lower-cased; ``first_seen[address]`` and ``last_seen[address]`` the
+      times of its first and last line.
 
     Classic syslog timestamps carry neither year nor zone: the year is inferred
     (see :class:`~aliasdesk.postfix.maillog.YearGuesser`, ``reference`` is the
@@ -85,6 +86,7 @@ class TrafficCounter:
         self.peers: dict[tuple[datetime, str, str, str], int] = {}
         self.addresses: dict[tuple[datetime, str], list[int]] = {}
         self.last_seen: dict[str, datetime] = {}
+        self.first_seen: dict[str, datetime] = {}
         self.lines = 0
         self.unparsed = 0
         # "host qid" -> [size, [addresses counted as received], 1 when its client= line was seen]
@@ -190,6 +192,8 @@ class TrafficCounter:
                 seen = hour + timedelta(minutes=int(head.group(2)), seconds=int(head.group(3)))
                 if address not in self.last_seen or seen > self.last_seen[address]:
                     self.last_seen[address] = seen
+                if address not in self.first_seen or seen < self.first_seen[address]:
+                    self.first_seen[address] = seen
 
     def _message(self, key: str) -> list[Any]:
         message = self._flight.get(key)
