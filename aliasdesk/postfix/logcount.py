@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from aliasdesk.postfix.logdetail import lower_domain
@@ -95,7 +95,7 @@ class TrafficCounter:
         self._tz = tz
         self._years = YearGuesser(reference)
         self._patterns = line_patterns(syslog_name)
-        self._hours: dict[bytes, datetime] = {}
+        self._hours: dict[tuple[bytes, bytes | None], datetime] = {}
 
     def in_flight(self) -> dict[str, list[Any]]:
         """The messages still in the queue at the end of the lines fed: give it to the next counter."""
@@ -103,7 +103,7 @@ class TrafficCounter:
 
     def feed(self, lines: Iterable[bytes]) -> None:
         """Count lines of one log, in log order, newlines removed."""
-        buckets: dict[tuple[bytes, bytes], list[bytes]] = {}
+        buckets: dict[tuple[bytes, bytes | None, bytes], list[bytes]] = {}
         head = _HEAD.match
         for line in lines:
             self.lines += 1
@@ -111,26 +111,29 @@ class TrafficCounter:
             if m is None:
                 self.unparsed += 1
                 continue
-            key = (m.group(1), m.group(5))
+            key = (m.group(1), m.group(4), m.group(5))
             bucket = buckets.get(key)
             if bucket is None:
                 bucket = buckets[key] = []
             bucket.append(line)
-        for (stamp, host), bucket in buckets.items():
-            hour = self._hour(stamp)
+        for (stamp, offset, host), bucket in buckets.items():
+            hour = self._hour(stamp, offset)
             if hour is not None:
                 self._count(hour, host.decode("utf-8", "replace"), bucket)
             else:
                 self.unparsed += len(bucket)
 
-    def _hour(self, stamp: bytes) -> datetime | None:
-        hour = self._hours.get(stamp)
+    def _hour(self, stamp: bytes, offset: bytes | None) -> datetime | None:
+        hour = self._hours.get((stamp, offset))
         if hour is not None:
             return hour
+        zone = self._tz
         try:
             if stamp[4:5] == b"-":
                 local = datetime(int(stamp[:4]), int(stamp[5:7]), int(stamp[8:10]), int(stamp[11:13]))
                 self._years.observe(local.year, local.month)
+                if offset:  # RFC 3339 carries its own offset
+                    zone = _zone(offset)
             else:
                 m = _CLASSIC_HOUR.match(stamp)
                 month = MONTHS.get(m.group(1), 0) if m else 0
@@ -139,12 +142,12 @@ class TrafficCounter:
                 local = datetime(self._years.year(month), month, int(m.group(2)), int(m.group(3)))
         except ValueError:
             return None
-        hour = local.replace(tzinfo=self._tz) if self._tz is not None else local.astimezone()
-        hour = hour.astimezone(UTC)
-        hour = hour.replace(minute=0, second=0, microsecond=0)
+        hour = local.replace(tzinfo=zone) if zone is not None else local.astimezone()
+        # A zone half an hour off UTC puts a local hour across two UTC hours: the first takes it.
+        hour = hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         if len(self._hours) > 10_000:
             self._hours.clear()
-        self._hours[stamp] = hour
+        self._hours[(stamp, offset)] = hour
         return hour
 
     def _count(self, hour: datetime, host: str, lines: list[bytes]) -> None:
@@ -254,6 +257,13 @@ class TrafficCounter:
         text = reason.decode("utf-8", "replace").strip()[:REASON_LIMIT] or "(no reason logged)"
         key = (hour, host, kind, text)
         self.reasons[key] = self.reasons.get(key, 0) + count
+
+
+def _zone(offset: bytes) -> tzinfo:
+    if offset == b"Z":
+        return UTC
+    sign = -1 if offset[:1] == b"-" else 1
+    return timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
 
 
 def _leaves(node: Any) -> Iterable[int]:
