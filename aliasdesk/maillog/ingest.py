@@ -13,10 +13,10 @@ import hashlib
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -131,7 +131,8 @@ def _store_with_retries(source_id: int, before: LogPosition | None, piece: Piece
 
 
 def _store(source_id: int, before: LogPosition | None, piece: Piece, counter: TrafficCounter) -> None:
-    source = LogSource.objects.select_for_update().get(pk=source_id)
+    # in_flight is not read back: it can be large, and this process already holds it.
+    source = LogSource.objects.select_for_update().defer("in_flight").get(pk=source_id)
     stored = LogPosition.from_dict(source.position) if source.position else None
     if stored != before:
         raise IngestConflict(f"{source.path}: another reader stored a newer position; nothing was counted twice")
@@ -149,19 +150,33 @@ def _store(source_id: int, before: LogPosition | None, piece: Piece, counter: Tr
         source.last_line_at = max([*hours, *([source.last_line_at] if source.last_line_at else [])])
     if piece.note:
         source.note = piece.note[:512]
-    source.save()
+    source.save(update_fields=["position", "in_flight", "lines", "unparsed", "last_read_at", "last_line_at", "note"])
 
 
 def _by_day(rows: dict[tuple[Any, ...], int]) -> dict[tuple[Any, ...], list[int]]:
     """Hour-keyed counts (hour first in the key) summed per day in the site's zone."""
     days: dict[tuple[Any, ...], list[int]] = {}
+    day_of = _day_finder()
     for (hour, *rest), count in rows.items():
-        key = (timezone.localtime(hour).date(), *rest)
+        key = (day_of(hour), *rest)
         if key in days:
             days[key][0] += count
         else:
             days[key] = [count]
     return days
+
+
+def _day_finder() -> Callable[[datetime], date]:
+    """The site-zone date of an hour, remembered: a piece has few distinct hours and many rows."""
+    days: dict[datetime, date] = {}
+
+    def day_of(hour: datetime) -> date:
+        day = days.get(hour)
+        if day is None:
+            day = days[hour] = timezone.localtime(hour).date()
+        return day
+
+    return day_of
 
 
 def _store_aliases(counter: TrafficCounter) -> None:
@@ -171,12 +186,13 @@ def _store_aliases(counter: TrafficCounter) -> None:
     per_day: dict[tuple[Any, ...], list[int]] = {}
     per_domain: dict[tuple[Any, ...], list[int]] = {}
     usage: dict[int, list[Any]] = {}
+    day_of = _day_finder()
     for (hour, address), counts in counter.addresses.items():
         owner = owners.get(address)
         if owner is None:
             continue
         alias_id, domain_id = owner
-        for table, key in ((per_day, (alias_id, timezone.localtime(hour).date())), (per_domain, (domain_id, hour))):
+        for table, key in ((per_day, (alias_id, day_of(hour))), (per_domain, (domain_id, hour))):
             row = table.setdefault(key, [0] * len(ADDRESS_FIELDS))
             for i, value in enumerate(counts):
                 row[i] += value
@@ -245,18 +261,51 @@ def _add(model: type[models.Model], keys: Sequence[str], rows: dict[tuple[Any, .
         chunk = dict(items[start : start + CHUNK])
         lookup = {f"{name}__in": {key[i] for key in chunk} for i, name in enumerate(keys)}
         existing = {tuple(found[1:]): found[0] for found in manager.filter(**lookup).values_list("pk", *keys)}
-        changes, created = [], []
+        changes: list[list[Any]] = []
+        created: list[list[Any]] = []
         for key, values in chunk.items():
             pk = existing.get(key)
             if pk is None:
-                created.append(model(**dict(zip(keys, key, strict=True)), **dict(zip(fields, values, strict=True))))
+                created.append([*key, *values])
             elif any(values):
                 changes.append([*values, pk])
         if changes:
             with connection.cursor() as cursor:
                 cursor.executemany(update, changes)
         if created:
-            manager.bulk_create(created, batch_size=CHUNK)
+            _insert(model, [*keys, *fields], created)
+
+
+def _insert(model: type[models.Model], names: Sequence[str], rows: list[list[Any]]) -> None:
+    """INSERT rows of plain values (dates and times adapted here, once per distinct value)."""
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name.removesuffix("_id")) for name in names]
+    columns = ", ".join(quote(str(f.column)) for f in fields)  # type: ignore[union-attr]
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+    )
+    adapters: list[Callable[[Any], Any] | None] = []
+    for f in fields:
+        if isinstance(f, models.DateTimeField):
+            adapters.append(connection.ops.adapt_datetimefield_value)
+        elif isinstance(f, models.DateField):
+            adapters.append(connection.ops.adapt_datefield_value)
+        else:
+            adapters.append(None)
+    cache: dict[Any, Any] = {}
+    params = []
+    for row in rows:
+        values = list(row)
+        for i, adapt in enumerate(adapters):
+            if adapt is not None:
+                value = values[i]
+                if value not in cache:
+                    cache[value] = adapt(value)
+                values[i] = cache[value]
+        params.append(values)
+    with connection.cursor() as cursor:
+        for start in range(0, len(params), CHUNK):
+            cursor.executemany(sql, params[start : start + CHUNK])
 
 
 def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
@@ -284,13 +333,12 @@ def _add_usage(usage: dict[int, list[Any]]) -> None:
                 a, b = adapt(seen_first), adapt(seen_last)
                 changes.append([a, a, b, b, *numbers, alias_id])
             else:
-                created.append(AliasUsage(alias_id=alias_id, first_seen=seen_first, last_seen=seen_last,
-                                          **dict(zip(ADDRESS_FIELDS, numbers, strict=True))))
+                created.append([alias_id, seen_first, seen_last, *numbers])
         if changes:
             with connection.cursor() as cursor:
                 cursor.executemany(update, changes)
         if created:
-            AliasUsage.objects.bulk_create(created, batch_size=CHUNK)
+            _insert(AliasUsage, ["alias_id", "first_seen", "last_seen", *ADDRESS_FIELDS], created)
 
 
 def prune_counters(now: datetime | None = None) -> dict[str, int]:

@@ -90,7 +90,7 @@ class TrafficCounter:
         self.lines = 0
         self.unparsed = 0
         # "host qid" -> [size, [addresses counted as received], 1 when its client= line was seen]
-        self._flight: dict[str, list[Any]] = {k: [v[0], list(v[1]), v[2]] for k, v in (in_flight or {}).items()}
+        self._flight: dict[str, list[Any]] = dict(in_flight or {})  # the entries are taken over, not copied
         self._limit = in_flight_limit
         self._tz = tz
         self._years = YearGuesser(reference)
@@ -105,17 +105,30 @@ class TrafficCounter:
         """Count lines of one log, in log order, newlines removed."""
         buckets: dict[tuple[bytes, bytes | None, bytes], list[bytes]] = {}
         head = _HEAD.match
+        count = 0
+        # Lines come in time order, mostly from one host: a line that starts with the
+        # previous line's hour and has its " host " at the same place needs no match.
+        prefix, tail, at = b"\n", b"", 0
+        bucket: list[bytes] = []
         for line in lines:
-            self.lines += 1
+            count += 1
+            if line.startswith(prefix) and line.startswith(tail, at):
+                bucket.append(line)
+                continue
             m = head(line)
             if m is None:
                 self.unparsed += 1
                 continue
             key = (m.group(1), m.group(4), m.group(5))
-            bucket = buckets.get(key)
-            if bucket is None:
-                bucket = buckets[key] = []
+            found = buckets.get(key)
+            if found is None:
+                found = buckets[key] = []
+            bucket = found
             bucket.append(line)
+            prefix = key[0]
+            tail = (key[1] or b"") + b" " + key[2] + b" "
+            at = m.end() - len(tail)
+        self.lines += count
         for (stamp, offset, host), bucket in buckets.items():
             hour = self._hour(stamp, offset)
             if hour is not None:
