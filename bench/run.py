@@ -48,7 +48,7 @@ def machine() -> list[str]:
     return [
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {platform.node()}, {cpu}, {os.cpu_count()} cores, {mem} memory, {platform.platform()}",
-        f"- load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        f"- load average before this benchmark: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"- Python {platform.python_version()}; Postfix {_version(['postconf', '-d', '-h', 'mail_version'])}; "
         f"pflogsumm {_version(['pflogsumm', '--version'])}",
     ]
@@ -60,24 +60,44 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark: {', '.join(unknown)} (choose from {', '.join(BENCHES)})", file=sys.stderr)
         return 2
-    sections = ["# Benchmark results", "", *machine(), ""]
+    results = HERE / "RESULTS.md"
+    kept = _sections(results.read_text()) if results.exists() else {}
     failed = False
     for name in chosen:
         script = HERE / f"bench_{name}.py"
         start = time.monotonic()
         print(f"running {script.name} ...", file=sys.stderr, flush=True)
+        header = machine()
         proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
         took = time.monotonic() - start
         if proc.returncode != 0:
             failed = True
-            sections += [f"## {name}: FAILED after {took:.0f} s", "", "```", proc.stderr[-3000:], "```", ""]
+            body = [f"## {name}: FAILED after {took:.0f} s", "", *header, "", "```", proc.stderr[-3000:], "```"]
         else:
-            sections += [proc.stdout.strip(), "", f"_({script.name} took {took:.0f} s)_", ""]
-    text = "\n".join(sections) + "\n"
-    (HERE / "RESULTS.md").write_text(text)
+            body = [f"## {name}", "", *header, "", proc.stdout.strip(), "", f"_({script.name} took {took:.0f} s)_"]
+        kept[name] = "\n".join(body)
+    text = "\n".join([INTRO, *(f"<!-- bench:{n} -->\n{kept[n]}\n<!-- /bench:{n} -->\n" for n in BENCHES if n in kept)])
+    results.write_text(text)
     print(text)
     return 1 if failed else 0
 
+
+INTRO = """# Benchmark results
+
+Written by `make bench` (`bench/run.py [NAME...]`; a run of some benchmarks keeps the others'
+sections). Every section is measured against the real reference (postmap, pflogsumm) in the same
+run and says when and on what machine; ratios still move with the machine's load.
+"""
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The sections of an earlier RESULTS.md, by benchmark name."""
+    found = {}
+    for name in BENCHES:
+        start, end = f"<!-- bench:{name} -->\n", f"\n<!-- /bench:{name} -->"
+        if start in text and end in text:
+            found[name] = text.split(start, 1)[1].split(end, 1)[0]
+    return found
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
