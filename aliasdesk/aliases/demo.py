@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from django.conf import settings
 from django.db import transaction
 
 from aliasdesk.accounts.models import User
@@ -11,6 +12,7 @@ from aliasdesk.accounts.services import add_user
 from aliasdesk.aliases.importer import bulk_insert_aliases
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.services import create_domain
+from aliasdesk.maillog.demo import load_demo_traffic
 from aliasdesk.postfix.virtual import Entry
 
 DEMO_USERS = [
@@ -69,4 +71,5 @@ def load_demo_data() -> list[tuple[str, str, str]]:
         if not User.objects.filter(username=name).exists():
             add_user(name, role, domains=domains, password=password)
         logins.append((name, password, role))
+    load_demo_traffic(settings.DATA_DIR)
     return logins

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,9 @@ def _insert_rows(cursor: Any, table: str, columns: list[str], rows: list[Any]) -
     cursor.executemany(sql, rows)
 
 
-def _history_layout(columns: list[str], reason: str, user_id: int | None, now: object) -> tuple[list[str], object]:
+def _history_layout(
+    columns: list[str], reason: str, user_id: int | None, now: object
+) -> tuple[list[str], Callable[[Sequence[Any], int], Any]]:
     """Columns of the history table, and a function that makes a history row from an alias row."""
     history = Alias.history.model  # type: ignore[attr-defined]
     special = {"history_date": now, "history_change_reason": reason, "history_type": "+", "history_user_id": user_id}
@@ -281,16 +284,16 @@ def _replace(
     for entry in entries:
         n = counts.get(entry.folded_key, 0)
         counts[entry.folded_key] = n + 1
-        alias = existing.pop((entry.folded_key, n), None)
-        if alias is None:
+        match = existing.pop((entry.folded_key, n), None)
+        if match is None:
             fresh.append(entry)
             continue
         wanted = (entry.key, entry.value, entry.enabled, entry.comment)
-        if (alias.key, alias.destinations, alias.enabled, alias.comment) == wanted:
+        if (match.key, match.destinations, match.enabled, match.comment) == wanted:
             report.unchanged += 1
             continue
-        alias.key, alias.destinations, alias.enabled, alias.comment = wanted
-        save_change(alias, user, "import --replace")
+        match.key, match.destinations, match.enabled, match.comment = wanted
+        save_change(match, user, "import --replace")
         report.updated += 1
     now = timezone.now()
     for alias in existing.values():

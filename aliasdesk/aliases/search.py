@@ -26,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.maillog.traffic import MAX_UNUSED_DAYS, unused_filter, unused_since
 
 FILTERS = {
     "all": "All live",
@@ -34,6 +35,8 @@ FILTERS = {
     "expiring": "Expiring (valid until set)",
     "deleted": "Deleted (trash)",
 }
+# "Unused for N days" choices offered in the grid; any other N works in the URL.
+UNUSED_CHOICES = (30, 90, 180, 365)
 ORDERS = {"key": "key_folded", "-key": "-key_folded", "updated": "updated_at", "-updated": "-updated_at", "file": "id"}
 MAX_WORDS = 5
 # Shorter words have no trigram to look up: they are matched by scanning.
@@ -64,17 +67,29 @@ class AliasQuery:
     q: str = ""
     filter: str = "all"
     order: str = "file"
+    # Only aliases switched on, created over this many days ago, and without mail logged since.
+    unused: int | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> AliasQuery:
         text = params.get("q", "").strip()[:200]
         show = params.get("show", "all")
         order = params.get("order", "file")
-        return cls(text, show if show in FILTERS else "all", order if order in ORDERS else "file")
+        return cls(text, show if show in FILTERS else "all", order if order in ORDERS else "file",
+                   _unused_days(params.get("unused", "")))
 
     @property
     def words(self) -> list[str]:
         return self.q.split()[:MAX_WORDS]
+
+
+def _unused_days(text: str) -> int | None:
+    """The grid's ``unused`` parameter; anything but a number of days in range is no filter."""
+    try:
+        days = int(text.strip()[:6])
+    except ValueError:
+        return None
+    return days if 0 < days <= MAX_UNUSED_DAYS else None
 
 
 def search_aliases(
@@ -115,6 +130,8 @@ def _filtered(domain: Domain, query: AliasQuery) -> QuerySet[Alias]:
         rows = rows.filter(enabled=False)
     elif query.filter == "expiring":
         rows = rows.filter(valid_until__isnull=False)
+    if query.unused:
+        rows = rows.filter(unused_filter(unused_since(query.unused)))
     return rows
 
 
@@ -235,7 +252,7 @@ class AliasPaginator(Paginator):
 
 
 def _known_total(domain: Domain, query: AliasQuery) -> int | None:
-    if query.words or query.filter == "expiring":
+    if query.words or query.filter == "expiring" or query.unused:
         return None
     counts = alias_counts(domain)
     if query.filter == "all":

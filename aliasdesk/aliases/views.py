@@ -16,9 +16,17 @@ from django.views.decorators.http import require_GET, require_POST
 from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
 from aliasdesk.aliases import services
 from aliasdesk.aliases.models import Alias, Domain
-from aliasdesk.aliases.search import FILTERS, AliasPaginator, AliasQuery, alias_counts, alias_counts_many
+from aliasdesk.aliases.search import (
+    FILTERS,
+    UNUSED_CHOICES,
+    AliasPaginator,
+    AliasQuery,
+    alias_counts,
+    alias_counts_many,
+)
 from aliasdesk.deploys.engine import edited_by_hand
 from aliasdesk.deploys.models import Deploy
+from aliasdesk.maillog.traffic import TRAFFIC_DAYS, attach_traffic
 
 PAGE_SIZE = 50
 
@@ -56,12 +64,20 @@ def domain_list(request: HttpRequest) -> HttpResponse:
 def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
     query = AliasQuery.from_params(request.GET)  # type: ignore[arg-type]
     page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
-    params = {k: v for k, v in (("q", query.q), ("show", query.filter), ("order", query.order)) if v}
+    attach_traffic(page.object_list)
+    for alias in page.object_list:
+        # What a row's HTML depends on, besides the reader's rights: read by the row cache in _grid.html.
+        alias.row_key = f"{alias.pk}.{alias.version}.{alias.updated_at.timestamp()}.{alias.traffic.cache_key}"  # type: ignore[attr-defined]
+    given = (("q", query.q), ("show", query.filter), ("order", query.order), ("unused", str(query.unused or "")))
+    params = {k: v for k, v in given if v}
+    unused_choices = sorted({*UNUSED_CHOICES, *([query.unused] if query.unused else [])})
     return {
         "domain": domain,
         "page": page,
         "query": query,
         "filters": FILTERS,
+        "unused_choices": unused_choices,
+        "traffic_days": TRAFFIC_DAYS,
         "params": params,
         "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
         "is_admin": can_administer(request.user),  # type: ignore[arg-type]
@@ -85,6 +101,7 @@ def _alias(domain: Domain, alias_id: int) -> Alias:
 
 
 def _row(request: HttpRequest, domain: Domain, alias: Alias, **extra: Any) -> HttpResponse:
+    attach_traffic([alias])
     context = {"domain": domain, "alias": alias, "editable": can_edit(request.user, domain), **extra}  # type: ignore[arg-type]
     return render(request, "aliases/_row.html", context)
 
@@ -147,8 +164,8 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         alias = services.update_alias(
             alias,
             version=_int(request.POST.get("version")),
-            user=request.user,
-            enabled=not alias.enabled,  # type: ignore[arg-type]
+            user=request.user,  # type: ignore[arg-type]
+            enabled=not alias.enabled,
         )
     except services.StaleEdit as stale:
         return _row(request, domain, stale.current, error=str(stale))
@@ -295,8 +312,8 @@ def trash(request: HttpRequest, name: str) -> HttpResponse:
             "domain": domain,
             "page": page,
             "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "is_admin": can_administer(request.user),
+            "is_admin": can_administer(request.user),  # type: ignore[arg-type]
             "nav": "domains",
             "tab": "trash",
-        },  # type: ignore[arg-type]
+        },
     )

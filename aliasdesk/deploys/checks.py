@@ -159,8 +159,8 @@ def map_diff(old: str, new: str, name: str) -> str:
         return ""
     if not old:
         # A new file: its first lines say enough, and a large map costs nothing to show.
-        head = new.split("\n", DIFF_SHOWN_LINES)
-        shown, more = head[:DIFF_SHOWN_LINES], len(head) > DIFF_SHOWN_LINES
+        first = new.split("\n", DIFF_SHOWN_LINES)
+        shown, more = first[:DIFF_SHOWN_LINES], len(first) > DIFF_SHOWN_LINES
         if not more and shown and shown[-1] == "":
             shown.pop()
         total = new.count("\n") + (0 if new.endswith("\n") else 1)

@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from aliasdesk.maillog import metrics, report_views
+
+urlpatterns = [
+    path("traffic/unused/", report_views.unused_aliases, name="unused-aliases"),
+    path("metrics", metrics.metrics, name="metrics"),
+]

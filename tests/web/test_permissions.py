@@ -231,10 +231,16 @@ RULES: dict[str, Rule] = {
     "domain-settings-preview": Rule(fixed(405), domain_admin_change(200)),
     # the map on disk does not exist in this world: the import refuses (422), changing nothing
     "deploy-import": Rule(fixed(405), domain_admin_change(302, 422), changes=True),
+    # traffic: every signed-in user, each seeing only the numbers of the domains they may see
+    "dashboard": Rule(fixed(200), read_post(fixed(200))),
+    "dashboard-traffic": Rule(fixed(200), read_post(fixed(200))),
+    "unused-aliases": Rule(fixed(200), read_post(fixed(200))),
+    # Prometheus: no session; the test client comes from 127.0.0.1, which METRICS_ALLOW lets in
+    "metrics": Rule(fixed(200), read_post(fixed(200))),
 }
 
 # Reachable without signing in; everything else sends anonymous visitors to /login/.
-ANONYMOUS_ROUTES = {"healthz", "login", "logout"}
+ANONYMOUS_ROUTES = {"healthz", "login", "logout", "metrics"}
 # Signing in and out stay possible in the read-only demo.
 SESSION_ROUTES = {"login", "logout"}
 
@@ -588,7 +594,8 @@ def test_each_role_gets_what_the_page_is_for(route: Route, role: str, world: Wor
 @pytest.mark.parametrize("role", ["bob", "dave", "erin"])
 def test_pages_that_search_everything_show_nothing_of_domains_one_may_not_see(role: str, clients: Clients):
     hidden = ["example.org", "olga@example.net", "olga2@example.net", "olga-sales@example.net"]
-    for url in ["/domains/", "/resolve/?address=info@example.org", "/resolve/?address=sales@example.org"]:
+    for url in ["/domains/", "/resolve/?address=info@example.org", "/resolve/?address=sales@example.org",
+                "/dashboard/", "/dashboard/traffic.json?range=30d", "/traffic/unused/?days=30"]:
         answer = send(clients, role, "GET", url, {})
         assert answer.status == 200, f"GET {url} as {role}: {answer.status} {answer.error}"
         shown = [text for text in hidden if text in answer.body and f"address={text}" not in url]
