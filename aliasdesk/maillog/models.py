@@ -62,15 +62,23 @@ class HostHour(models.Model):
         return f"{self.host} {self.hour:%Y-%m-%d %H}:00"
 
 
-class DomainHour(models.Model):
-    """Mail to one managed domain's aliases in one hour (what its editors may see)."""
+class AddressCounts(models.Model):
+    """What the logs said of mail to addresses (see ADDRESS_FIELDS in aliasdesk.postfix.logcount)."""
 
-    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+", db_index=False)
-    hour = models.DateTimeField()
     received = models.PositiveIntegerField(default=0)
     delivered = models.PositiveIntegerField(default=0)
     deferred = models.PositiveIntegerField(default=0)
     bounced = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DomainHour(AddressCounts):
+    """Mail to one managed domain's aliases in one hour (what its editors may see)."""
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["domain", "hour"], name="domainhour_domain_hour")]
@@ -80,15 +88,11 @@ class DomainHour(models.Model):
         return f"{self.domain_id} {self.hour:%Y-%m-%d %H}:00"
 
 
-class AliasDay(models.Model):
+class AliasDay(AddressCounts):
     """Mail to one alias on one day."""
 
     alias = models.ForeignKey(Alias, on_delete=models.CASCADE, related_name="+", db_index=False)
     day = models.DateField()
-    received = models.PositiveIntegerField(default=0)
-    delivered = models.PositiveIntegerField(default=0)
-    deferred = models.PositiveIntegerField(default=0)
-    bounced = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["alias", "day"], name="aliasday_alias_day")]
