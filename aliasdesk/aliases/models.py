@@ -84,6 +84,8 @@ class Alias(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["domain", "key_folded"], name="alias_domain_key"),
+            # Mail-log ingestion finds the alias of an address whatever domain's map holds it.
+            models.Index(fields=["key_folded"], name="alias_key_folded"),
             # Few aliases have a valid-until date: every deploy looks for the expired ones.
             models.Index(fields=["valid_until"], name="alias_valid_until", condition=Q(valid_until__isnull=False)),
         ]
