@@ -27,10 +27,12 @@ from django.utils import timezone
 from aliasdesk.aliases.models import Alias
 from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
 from aliasdesk.postfix.logcount import ADDRESS_FIELDS, HOUR_FIELDS, TrafficCounter
-from aliasdesk.postfix.logfollow import LogPosition, Piece, read_new
+from aliasdesk.postfix.logfollow import LogPosition, Piece, is_rotated_name, read_new
 from aliasdesk.postfix.resolve import split_extension
 
-__all__ = ["IngestBusy", "IngestConflict", "IngestReport", "ingest_log", "prune_counters", "reader_lock"]
+__all__ = [
+    "IngestBusy", "IngestConflict", "IngestReport", "NotALiveLog", "ingest_log", "prune_counters", "reader_lock",
+]
 
 CHUNK = 400
 RETRIES = 5
@@ -38,6 +40,10 @@ RETRIES = 5
 
 class IngestBusy(Exception):
     """Another ``logingest`` on this machine is reading the same file right now."""
+
+
+class NotALiveLog(Exception):
+    """logingest was given a rotated file: its lines would be counted again when rotation renames it."""
 
 
 class IngestConflict(Exception):
@@ -69,6 +75,11 @@ def ingest_log(path: str, *, node: str | None = None, start_at_end: bool = False
     the file. ``locked``: the caller holds :func:`reader_lock` for this file.
     """
     real = os.path.abspath(path)
+    if is_rotated_name(real):
+        raise NotALiveLog(
+            f"{path} is a rotated log: name the live file (e.g. /var/log/mail.log); rotated files are "
+            "read from it as needed. For old logs use `aliasdesk logstats`."
+        )
     node = node or socket.gethostname()
     report = IngestReport(real)
     with nullcontext() if locked else reader_lock(node, real):

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 from aliasdesk.postfix.maillog import BLOCK_SIZE, GZIP_MAGIC, MAX_LINE, LogReadError
 
-__all__ = ["FINGERPRINT_BYTES", "LogPosition", "Piece", "read_new"]
+__all__ = ["FINGERPRINT_BYTES", "LogPosition", "Piece", "is_rotated_name", "read_new"]
 
 FINGERPRINT_BYTES = 1024
 
@@ -316,6 +316,14 @@ class _Sibling(NamedTuple):
     ident: tuple[int, int]
     mtime_ns: int
     number: int  # logrotate's rotation number, -1 for a dateext name
+
+
+_ROTATED_NAME = re.compile(r".+(?:\.\d+|-\d{8}(?:\d{2})?)(?:\.gz)?|.+\.gz")
+
+
+def is_rotated_name(path: str | os.PathLike[str]) -> bool:
+    """``mail.log.1``, ``mail.log.2.gz``, ``mail.log-20261126``: a file logrotate made, not a live log."""
+    return _ROTATED_NAME.fullmatch(os.path.basename(os.fspath(path))) is not None
 
 
 def _siblings(path: str) -> list[_Sibling]:

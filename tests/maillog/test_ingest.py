@@ -13,7 +13,14 @@ from django.db.models import Sum
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import create_alias, create_domain
-from aliasdesk.maillog.ingest import IngestBusy, IngestConflict, _store_with_retries, ingest_log, reader_lock
+from aliasdesk.maillog.ingest import (
+    IngestBusy,
+    IngestConflict,
+    NotALiveLog,
+    _store_with_retries,
+    ingest_log,
+    reader_lock,
+)
 from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
 from aliasdesk.postfix.logcount import HOUR_FIELDS, TrafficCounter
 from aliasdesk.postfix.logfollow import read_new
@@ -235,3 +242,12 @@ def test_a_purged_alias_takes_its_counters_with_it(managed: Domain, tmp_path: Pa
     _alias("sales@example.com").delete()
     assert not AliasDay.objects.exists() and not AliasUsage.objects.exists()
     assert DomainHour.objects.exists() and HostHour.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["mail.log.1", "mail.log.2.gz", "mail.log-20261126", "mail.log-2026112601.gz"])
+def test_a_rotated_file_is_refused_as_a_source(name: str, tmp_path: Path) -> None:
+    rotated = tmp_path / name
+    rotated.write_bytes(realdata("logs", "nole-mail.log").read_bytes())
+    with pytest.raises(NotALiveLog, match="rotated log: name the live file"):
+        ingest_log(str(rotated))
+    assert not LogSource.objects.exists() and not HostHour.objects.exists()

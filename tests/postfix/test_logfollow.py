@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aliasdesk.postfix.logfollow import FINGERPRINT_BYTES, LogPosition, Piece, read_new
+from aliasdesk.postfix.logfollow import FINGERPRINT_BYTES, LogPosition, Piece, is_rotated_name, read_new
 from aliasdesk.postfix.maillog import MAX_LINE, LogReadError
 
 REALDATA = Path("/work/shared/realdata/logs")
@@ -477,3 +477,12 @@ def test_random_appends_reads_crashes_and_rotations_count_every_line_once(tmp_pa
     got += reader.read()
     assert got == expected
     assert not any(note.startswith("lost") for note in reader.notes)
+
+
+@pytest.mark.parametrize(
+    ("name", "rotated"),
+    [("mail.log", False), ("maillog", False), ("mail.log.1", True), ("mail.log.2.gz", True),
+     ("mail.log-20261126", True), ("mail.log-20261126.gz", True), ("mail.log.gz", True), ("mail-2.log", False)],
+)
+def test_rotated_names_are_told_from_live_logs(name: str, rotated: bool) -> None:
+    assert is_rotated_name(f"/var/log/{name}") is rotated
