@@ -219,7 +219,7 @@ def hosts() -> list[str]:
 
 def ingestion_status() -> dict[str, Any]:
     """How far log reading got: the sources (a handful of LogSource rows), their latest times and counts."""
-    sources = list(LogSource.objects.all())
+    sources = list(LogSource.objects.defer("in_flight", "position"))  # in_flight can hold megabytes
     read = [s.last_read_at for s in sources if s.last_read_at]
     logged = [s.last_line_at for s in sources if s.last_line_at]
     return {

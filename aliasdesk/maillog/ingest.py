@@ -31,7 +31,8 @@ from aliasdesk.postfix.logfollow import LogPosition, Piece, is_rotated_name, rea
 from aliasdesk.postfix.resolve import split_extension
 
 __all__ = [
-    "IngestBusy", "IngestConflict", "IngestReport", "NotALiveLog", "ingest_log", "prune_counters", "reader_lock",
+    "IngestBusy", "IngestConflict", "IngestReport", "NotALiveLog", "check_live_log", "ingest_log", "prune_counters",
+    "reader_lock",
 ]
 
 CHUNK = 400
@@ -74,12 +75,8 @@ def ingest_log(path: str, *, node: str | None = None, start_at_end: bool = False
     shared database. ``start_at_end`` makes a first run skip what is already in
     the file. ``locked``: the caller holds :func:`reader_lock` for this file.
     """
+    check_live_log(path)
     real = os.path.abspath(path)
-    if is_rotated_name(real):
-        raise NotALiveLog(
-            f"{path} is a rotated log: name the live file (e.g. /var/log/mail.log); rotated files are "
-            "read from it as needed. For old logs use `aliasdesk logstats`."
-        )
     node = node or socket.gethostname()
     report = IngestReport(real)
     with nullcontext() if locked else reader_lock(node, real):
@@ -98,6 +95,15 @@ def ingest_log(path: str, *, node: str | None = None, start_at_end: bool = False
             if piece.note:
                 report.notes.append(piece.note)
     return report
+
+
+def check_live_log(path: str) -> None:
+    """Refuse a rotated file as a source: after its next rename it would be a new file, read again."""
+    if is_rotated_name(path):
+        raise NotALiveLog(
+            f"{path} is a rotated log: name the live file (e.g. /var/log/mail.log); rotated files are "
+            "read from it as needed. For old logs use `aliasdesk logstats`."
+        )
 
 
 @contextmanager
@@ -196,7 +202,7 @@ def _store_aliases(counter: TrafficCounter) -> None:
     owners = _aliases_for({address for _, address in counter.addresses})
     per_day: dict[tuple[Any, ...], list[int]] = {}
     per_domain: dict[tuple[Any, ...], list[int]] = {}
-    usage: dict[int, list[Any]] = {}
+    usage: dict[tuple[Any, ...], list[Any]] = {}
     day_of = _day_finder()
     for (hour, address), counts in counter.addresses.items():
         owner = owners.get(address)
@@ -208,14 +214,15 @@ def _store_aliases(counter: TrafficCounter) -> None:
             for i, value in enumerate(counts):
                 row[i] += value
         first, last = counter.first_seen.get(address, hour), counter.last_seen.get(address, hour)
-        entry = usage.setdefault(alias_id, [first, last, 0, 0, 0, 0])
+        entry = usage.setdefault((alias_id,), [first, last, 0, 0, 0, 0])
         entry[0] = min(entry[0], first)
         entry[1] = max(entry[1], last)
         for i, value in enumerate(counts):
             entry[2 + i] += value
     _add(AliasDay, ("alias_id", "day"), per_day, ADDRESS_FIELDS)
     _add(DomainHour, ("domain_id", "hour"), per_domain, ADDRESS_FIELDS)
-    _add_usage(usage)
+    _add(AliasUsage, ("alias_id",), usage, ("first_seen", "last_seen", *ADDRESS_FIELDS),
+         earliest=("first_seen",), latest=("last_seen",))
 
 
 def _aliases_for(addresses: set[str]) -> dict[str, tuple[int, int]]:
@@ -254,19 +261,32 @@ def _aliases_for(addresses: set[str]) -> dict[str, tuple[int, int]]:
     return owners
 
 
-def _add(model: type[models.Model], keys: Sequence[str], rows: dict[tuple[Any, ...], list[int]],
-         fields: Sequence[str]) -> None:
+def _add(model: type[models.Model], keys: Sequence[str], rows: dict[tuple[Any, ...], list[Any]],
+         fields: Sequence[str], *, earliest: Sequence[str] = (), latest: Sequence[str] = ()) -> None:
     """Add ``rows`` (key tuple -> values in ``fields`` order) to the counter rows, creating missing ones.
 
     Existing rows are incremented in SQL (``SET n = n + %s``): one statement for
     all of them, and no lost update if another ingester adds to the same row.
+    Fields named in ``earliest`` / ``latest`` keep the earlier / later value instead.
     """
     if not rows:
         return
     manager = model._default_manager
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(c)} = {quote(c)} + %s" for c in _columns(model, fields))
-    update = f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {quote(str(model._meta.pk.column))} = %s"
+    assignments, repeats = [], []
+    for name, column in zip(fields, _columns(model, fields), strict=True):
+        c = quote(column)
+        if name in earliest or name in latest:
+            assignments.append(f"{c} = CASE WHEN {c} {'>' if name in earliest else '<'} %s THEN %s ELSE {c} END")
+            repeats.append(2)
+        else:
+            assignments.append(f"{c} = {c} + %s")
+            repeats.append(1)
+    update = (
+        f"UPDATE {quote(model._meta.db_table)} SET {', '.join(assignments)} "
+        f"WHERE {quote(str(model._meta.pk.column))} = %s"
+    )
+    adapt = _adapter(model, fields)
     items = list(rows.items())
     for start in range(0, len(items), CHUNK):
         chunk = dict(items[start : start + CHUNK])
@@ -279,7 +299,8 @@ def _add(model: type[models.Model], keys: Sequence[str], rows: dict[tuple[Any, .
             if pk is None:
                 created.append([*key, *values])
             elif any(values):
-                changes.append([*values, pk])
+                params = [v for v, n in zip(adapt(values), repeats, strict=True) for _ in range(n)]
+                changes.append([*params, pk])
         if changes:
             with connection.cursor() as cursor:
                 cursor.executemany(update, changes)
@@ -288,68 +309,45 @@ def _add(model: type[models.Model], keys: Sequence[str], rows: dict[tuple[Any, .
 
 
 def _insert(model: type[models.Model], names: Sequence[str], rows: list[list[Any]]) -> None:
-    """INSERT rows of plain values (dates and times adapted here, once per distinct value)."""
+    """INSERT rows of plain values (dates and times adapted for the database)."""
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name.removesuffix("_id")) for name in names]
-    columns = ", ".join(quote(str(f.column)) for f in fields)  # type: ignore[union-attr]
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
-    )
-    adapters: list[Callable[[Any], Any] | None] = []
-    for f in fields:
-        if isinstance(f, models.DateTimeField):
-            adapters.append(connection.ops.adapt_datetimefield_value)
-        elif isinstance(f, models.DateField):
-            adapters.append(connection.ops.adapt_datefield_value)
-        else:
-            adapters.append(None)
-    cache: dict[Any, Any] = {}
-    params = []
-    for row in rows:
-        values = list(row)
-        for i, adapt in enumerate(adapters):
-            if adapt is not None:
-                value = values[i]
-                if value not in cache:
-                    cache[value] = adapt(value)
-                values[i] = cache[value]
-        params.append(values)
+    columns = ", ".join(quote(c) for c in _columns(model, names))
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * len(names))})"
+    adapt = _adapter(model, names)
+    params = [adapt(row) for row in rows]
     with connection.cursor() as cursor:
         for start in range(0, len(params), CHUNK):
             cursor.executemany(sql, params[start : start + CHUNK])
 
 
-def _columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
-    return [str(model._meta.get_field(name).column) for name in fields]  # type: ignore[union-attr]
+def _adapter(model: type[models.Model], names: Sequence[str]) -> Callable[[Sequence[Any]], list[Any]]:
+    """A function that adapts the dates and times of a row for raw SQL, once per distinct value."""
+    adapters: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        field = model._meta.get_field(name.removesuffix("_id"))
+        if isinstance(field, models.DateTimeField):
+            adapters.append(connection.ops.adapt_datetimefield_value)
+        elif isinstance(field, models.DateField):
+            adapters.append(connection.ops.adapt_datefield_value)
+        else:
+            adapters.append(None)
+    cache: dict[Any, Any] = {}
+
+    def adapt(row: Sequence[Any]) -> list[Any]:
+        values = list(row)
+        for i, adapter in enumerate(adapters):
+            if adapter is not None:
+                value = values[i]
+                if value not in cache:
+                    cache[value] = adapter(value)
+                values[i] = cache[value]
+        return values
+
+    return adapt
 
 
-def _add_usage(usage: dict[int, list[Any]]) -> None:
-    quote = connection.ops.quote_name
-    first, last = (quote(c) for c in _columns(AliasUsage, ("first_seen", "last_seen")))
-    counts = ", ".join(f"{quote(c)} = {quote(c)} + %s" for c in _columns(AliasUsage, ADDRESS_FIELDS))
-    update = (
-        f"UPDATE {quote(AliasUsage._meta.db_table)} SET "
-        f"{first} = CASE WHEN {first} > %s THEN %s ELSE {first} END, "
-        f"{last} = CASE WHEN {last} < %s THEN %s ELSE {last} END, {counts} WHERE {quote('alias_id')} = %s"
-    )
-    adapt = connection.ops.adapt_datetimefield_value
-    ids = sorted(usage)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        existing = set(AliasUsage.objects.filter(alias_id__in=chunk).values_list("alias_id", flat=True))
-        changes, created = [], []
-        for alias_id in chunk:
-            seen_first, seen_last, *numbers = usage[alias_id]
-            if alias_id in existing:
-                a, b = adapt(seen_first), adapt(seen_last)
-                changes.append([a, a, b, b, *numbers, alias_id])
-            else:
-                created.append([alias_id, seen_first, seen_last, *numbers])
-        if changes:
-            with connection.cursor() as cursor:
-                cursor.executemany(update, changes)
-        if created:
-            _insert(AliasUsage, ["alias_id", "first_seen", "last_seen", *ADDRESS_FIELDS], created)
+def _columns(model: type[models.Model], names: Sequence[str]) -> list[str]:
+    return [str(model._meta.get_field(name.removesuffix("_id")).column) for name in names]  # type: ignore[union-attr]
 
 
 def prune_counters(now: datetime | None = None) -> dict[str, int]:

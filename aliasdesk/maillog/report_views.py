@@ -63,7 +63,8 @@ def unused_aliases_in(domains: QuerySet[Domain], days: int) -> QuerySet[Alias]:
 def unused_aliases(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Across every domain the user may see, or one (``domain``): the aliases without mail for ``days`` days."""
     days, problem = _days(request.GET.get("days"))
-    domains = visible_domains(request.user)  # type: ignore[arg-type]
+    visible = visible_domains(request.user)  # type: ignore[arg-type]
+    domains = visible
     domain = None
     if name := request.GET.get("domain", "").strip():
         domain = get_domain_for_user(request, name)
@@ -80,7 +81,7 @@ def unused_aliases(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
         "day_choices": DAY_CHOICES,
         "max_days": MAX_UNUSED_DAYS,
         "domain": domain,
-        "domain_names": list(visible_domains(request.user).order_by("name").values_list("name", flat=True)),  # type: ignore[arg-type]
+        "domain_names": list(visible.order_by("name").values_list("name", flat=True)),
         "page": page,
         "params": params,
         "last_read": logs_last_read(),

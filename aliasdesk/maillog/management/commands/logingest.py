@@ -17,11 +17,11 @@ from aliasdesk.maillog.ingest import (
     IngestBusy,
     IngestConflict,
     NotALiveLog,
+    check_live_log,
     ingest_log,
     prune_counters,
     reader_lock,
 )
-from aliasdesk.postfix.logfollow import is_rotated_name
 from aliasdesk.postfix.maillog import LogReadError
 
 
@@ -45,10 +45,11 @@ class Command(BaseCommand):
             raise CommandError("--interval must be more than 0 seconds")
         if options["piece_size"] < 4096:
             raise CommandError("--piece-size must be at least 4096 bytes")
-        rotated = [path for path in options["files"] if is_rotated_name(path)]
-        if rotated:
-            raise CommandError(str(NotALiveLog(f"{rotated[0]} is a rotated log: name the live file (e.g. "
-                                               "/var/log/mail.log); rotated files are read from it as needed")))
+        try:
+            for path in options["files"]:
+                check_live_log(path)
+        except NotALiveLog as e:
+            raise CommandError(str(e)) from None
         if not options["follow"]:
             failures = self._round(options)
             if failures:
@@ -86,7 +87,7 @@ class Command(BaseCommand):
             except IngestBusy as e:  # not a failure: the run in progress reads these lines
                 sys.stderr.write(f"{e}\n")
                 continue
-            except (IngestConflict, LogReadError, NotALiveLog) as e:
+            except (IngestConflict, LogReadError) as e:
                 failures.append(str(e))
                 continue
             if not options["quiet"] or report.notes:
