@@ -42,6 +42,7 @@ HOUR_FIELDS = (
     "reject_warnings", "held", "discarded", "bytes_received", "bytes_delivered",
 )
 ADDRESS_FIELDS = ("received", "delivered", "deferred", "bounced")
+_BYTES_RECEIVED, _BYTES_DELIVERED = HOUR_FIELDS.index("bytes_received"), HOUR_FIELDS.index("bytes_delivered")
 IN_FLIGHT_LIMIT = 50_000
 REASON_LIMIT = 200
 
@@ -231,13 +232,13 @@ class TrafficCounter:
                     continue  # qmgr logs the sender again after a deferral
                 message[0] = size = int(event[3]) if event[3].isdigit() else 0
                 if message[2]:  # as pflogsumm: bytes of messages seen arriving, not of older ones
-                    row[9] += size
+                    row[_BYTES_RECEIVED] += size
                     sender = event[2]
                     self._peer(hour, host, "from", b"" if sender == b"from=<>" else sender, 1)
             elif kind == EV_DELIVERY:
                 known = flight.get(f"{host} {event[1].decode('ascii', 'replace')}")
                 if known is not None:
-                    row[10] += known[0]
+                    row[_BYTES_DELIVERED] += known[0]
             elif kind == EV_REMOVED:
                 flight.pop(f"{host} {event[1].decode('ascii', 'replace')}", None)
 
