@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.ownership import authorize_keys, claim_mail_domains, require_editor
 from aliasdesk.aliases.search import indexing_in_bulk
 from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name, save_change
 from aliasdesk.postfix.virtual import (
@@ -224,6 +225,7 @@ def import_map(
         elif map_file and Path(map_file).resolve() != Path(domain.map_path):
             raise AliasError(f"domain {domain_name} writes {domain.map_path}, not {map_file}")
         report = ImportReport(domain=domain, problems=sorted(problems, key=lambda p: p.line))
+        report.problems += _claim_key_domains(domain, entries, user, name)
         if replace:
             _replace(domain, entries, parsed.header, parsed.footer, user, report)
         else:
@@ -235,6 +237,22 @@ def import_map(
     report.disabled = sum(1 for e in entries if not e.enabled)
     domain.refresh_from_db()
     return report
+
+
+def _claim_key_domains(domain: Domain, entries: list[Entry], user: User | None, source: str) -> list[Problem]:
+    """The ownership rule for every enabled entry; an admin's import claims the mail domains nobody owns.
+
+    Disabled entries route nothing; switching one on later goes through the rule.
+    """
+    require_editor(user, domain)
+    claims, refused = authorize_keys(user, domain, ((e.line, e.key) for e in entries if e.enabled))
+    if refused:
+        raise ImportRefused(source, [Problem(line, message) for line, message in refused])
+    added = claim_mail_domains(domain, list(claims), user=user, reason=f"import of {source}")
+    return [
+        Problem(claims[name], f"{name} is now a mail domain of this map (its keys start on this line)", "warning")
+        for name in added
+    ]
 
 
 def _set_header_footer(domain: Domain, header: str, footer: str, user: User | None) -> None:

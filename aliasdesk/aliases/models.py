@@ -34,6 +34,12 @@ class Domain(models.Model):
     allowed_destination_domains = models.TextField(
         blank=True, default="", help_text="One domain per line; empty allows any destination."
     )
+    # The mail domains whose keys the map may hold besides its own name (a legacy
+    # multi-domain map), one per line. MailDomain rows mirror them with a unique name.
+    extra_domains = models.TextField(blank=True, default="")
+    editors_role_addresses = models.BooleanField(
+        default=False, help_text="Editors may change postmaster@ and abuse@ (RFC 2142) of this map's domains."
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     serial = models.PositiveBigIntegerField(default=1)
@@ -97,3 +103,40 @@ class Alias(models.Model):
     @property
     def destination_list(self) -> list[str]:
         return [d for d in self.destinations.split(", ") if d]
+
+
+class MailDomain(models.Model):
+    """A mail domain and the one Domain whose map may hold its keys.
+
+    Every Domain owns its own name and the names in its ``extra_domains``; the unique
+    name makes sure no two maps ever own the same mail domain.
+    """
+
+    name = models.CharField(max_length=253, unique=True)
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="mail_domains")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OwnershipConflict(models.Model):
+    """Keys of ``mail_domain`` (owned by another map) that ``domain``'s map held before keys were
+    tied to their domains. Its deploys warn instead of refusing them until an admin settles it;
+    ``aliasdesk check`` lists every one, and the record goes once the keys are gone.
+    """
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="ownership_conflicts")
+    mail_domain = models.CharField(max_length=253)
+    keys = models.PositiveIntegerField(default=0)
+    found_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "mail_domain"], name="one_conflict_per_domain_mail_domain")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain} holds keys of {self.mail_domain}"

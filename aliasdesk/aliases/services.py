@@ -14,29 +14,31 @@ from pathlib import Path
 
 import idna
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from aliasdesk.accounts.models import User
+from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MapType
+from aliasdesk.aliases.ownership import (
+    KeyNotAllowed,
+    Owners,
+    acts_as_admin,
+    authorize_change,
+    authorize_key,
+    claim_mail_domains,
+    register_own_name,
+    require_editor,
+)
+from aliasdesk.postfix.keys import key_form
 from aliasdesk.postfix.validate import check_destination, check_key
 from aliasdesk.postfix.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
 
 _DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Control characters; TAB, LF and CR are separators where addresses are typed, lines in comments.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-class AliasError(Exception):
-    """A change that cannot be made; the message says why, for the user.
-
-    ``field`` names the input the message is about (key, destinations, comment), if any.
-    """
-
-    def __init__(self, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class StaleEdit(AliasError):
@@ -85,9 +87,11 @@ def create_domain(
         raise AliasError(f"domain {name} exists already")
     if Domain.objects.filter(map_path=str(path)).exists():
         raise AliasError(f"{path} is already the map file of another domain")
-    domain = Domain(name=name, map_path=str(path), map_type=map_type)
-    domain._history_user = user  # type: ignore[attr-defined]
-    domain.save()
+    with transaction.atomic():
+        domain = Domain(name=name, map_path=str(path), map_type=map_type)
+        domain._history_user = user  # type: ignore[attr-defined]
+        domain.save()
+        register_own_name(domain)
     return domain
 
 
@@ -109,12 +113,13 @@ def clean_key(domain: Domain, key: str) -> str:
     problem = check_key(key)
     if problem:
         raise AliasError(f"{key or 'the key'}: {problem}", "key")
-    if domain.localpart_pattern and "@" in key and not key.startswith("@"):
-        local = key[: key.rindex("@")]
+    if domain.localpart_pattern:
+        # Every key form: a catch-all's name is empty, a quoted one is read unquoted.
+        local = key_form(key).local
         if not re.fullmatch(domain.localpart_pattern, local):
-            raise AliasError(
-                f"{local} does not match this domain's pattern for names: {domain.localpart_pattern}", "key"
-            )
+            name = f"the name {local}" if local else f"{key} (its name is empty)"
+            pattern = domain.localpart_pattern
+            raise AliasError(f"{name} does not match this domain's pattern for names: {pattern}", "key")
     return key
 
 
@@ -162,13 +167,17 @@ def create_alias(
     enabled: bool = True,
     comment: str = "",
     valid_until: datetime.date | None = None,
+    owners: Owners | None = None,
 ) -> Alias:
+    require_editor(user, domain)
     key = clean_key(domain, key)
     dests = clean_destinations(destinations, domain)
     comment = clean_comment(comment)
     bump_serial(domain)  # first: it locks the domain row, so imports and creations serialize
+    claim = authorize_key(user, domain, key, owners=owners)
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}", "key")
+    claimed = claim_mail_domains(domain, [claim], user=user, reason=f"keys of it written: {key}") if claim else []
     alias = Alias(
         domain=domain,
         key=key,
@@ -182,20 +191,37 @@ def create_alias(
     )
     alias._history_user = user  # type: ignore[attr-defined]
     alias.save()
+    alias.claimed = claimed  # type: ignore[attr-defined]
     return alias
+
+
+def _makes_live(current: Alias, changes: dict[str, object]) -> bool:
+    """Whether the change puts routing into the map: a switch-on, a restore, new destinations."""
+    live_before = current.enabled and current.deleted_at is None
+    live_after = bool(changes.get("enabled", current.enabled)) and changes.get("deleted_at", current.deleted_at) is None
+    routing = (
+        "destinations" in changes
+        and clean_destinations(changes["destinations"], current.domain) != current.destinations  # type: ignore[arg-type]
+    )
+    return live_after and (not live_before or routing)
 
 
 @transaction.atomic
 def update_alias(alias: Alias, *, version: int, user: User | None = None, **changes: object) -> Alias:
-    """Apply ``changes`` if the row is still at ``version``; otherwise raise StaleEdit."""
-    current = Alias.objects.select_for_update().get(pk=alias.pk)
+    """Apply ``changes`` if the row is still at ``version``; otherwise raise StaleEdit.
+
+    Who may make the change is decided by ``authorize_change`` before anything is written.
+    """
+    current = Alias.objects.select_for_update().select_related("domain").get(pk=alias.pk)
     if current.version != version:
         raise StaleEdit(current)
+    new_key = clean_key(current.domain, str(changes["key"])) if "key" in changes else None
+    claims = authorize_change(user, current, new_key=new_key, makes_live=_makes_live(current, changes))
     for name, value in changes.items():
         if name == "destinations":
             value = clean_destinations(value, current.domain)  # type: ignore[arg-type]
         elif name == "key":
-            value = clean_key(current.domain, str(value))
+            value = new_key
             current.key_folded = str(value).lower()
         elif name == "comment":
             value = clean_comment(str(value))
@@ -207,6 +233,11 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     current._history_user = user  # type: ignore[attr-defined]
     current.save()
     bump_serial(current.domain)
+    current.claimed = (  # type: ignore[attr-defined]
+        claim_mail_domains(current.domain, claims, user=user, reason=f"keys of it written: {current.key}")
+        if claims
+        else []
+    )
     return current
 
 
@@ -269,8 +300,15 @@ def save_change(alias: Alias, user: User | None, reason: str) -> None:
 
 @transaction.atomic
 def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | None = None) -> int:
-    """Switch on, switch off, delete, restore or purge many aliases of one domain at once."""
-    rows = list(Alias.objects.select_for_update().filter(domain=domain, pk__in=ids))
+    """Switch on, switch off, delete, restore or purge many aliases of one domain at once.
+
+    All or nothing: when the user may not change one of the selected aliases, nothing changes.
+    """
+    require_editor(user, domain)
+    if action == "purge" and not acts_as_admin(user):
+        raise PermissionDenied("only administrators may purge the trash")
+    rows = list(Alias.objects.select_for_update().select_related("domain").filter(domain=domain, pk__in=ids))
+    claims = _authorize_bulk(user, rows, action)
     if action == "purge":
         gone = [a for a in rows if a.deleted_at is not None]
         for alias in gone:
@@ -304,7 +342,36 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
         changed += 1
     if changed or action == "purge":
         bump_serial(domain)
+    if claims:
+        claim_mail_domains(domain, claims, user=user, reason=f"keys of it switched on (bulk {action})")
     return changed
+
+
+def _authorize_bulk(user: User | None, rows: list[Alias], action: str) -> list[str]:
+    owners = Owners()
+    refused: list[str] = []
+    claims: set[str] = set()
+    for alias in rows:
+        live_before = alias.enabled and alias.deleted_at is None
+        makes_live = not live_before and (
+            (action == "enable" and alias.deleted_at is None) or (action == "restore" and alias.enabled)
+        )
+        try:
+            claims.update(authorize_change(user, alias, makes_live=makes_live, owners=owners))
+        except KeyNotAllowed as exc:
+            refused.append(str(exc))
+    if refused:
+        more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
+        raise KeyNotAllowed(f"nothing changed: {'; '.join(refused[:3])}{more}")
+    return sorted(claims)
+
+
+@dataclass
+class Pasted:
+    """How many aliases a paste added, and the mail domains it claimed for the map."""
+
+    added: int
+    claimed: list[str]
 
 
 class PasteRefused(AliasError):
@@ -314,18 +381,24 @@ class PasteRefused(AliasError):
 
 
 @transaction.atomic
-def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> int:
+def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> Pasted:
     """Add aliases written as map lines (``key  dest, dest``); all of them or none."""
+    require_editor(user, domain)
     parsed = parse_virtual(text)
     problems = [str(p) for p in parsed.problems if p.severity == "error"]
     live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
     seen: dict[str, int] = {}
     clean: list[tuple[str, str, bool, str]] = []
+    owners = Owners()
+    claims: dict[str, int] = {}
     for entry in parsed.entries:
         try:
             key = clean_key(domain, entry.key)
             dests = clean_destinations(entry.value, domain)
             comment = clean_comment(entry.comment)
+            claim = authorize_key(user, domain, key, owners=owners)
+            if claim:
+                claims.setdefault(claim, entry.line)
         except AliasError as exc:
             problems.append(f"line {entry.line}: {exc}")
             continue
@@ -340,9 +413,12 @@ def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> int:
         problems.append("nothing to add: write one alias per line, the key then its destinations")
     if problems:
         raise PasteRefused(problems)
+    if claims:
+        claim_mail_domains(domain, list(claims), user=user, reason="keys of it pasted")
+        owners = Owners()
     for key, dests, enabled, comment in clean:
-        create_alias(domain, key, dests, user=user, enabled=enabled, comment=comment)
-    return len(clean)
+        create_alias(domain, key, dests, user=user, enabled=enabled, comment=comment, owners=owners)
+    return Pasted(len(clean), sorted(claims))
 
 
 @dataclass

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
 from aliasdesk.aliases import services
 from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.search import (
     FILTERS,
     UNUSED_CHOICES,
@@ -65,6 +67,7 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
     query = AliasQuery.from_params(request.GET)  # type: ignore[arg-type]
     page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
     attach_traffic(page.object_list)
+    mark_untouchable(request.user, domain, page.object_list)  # type: ignore[arg-type]
     for alias in page.object_list:
         # What a row's HTML depends on, besides the reader's rights: read by the row cache in _grid.html.
         alias.row_key = f"{alias.pk}.{alias.version}.{alias.updated_at.timestamp()}.{alias.traffic.cache_key}"  # type: ignore[attr-defined]
@@ -100,8 +103,16 @@ def _alias(domain: Domain, alias_id: int) -> Alias:
     return get_object_or_404(Alias, pk=alias_id, domain=domain)
 
 
+def refuse_untouchable(request: HttpRequest, alias: Alias) -> None:
+    """403 for an alias the user may see but not change (its key is not theirs to write)."""
+    reason = untouchable_reason(request.user, alias)  # type: ignore[arg-type]
+    if reason:
+        raise PermissionDenied(reason)
+
+
 def _row(request: HttpRequest, domain: Domain, alias: Alias, **extra: Any) -> HttpResponse:
     attach_traffic([alias])
+    mark_untouchable(request.user, domain, [alias])  # type: ignore[arg-type]
     context = {"domain": domain, "alias": alias, "editable": can_edit(request.user, domain), **extra}  # type: ignore[arg-type]
     return render(request, "aliases/_row.html", context)
 
@@ -111,6 +122,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
     """GET: the row as a form. POST: save it (with a version check) and give back the row."""
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
+    refuse_untouchable(request, alias)
     if request.method != "POST":
         return render(request, "aliases/_row_edit.html", {"domain": domain, "alias": alias, "form": alias_form(alias)})
     form = request.POST
@@ -141,7 +153,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
                 "version": form.get("version"),
             },
         )
-    return _row(request, domain, alias, saved=True)
+    return _row(request, domain, alias, saved=True, claimed=claims_message(domain, alias.claimed))  # type: ignore[attr-defined]
 
 
 def alias_form(alias: Alias) -> dict[str, Any]:
@@ -160,6 +172,7 @@ def alias_row(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
 def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
+    refuse_untouchable(request, alias)
     try:
         alias = services.update_alias(
             alias,
@@ -169,7 +182,9 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         )
     except services.StaleEdit as stale:
         return _row(request, domain, stale.current, error=str(stale))
-    return _row(request, domain, alias, saved=True)
+    except services.KeyNotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
+    return _row(request, domain, alias, saved=True, claimed=claims_message(domain, alias.claimed))  # type: ignore[attr-defined]
 
 
 @login_required
@@ -177,6 +192,7 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
 def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
+    refuse_untouchable(request, alias)
     try:
         services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
     except services.StaleEdit as stale:
@@ -210,7 +226,7 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
             new_error_field=exc.field,
         )
         return render(request, "aliases/domain_detail.html", context, status=422)
-    messages.success(request, f"Added {alias.key}.")
+    messages.success(request, f"Added {alias.key}. {claims_message(domain, alias.claimed)}".strip())  # type: ignore[attr-defined]
     return redirect(reverse("domain-detail", args=[domain.name]) + f"?q={alias.key}")
 
 
@@ -229,6 +245,8 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
         return redirect(back)
     try:
         done = services.bulk_change(domain, ids, action, user=request.user)  # type: ignore[arg-type]
+    except services.KeyNotAllowed as exc:
+        raise PermissionDenied(str(exc)) from exc
     except services.AliasError as exc:
         messages.error(request, str(exc))
         return redirect(back)
@@ -252,11 +270,13 @@ def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
         text = request.POST.get("text", "")
         context["text"] = text
         try:
-            created = services.add_pasted(domain, text, user=request.user)  # type: ignore[arg-type]
+            pasted = services.add_pasted(domain, text, user=request.user)  # type: ignore[arg-type]
         except services.PasteRefused as exc:
             context["problems"] = exc.problems
             return render(request, "aliases/paste.html", context, status=422)
-        messages.success(request, f"Added {created} alias{'es' if created != 1 else ''}.")
+        added = pasted.added
+        note = claims_message(domain, pasted.claimed)
+        messages.success(request, f"Added {added} alias{'es' if added != 1 else ''}. {note}".strip())
         return redirect("domain-detail", domain.name)
     return render(request, "aliases/paste.html", context)
 
@@ -286,6 +306,7 @@ def alias_history(request: HttpRequest, name: str, alias_id: int) -> HttpRespons
 def alias_restore_version(request: HttpRequest, name: str, alias_id: int, history_id: int) -> HttpResponse:
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
+    refuse_untouchable(request, alias)
     try:
         services.restore_version(alias, history_id, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
     except services.AliasError as exc:

@@ -1,0 +1,246 @@
+"""Who may put which key in which map: the one rule every write path asks.
+
+A Domain owns its own mail domain plus the extra mail domains an admin lists for it;
+no two Domains own the same one (MailDomain.name is unique). The rule
+(``authorize_key``):
+
+- a key of a mail domain another map owns is refused, for everyone;
+- editors write only ``local@owned`` and ``@owned`` keys of their granted domains, never
+  bare local names or bare domain lines, and not ``postmaster@``/``abuse@`` unless an
+  admin allowed it for the domain; an editor may not change an alias whose key they
+  could not write;
+- an admin's key of a mail domain nobody owns yet claims it for the map (the caller
+  says so); admins may always switch off or delete.
+
+``user=None`` is the command line and the system, which act as an admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from aliasdesk.accounts.access import can_edit
+from aliasdesk.accounts.models import User
+from aliasdesk.aliases.errors import AliasError
+from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
+from aliasdesk.postfix.keys import BARE_DOMAIN, KeyForm, key_form, mail_domain
+
+
+class KeyNotAllowed(AliasError):
+    """This user may not have this key in this map; the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "key")
+
+
+def acts_as_admin(user: User | None) -> bool:
+    return user is None or user.is_admin
+
+
+def require_editor(user: User | None, domain: Domain) -> None:
+    """Services refuse a user who may not change the domain's aliases, whatever the caller checked."""
+    if user is not None and not can_edit(user, domain):
+        raise PermissionDenied(f"you may not change the aliases of {domain.name}")
+
+
+class Owners:
+    """Which map owns which mail domain, read once for a batch of keys."""
+
+    def __init__(self) -> None:
+        self.by_name: dict[str, int] = dict(MailDomain.objects.values_list("name", "domain_id"))
+        self._names: dict[int, str] | None = None
+
+    def owner(self, name: str) -> int | None:
+        return self.by_name.get(name)
+
+    def domain_name(self, domain_id: int) -> str:
+        if self._names is None:
+            self._names = dict(Domain.objects.values_list("pk", "name"))
+        return self._names.get(domain_id, f"#{domain_id}")
+
+
+def authorize_key(
+    user: User | None, domain: Domain, key: str, *, owners: Owners | None = None, form: KeyForm | None = None
+) -> str | None:
+    """Whether ``user`` may have ``key`` in ``domain``'s map; KeyNotAllowed says why not.
+
+    Returns the mail domain the key claims for the map (an admin's key of a mail domain
+    nobody owns yet), which the caller hands to ``claim_mail_domains``; None otherwise.
+    """
+    admin = acts_as_admin(user)
+    form = form or key_form(key)
+    if form.bare:
+        if admin:
+            return None
+        what = "bare domain line" if form.kind == BARE_DOMAIN else "bare local name (without @domain)"
+        raise KeyNotAllowed(f"{key}: a {what} reaches beyond one mail domain; only administrators may write it")
+    owners = owners or Owners()
+    owner = owners.owner(form.domain)
+    if owner is None:
+        if admin:
+            return form.domain
+        raise KeyNotAllowed(
+            f"{key}: {form.domain} is not a mail domain of this map; "
+            "an administrator can add it to the map's mail domains in its settings"
+        )
+    if owner != domain.pk:
+        raise KeyNotAllowed(
+            f"{key}: {form.domain} belongs to the map of {owners.domain_name(owner)}; "
+            "its keys can only be written there"
+        )
+    if form.role_address and not admin and not domain.editors_role_addresses:
+        raise KeyNotAllowed(f"{key}: postmaster@ and abuse@ (RFC 2142) are changed by administrators only")
+    return None
+
+
+def authorize_keys(
+    user: User | None, domain: Domain, keys: Iterable[tuple[int, str]], *, owners: Owners | None = None
+) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """``authorize_key`` for many ``(line, key)`` pairs (an import): the mail domains they claim
+    (with the first line of each) and every refusal with its line. Fast on 500,000 keys: the
+    domain part of the keys decides, and it is checked once per distinct spelling.
+    """
+    owners = owners or Owners()
+    admin = acts_as_admin(user)
+    claims: dict[str, int] = {}
+    refused: list[tuple[int, str]] = []
+    by_domain_part: dict[str, str | None | KeyNotAllowed] = {}
+    for line, key in keys:
+        at = key.rfind("@") if '"' not in key else -2
+        if at >= 0 and (admin or key[:at].lower() not in ("postmaster", "abuse")):
+            # The answer depends only on the domain part; a quoted key or a role address is read in full.
+            part = key[at:]
+            answer = by_domain_part.get(part, KeyNotAllowed(""))
+            if isinstance(answer, KeyNotAllowed) and not str(answer):
+                try:
+                    answer = authorize_key(user, domain, "x" + part, owners=owners)
+                except KeyNotAllowed as exc:
+                    answer = exc
+                by_domain_part[part] = answer
+            if isinstance(answer, KeyNotAllowed):
+                refused.append((line, str(answer).replace("x" + part, key, 1)))
+            elif answer:
+                claims.setdefault(answer, line)
+            continue
+        try:
+            claim = authorize_key(user, domain, key, owners=owners)
+        except KeyNotAllowed as exc:
+            refused.append((line, str(exc)))
+            continue
+        if claim:
+            claims.setdefault(claim, line)
+    return claims, refused
+
+
+def authorize_change(
+    user: User | None,
+    alias: Alias,
+    *,
+    new_key: str | None = None,
+    makes_live: bool = False,
+    owners: Owners | None = None,
+) -> list[str]:
+    """Whether ``user`` may change ``alias`` (to ``new_key``, or making its routing live).
+
+    Editors may only touch aliases whose key they could write. Admins may always
+    switch off and delete; a key they make live must pass the rule. Returns the mail
+    domains to claim.
+    """
+    domain = alias.domain
+    require_editor(user, domain)
+    owners = owners or Owners()
+    claims: list[str] = []
+    if not acts_as_admin(user):
+        authorize_key(user, domain, alias.key, owners=owners)
+    if new_key is not None and new_key != alias.key:
+        claims.append(authorize_key(user, domain, new_key, owners=owners) or "")
+    elif makes_live:
+        claims.append(authorize_key(user, domain, alias.key, owners=owners) or "")
+    return [c for c in claims if c]
+
+
+def owned_mail_domains(domain: Domain) -> set[str]:
+    return set(MailDomain.objects.filter(domain=domain).values_list("name", flat=True))
+
+
+def tolerated_mail_domains(domain: Domain) -> set[str]:
+    return set(OwnershipConflict.objects.filter(domain=domain).values_list("mail_domain", flat=True))
+
+
+def extra_domain_list(domain: Domain) -> list[str]:
+    return [line for line in domain.extra_domains.split() if line]
+
+
+@transaction.atomic
+def claim_mail_domains(domain: Domain, names: Iterable[str], *, user: User | None, reason: str) -> list[str]:
+    """Make ``names`` mail domains of ``domain``'s map (those nobody owns); returns the ones added."""
+    wanted = sorted({mail_domain(n) for n in names if n} - {domain.name})
+    if not wanted:
+        return []
+    added: list[str] = []
+    for name in wanted:
+        try:
+            with transaction.atomic():
+                MailDomain.objects.create(name=name, domain=domain)
+        except IntegrityError:
+            owner = MailDomain.objects.filter(name=name).select_related("domain").first()
+            if owner is not None and owner.domain_id == domain.pk:
+                continue
+            where = owner.domain.name if owner is not None else "another map"
+            raise KeyNotAllowed(f"{name} became a mail domain of {where} meanwhile; nothing was changed") from None
+        added.append(name)
+    if added:
+        _save_extra_domains(domain, sorted(set(extra_domain_list(domain)) | set(added)), user, reason)
+    return added
+
+
+def _save_extra_domains(domain: Domain, names: list[str], user: User | None, reason: str) -> None:
+    current = Domain.objects.select_for_update().get(pk=domain.pk)
+    current.extra_domains = "\n".join(names)
+    current.version = F("version") + 1  # type: ignore[assignment]
+    current._history_user = user  # type: ignore[attr-defined]
+    current._change_reason = reason  # type: ignore[attr-defined]
+    current.save(update_fields=["extra_domains", "version", "updated_at"])
+    current.refresh_from_db(fields=["extra_domains", "version"])
+    domain.extra_domains, domain.version = current.extra_domains, current.version
+
+
+def register_own_name(domain: Domain) -> None:
+    """A new Domain owns its own name; refused when another map lists it as an extra mail domain."""
+    owner = MailDomain.objects.filter(name=mail_domain(domain.name)).select_related("domain").first()
+    if owner is not None:
+        raise AliasError(
+            f"{domain.name} is a mail domain of the map of {owner.domain.name} already; "
+            "remove it there first (its settings), then create this domain"
+        )
+    MailDomain.objects.create(name=mail_domain(domain.name), domain=domain)
+
+
+def claims_message(domain: Domain, claimed: list[str]) -> str:
+    if not claimed:
+        return ""
+    names = ", ".join(claimed)
+    return f"{names} {'is' if len(claimed) == 1 else 'are'} now also mail domain(s) of the map of {domain.name}."
+
+
+def untouchable_reason(user: User | None, alias: Alias, owners: Owners | None = None) -> str:
+    """Why ``user`` may see ``alias`` but not change it ("" when they may), for pages and 403s."""
+    if acts_as_admin(user):
+        return ""
+    try:
+        authorize_key(user, alias.domain, alias.key, owners=owners)
+    except KeyNotAllowed as exc:
+        return str(exc)
+    return ""
+
+
+def mark_untouchable(user: User | None, domain: Domain, aliases: Iterable[Alias]) -> None:
+    """Set ``locked`` on each alias of a page of ``domain``: why the user may not change it, or ""."""
+    owners = None if acts_as_admin(user) else Owners()
+    for alias in aliases:
+        alias.domain = domain
+        alias.locked = untouchable_reason(user, alias, owners)  # type: ignore[attr-defined]

@@ -1,0 +1,180 @@
+"""Which part of the mail system a map key speaks for.
+
+Postfix asks every table in ``virtual_alias_maps`` about every address, whatever file
+the table came from: a key ``info@b.example`` in a.example's map catches b.example's
+mail. So what a key can catch is decided by its form alone:
+
+- ``local@domain``: that address of ``domain`` (and ``local+ext@domain``);
+- ``@domain``: every address of ``domain`` that no other key names (a catch-all);
+- ``local``: that name in every domain Postfix treats as local ($myorigin,
+  $mydestination, ...), for all of them at once;
+- ``domain.tld``: a line that declares ``domain.tld`` a virtual alias domain.
+
+Mail domains are compared in one canonical form: the Unicode form of the IDNA name,
+lower case, without a trailing dot, so ``Bücher.example``, ``xn--bcher-kva.example``
+and ``bücher.example.`` are one mail domain (postmap treats the UTF-8 and punycode keys
+as different keys, but both belong to the same domain's mail).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import idna
+
+from aliasdesk.postfix.expansion import last_at
+from aliasdesk.postfix.resolve import unquote_local
+from aliasdesk.postfix.validate import ERROR, WARNING, Finding
+from aliasdesk.postfix.virtual import Entry
+
+__all__ = [
+    "ADDRESS",
+    "BARE_DOMAIN",
+    "BARE_LOCAL",
+    "CATCH_ALL",
+    "ROLE_ADDRESSES",
+    "KeyForm",
+    "key_form",
+    "mail_domain",
+    "ownership_findings",
+    "virtual_alias_maps",
+]
+
+ADDRESS = "address"
+CATCH_ALL = "catch-all"
+BARE_LOCAL = "local name"
+BARE_DOMAIN = "domain line"
+
+# RFC 2142: every mail domain must take mail for these; who may reroute them is an admin matter.
+ROLE_ADDRESSES = frozenset({"postmaster", "abuse"})
+
+
+@dataclass(frozen=True)
+class KeyForm:
+    """A key's form, its local part (unquoted, as written) and its canonical mail domain."""
+
+    kind: str
+    local: str
+    domain: str
+
+    @property
+    def bare(self) -> bool:
+        """A key without a domain part: it reaches beyond any one mail domain."""
+        return self.kind in (BARE_LOCAL, BARE_DOMAIN)
+
+    @property
+    def role_address(self) -> bool:
+        return self.kind == ADDRESS and self.local.casefold() in ROLE_ADDRESSES
+
+
+@lru_cache(maxsize=65536)
+def mail_domain(text: str) -> str:
+    """The canonical form of a mail domain (see the module text); text idna refuses is only folded."""
+    text = text.strip().rstrip(".")
+    if text.isascii() and "xn--" not in text.lower():
+        return text.lower()
+    try:
+        return idna.decode(idna.encode(text, uts46=True))
+    except (idna.IDNAError, UnicodeError):
+        return text.casefold()
+
+
+def _looks_like_domain(text: str) -> bool:
+    if "." not in text.strip("."):
+        return False
+    try:
+        idna.encode(text.rstrip("."), uts46=True)
+    except (idna.IDNAError, UnicodeError):
+        return False
+    return True
+
+
+def key_form(key: str) -> KeyForm:
+    """The form of a map key. Quoted local parts are read as Postfix reads them."""
+    key = key.strip()
+    at = key.rfind("@") if '"' not in key else last_at(key)
+    if at < 0:
+        if _looks_like_domain(key):
+            return KeyForm(BARE_DOMAIN, "", mail_domain(key))
+        return KeyForm(BARE_LOCAL, unquote_local(key) if '"' in key or "\\" in key else key, "")
+    local, domain = key[:at], mail_domain(key[at + 1 :])
+    if not local:
+        return KeyForm(CATCH_ALL, "", domain)
+    if '"' in local or "\\" in local:
+        local = unquote_local(local)
+    return KeyForm(ADDRESS, local, domain)
+
+
+def ownership_findings(
+    entries: Iterable[Entry],
+    owned: Iterable[str],
+    tolerated: Iterable[str] = (),
+    shared: Mapping[str, str] | None = None,
+) -> list[Finding]:
+    """What a map's keys say about mail that is not the map's own.
+
+    ``owned``: the canonical mail domains the map may hold keys of. A key of any other
+    mail domain is an error, unless its domain is ``tolerated`` (keys that were there
+    before ownership was enforced, waiting for an admin: a warning). Bare local names and
+    bare domain lines are warnings. ``shared`` maps folded keys that other managed maps
+    define to a sentence saying which map Postfix consults first: each such key of this
+    map is a warning. Only enabled entries count: a disabled one is a comment to Postfix.
+    """
+    owned_set, tolerated_set = set(owned), set(tolerated)
+    shared = shared or {}
+    findings: list[Finding] = []
+    for entry in entries:
+        if not entry.enabled:
+            continue
+        form = key_form(entry.key)
+        if form.kind == BARE_LOCAL:
+            findings.append(Finding(
+                WARNING, "bare-local-name",
+                f"{entry.key} is a bare local name: it catches {entry.key}@ of every domain Postfix treats as "
+                "local, whatever map it stands in",
+                entry.key, entry.line,
+            ))
+        elif form.kind == BARE_DOMAIN:
+            findings.append(Finding(
+                WARNING, "bare-domain-line",
+                f"{entry.key} is a bare domain line: it declares {form.domain} a virtual alias domain",
+                entry.key, entry.line,
+            ))
+        elif form.domain not in owned_set:
+            if form.domain in tolerated_set:
+                findings.append(Finding(
+                    WARNING, "foreign-key-tolerated",
+                    f"{entry.key} belongs to {form.domain}, which another map owns; it was here before keys "
+                    "were tied to their domains and waits for an administrator (aliasdesk check)",
+                    entry.key, entry.line,
+                ))
+            else:
+                findings.append(Finding(
+                    ERROR, "foreign-key",
+                    f"{entry.key} belongs to {form.domain}, which is not a mail domain of this map: "
+                    "it would catch another domain's mail",
+                    entry.key, entry.line,
+                ))
+        sentence = shared.get(entry.key.lower()) if shared else None
+        if sentence:
+            findings.append(Finding(WARNING, "shared-key", sentence, entry.key, entry.line))
+    return findings
+
+
+def virtual_alias_maps(postconf: str = "postconf", config_dir: str | None = None) -> list[str] | None:
+    """The tables in Postfix's ``virtual_alias_maps``, in lookup order (``type:name``), or None.
+
+    None when the configuration cannot be read (no postconf, no main.cf): the caller then
+    falls back to its own order.
+    """
+    argv = [postconf, *(["-c", config_dir] if config_dir else []), "-xh", "virtual_alias_maps"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return [t for t in done.stdout.replace(",", " ").split() if t]
