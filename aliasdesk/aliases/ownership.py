@@ -17,17 +17,23 @@ no two Domains own the same one (MailDomain.name is unique). The rule
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
+import idna
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from aliasdesk.accounts.access import can_edit
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
-from aliasdesk.postfix.keys import BARE_DOMAIN, KeyForm, key_form, mail_domain
+from aliasdesk.postfix.expansion import last_at
+from aliasdesk.postfix.keys import BARE_DOMAIN, KeyForm, key_form, mail_domain, virtual_alias_maps
+from aliasdesk.postfix.virtual import parse_virtual
 
 
 class KeyNotAllowed(AliasError):
@@ -201,11 +207,10 @@ def claim_mail_domains(domain: Domain, names: Iterable[str], *, user: User | Non
 def _save_extra_domains(domain: Domain, names: list[str], user: User | None, reason: str) -> None:
     current = Domain.objects.select_for_update().get(pk=domain.pk)
     current.extra_domains = "\n".join(names)
-    current.version = F("version") + 1  # type: ignore[assignment]
+    current.version += 1
     current._history_user = user  # type: ignore[attr-defined]
     current._change_reason = reason  # type: ignore[attr-defined]
     current.save(update_fields=["extra_domains", "version", "updated_at"])
-    current.refresh_from_db(fields=["extra_domains", "version"])
     domain.extra_domains, domain.version = current.extra_domains, current.version
 
 
@@ -244,3 +249,85 @@ def mark_untouchable(user: User | None, domain: Domain, aliases: Iterable[Alias]
     for alias in aliases:
         alias.domain = domain
         alias.locked = untouchable_reason(user, alias, owners)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class MapOwnership:
+    """What a deploy's validation must know about the other maps (plain data: it goes to a child)."""
+
+    owned: frozenset[str]
+    tolerated: frozenset[str]
+    shared: dict[str, str]
+
+
+def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> MapOwnership:
+    """The mail domains the map owns, the ones it holds tolerated keys of, and its keys that
+    another managed map defines too, each with a sentence naming the map Postfix asks first.
+
+    Keys of a mail domain can only be in its owner's map, so a key two maps define is a bare
+    key, a header or footer entry, or a tolerated one: only those are looked up.
+    """
+    owned = frozenset(owned_mail_domains(domain))
+    tolerated = frozenset(tolerated_mail_domains(domain))
+    mine = [e.key for text in (domain.header, domain.footer) if text for e in parse_virtual(text).entries if e.enabled]
+    for key, _dests, enabled, _comment in rows:
+        if not enabled:
+            continue
+        at = key.rfind("@") if '"' not in key else last_at(key)
+        if at < 0 or (tolerated and mail_domain(key[at + 1 :]) in tolerated):
+            mine.append(key)
+    others: dict[str, int] = {}
+    live = Alias.objects.filter(deleted_at__isnull=True, enabled=True, domain__deleted_at__isnull=True)
+    folded = sorted({k.lower() for k in mine})
+    for start in range(0, len(folded), 500):
+        chunk = live.filter(key_folded__in=folded[start : start + 500]).exclude(domain=domain)
+        others.update(chunk.values_list("key_folded", "domain_id"))
+    for conflict in OwnershipConflict.objects.filter(mail_domain__in=owned).exclude(domain=domain):
+        for spelling in {conflict.mail_domain, _ascii(conflict.mail_domain)}:
+            rows_there = live.filter(domain_id=conflict.domain_id, key_folded__endswith="@" + spelling)
+            others.update(rows_there.values_list("key_folded", "domain_id"))
+    for other in Domain.objects.filter(deleted_at__isnull=True).exclude(pk=domain.pk).exclude(header="", footer=""):
+        for text in (other.header, other.footer):
+            for entry in parse_virtual(text).entries if text else []:
+                if entry.enabled:
+                    others.setdefault(entry.key.lower(), other.pk)
+    if not others:
+        return MapOwnership(owned, tolerated, {})
+    maps = {d.pk: d for d in Domain.objects.filter(pk__in=set(others.values()))}
+    order = lookup_order([domain, *maps.values()])
+    shared = {}
+    for key, other_id in others.items():
+        other = maps[other_id]
+        first = min((domain, other), key=lambda d: order[d.pk])
+        winner = "this map's" if first.pk == domain.pk else "that map's"
+        shared[key] = (
+            f"{key} is also defined by the map of {other.name} ({other.map_path}); Postfix consults "
+            f"{first.name}'s map first, so {winner} answer wins"
+        )
+    return MapOwnership(owned, tolerated, shared)
+
+
+def _ascii(name: str) -> str:
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return name
+
+
+def lookup_order(domains: Iterable[Domain]) -> dict[int, tuple[int, str]]:
+    """Where each map stands in Postfix's lookup order: its place in ``virtual_alias_maps`` when
+    the Postfix configuration can be read and lists it, else the managed order (by name), after
+    the listed ones.
+    """
+    tables = postfix_virtual_alias_maps() or []
+    places = {}
+    for index, table in enumerate(tables):
+        places.setdefault(table.split(":", 1)[-1], index)
+    return {d.pk: (places.get(d.map_path, len(tables)), d.name) for d in domains}
+
+
+def postfix_virtual_alias_maps() -> list[str] | None:
+    postmap = Path(shutil.which(settings.POSTMAP) or settings.POSTMAP)
+    postconf = postmap.with_name("postconf")
+    program = str(postconf) if postconf.exists() else "postconf"
+    return virtual_alias_maps(program, settings.POSTFIX_CONFIG_DIR)

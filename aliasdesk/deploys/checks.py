@@ -13,6 +13,7 @@ from multiprocessing.connection import Connection
 
 from aliasdesk.deploys.render import RenderedMap
 from aliasdesk.postfix import postmap as pm
+from aliasdesk.postfix.keys import ownership_findings
 from aliasdesk.postfix.postmap import die_with_parent
 from aliasdesk.postfix.validate import Finding, validate_entries
 from aliasdesk.postfix.virtual import Entry, parse_virtual
@@ -50,6 +51,7 @@ def check_rendered(
     if got != wanted:
         findings.append(Finding("error", "render-mismatch", _first_mismatch(wanted, got)))
     findings += validate_entries(parsed.entries)
+    findings += ownership_findings(parsed.entries, rendered.owned, rendered.tolerated, rendered.shared)
     expected: dict[str, str] = {}
     if with_expected:
         enabled = [e for e in parsed.entries if e.enabled]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
 from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.ownership import map_ownership
 from aliasdesk.postfix.virtual import render_entry
 
 
@@ -19,6 +20,10 @@ class RenderedMap:
     serial: int
     text: str
     rows: list[tuple[str, str, bool, str]]
+    # What the validation needs to know about other maps (see aliases.ownership.MapOwnership).
+    owned: frozenset[str] = frozenset()
+    tolerated: frozenset[str] = frozenset()
+    shared: dict[str, str] = field(default_factory=dict)
 
     @property
     def alias_count(self) -> int:
@@ -80,9 +85,13 @@ def render_map(domain: Domain) -> RenderedMap:
         locked = Domain.objects.select_for_update().get(pk=domain.pk)
         rows = fetch_rows(domain.pk)
     text = render_rows(locked.header, rows, locked.footer)
+    context = map_ownership(locked, rows)
     return RenderedMap(
         domain=locked,
         serial=locked.serial,
         text=text,
         rows=rows,
+        owned=context.owned,
+        tolerated=context.tolerated,
+        shared=context.shared,
     )

@@ -126,42 +126,54 @@ def ownership_findings(
     owned_set, tolerated_set = set(owned), set(tolerated)
     shared = shared or {}
     findings: list[Finding] = []
+    verdicts: dict[str, str] = {}  # domain part as written -> "", "tolerated" or "foreign"
     for entry in entries:
         if not entry.enabled:
             continue
-        form = key_form(entry.key)
-        if form.kind == BARE_LOCAL:
-            findings.append(Finding(
-                WARNING, "bare-local-name",
-                f"{entry.key} is a bare local name: it catches {entry.key}@ of every domain Postfix treats as "
-                "local, whatever map it stands in",
-                entry.key, entry.line,
-            ))
-        elif form.kind == BARE_DOMAIN:
-            findings.append(Finding(
-                WARNING, "bare-domain-line",
-                f"{entry.key} is a bare domain line: it declares {form.domain} a virtual alias domain",
-                entry.key, entry.line,
-            ))
-        elif form.domain not in owned_set:
-            if form.domain in tolerated_set:
-                findings.append(Finding(
-                    WARNING, "foreign-key-tolerated",
-                    f"{entry.key} belongs to {form.domain}, which another map owns; it was here before keys "
-                    "were tied to their domains and waits for an administrator (aliasdesk check)",
-                    entry.key, entry.line,
-                ))
-            else:
-                findings.append(Finding(
-                    ERROR, "foreign-key",
-                    f"{entry.key} belongs to {form.domain}, which is not a mail domain of this map: "
-                    "it would catch another domain's mail",
-                    entry.key, entry.line,
-                ))
-        sentence = shared.get(entry.key.lower()) if shared else None
-        if sentence:
-            findings.append(Finding(WARNING, "shared-key", sentence, entry.key, entry.line))
+        key = entry.key
+        at = key.rfind("@") if '"' not in key else last_at(key)
+        if at < 0:
+            findings.append(_bare_finding(entry))
+        else:
+            part = key[at + 1 :]
+            verdict = verdicts.get(part)
+            if verdict is None:
+                name = mail_domain(part)
+                verdict = "" if name in owned_set else "tolerated" if name in tolerated_set else "foreign"
+                verdicts[part] = verdict
+            if verdict:
+                findings.append(_foreign_finding(entry, mail_domain(part), verdict == "tolerated"))
+        if shared:
+            sentence = shared.get(key.lower())
+            if sentence:
+                findings.append(Finding(WARNING, "shared-key", sentence, key, entry.line))
     return findings
+
+
+def _bare_finding(entry: Entry) -> Finding:
+    form = key_form(entry.key)
+    if form.kind == BARE_DOMAIN:
+        message = f"{entry.key} is a bare domain line: it declares {form.domain} a virtual alias domain"
+        return Finding(WARNING, "bare-domain-line", message, entry.key, entry.line)
+    message = (
+        f"{entry.key} is a bare local name: it catches {entry.key}@ of every domain Postfix treats as local, "
+        "whatever map it stands in"
+    )
+    return Finding(WARNING, "bare-local-name", message, entry.key, entry.line)
+
+
+def _foreign_finding(entry: Entry, domain: str, tolerated: bool) -> Finding:
+    if tolerated:
+        message = (
+            f"{entry.key} belongs to {domain}, which another map owns; it was here before keys were tied to "
+            "their domains and waits for an administrator (aliasdesk check)"
+        )
+        return Finding(WARNING, "foreign-key-tolerated", message, entry.key, entry.line)
+    message = (
+        f"{entry.key} belongs to {domain}, which is not a mail domain of this map: it would catch another "
+        "domain's mail"
+    )
+    return Finding(ERROR, "foreign-key", message, entry.key, entry.line)
 
 
 def virtual_alias_maps(postconf: str = "postconf", config_dir: str | None = None) -> list[str] | None:
