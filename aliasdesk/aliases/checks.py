@@ -1,0 +1,92 @@
+"""``aliasdesk check``: the keys that break the ownership rule today, for an admin to settle.
+
+Registered as a Django system check that needs the database: ``aliasdesk check`` asks
+the database by default (see the ``check`` command), ``check --deploy`` too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.core import checks
+from django.db import DatabaseError
+
+from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
+from aliasdesk.postfix.expansion import last_at
+from aliasdesk.postfix.keys import mail_domain
+from aliasdesk.postfix.virtual import parse_virtual
+
+SHOWN_KEYS = 5
+
+
+def key_domains_by_map() -> dict[int, dict[str, list[str]]]:
+    """For every live map, the mail domains of its live keys (header and footer included) and those keys."""
+    found: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    rows = (
+        Alias.objects.filter(deleted_at__isnull=True, domain__deleted_at__isnull=True)
+        .order_by()
+        .values_list("domain_id", "key")
+    )
+    for domain_id, key in rows.iterator(chunk_size=5000):
+        at = key.rfind("@") if '"' not in key else last_at(key)
+        if at >= 0:
+            found[domain_id][mail_domain(key[at + 1 :])].append(key)
+    for domain in Domain.objects.filter(deleted_at__isnull=True).exclude(header="", footer=""):
+        for text in (domain.header, domain.footer):
+            for entry in parse_virtual(text).entries if text else []:
+                at = last_at(entry.key)
+                if entry.enabled and at >= 0:
+                    found[domain.pk][mail_domain(entry.key[at + 1 :])].append(entry.key)
+    return found
+
+
+def ownership_problems() -> list[checks.CheckMessage]:
+    """Conflicts (one mail domain's keys in two maps) and keys no rule allows; settled conflicts go."""
+    owner = dict(MailDomain.objects.values_list("name", "domain_id"))
+    names = dict(Domain.objects.values_list("pk", "name"))
+    tolerated = set(OwnershipConflict.objects.values_list("domain_id", "mail_domain"))
+    messages: list[checks.CheckMessage] = []
+    held = key_domains_by_map()
+    for domain_id, by_domain in sorted(held.items(), key=lambda item: names.get(item[0], "")):
+        for name, keys in sorted(by_domain.items()):
+            owner_id = owner.get(name)
+            if owner_id == domain_id:
+                continue
+            more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+            shown = ", ".join(keys[:SHOWN_KEYS]) + more
+            where = f"the map of {names.get(owner_id, '?')} owns it" if owner_id else "no map owns it"
+            if (domain_id, name) in tolerated:
+                messages.append(checks.Warning(
+                    f"{names[domain_id]}: {len(keys)} key(s) of {name} ({shown}), but {where}: "
+                    "one mail domain's keys in two maps",
+                    hint="delete or switch off these aliases here, or move them to their owner's map; "
+                    "the warning goes once they are gone",
+                    id="aliasdesk.W001",
+                ))
+            else:
+                messages.append(checks.Error(
+                    f"{names[domain_id]}: {len(keys)} key(s) of {name} ({shown}), but {where}: "
+                    "the next deploy of this map stops on them",
+                    hint=(
+                        f"delete or switch off these aliases; keys of {name} belong in its owner's map"
+                        if owner_id
+                        else f"add {name} to the map's mail domains (its settings), or delete these aliases"
+                    ),
+                    id="aliasdesk.E001",
+                ))
+    settled = [(d, n) for d, n in tolerated if n not in held.get(d, {})]
+    for domain_id, name in settled:
+        OwnershipConflict.objects.filter(domain_id=domain_id, mail_domain=name).delete()
+    return messages
+
+
+
+@checks.register("aliasdesk", checks.Tags.database)
+def check_key_ownership(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if not databases or "default" not in databases:
+        return []
+    try:
+        return ownership_problems()
+    except DatabaseError:
+        return []  # not migrated yet: `aliasdesk migrate` comes first
