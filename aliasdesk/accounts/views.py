@@ -13,12 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts import services
-from aliasdesk.accounts.access import require_admin, require_reader_of_everything, visible_domains
+from aliasdesk.accounts.access import require_admin, require_reader_of_everything, sees_everything, visible_domains
 from aliasdesk.accounts.audit import KINDS, AuditFilter, audit_page, decode_cursor
 from aliasdesk.accounts.models import Grant, User
-from aliasdesk.aliases.lookup import domain_entries
+from aliasdesk.aliases.lookup import hidden_answers, managed_table
 from aliasdesk.aliases.models import Domain
-from aliasdesk.postfix.resolve import AliasTable, explain, resolve
+from aliasdesk.postfix.resolve import explain, resolve
 
 
 @login_required
@@ -174,8 +174,10 @@ def resolve_page(request: HttpRequest) -> HttpResponse:
     address = request.GET.get("address", "").strip()[:512]
     context: dict[str, object] = {"address": address, "nav": "resolve"}
     if address:
-        domains = list(visible_domains(request.user).order_by("name"))  # type: ignore[arg-type]
-        resolution = resolve(address, AliasTable([domain_entries(d) for d in domains]))
+        table, domains = managed_table(visible_domains(request.user))  # type: ignore[arg-type]
+        resolution = resolve(address, table)
         context.update(resolution=resolution, explanation=explain(resolution), maps=[d.name for d in domains])
+        if not sees_everything(request.user):  # type: ignore[arg-type]
+            context["hidden"] = hidden_answers(resolution, domains)
         context["as_json"] = json.dumps(resolution.to_dict(), indent=2)
     return render(request, "accounts/resolve.html", context)

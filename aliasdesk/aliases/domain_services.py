@@ -10,15 +10,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from django.db import transaction
+import idna
+from django.db import IntegrityError, transaction
 
 from aliasdesk.accounts.models import User
-from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.models import Alias, Domain, MailDomain
+from aliasdesk.aliases.ownership import extra_domain_list, tolerated_mail_domains
 from aliasdesk.aliases.services import AliasError, bump_serial, normalize_domain_name
 from aliasdesk.deploys.render import render_rows
+from aliasdesk.postfix.keys import key_form, mail_domain
 from aliasdesk.postfix.virtual import parse_virtual
 
-SETTINGS_FIELDS = ("header", "footer", "localpart_pattern", "allowed_destination_domains")
+SETTINGS_FIELDS = (
+    "header",
+    "footer",
+    "localpart_pattern",
+    "allowed_destination_domains",
+    "extra_domains",
+    "editors_role_addresses",
+)
+FIELD_LABELS = {
+    "header": "Header",
+    "footer": "Footer",
+    "localpart_pattern": "Name pattern",
+    "allowed_destination_domains": "Allowed destination domains",
+    "extra_domains": "Further mail domains",
+    "editors_role_addresses": "Editors may change postmaster@ and abuse@",
+}
 PREVIEW_ROWS = 30
 _PATTERN_MAX = Domain._meta.get_field("localpart_pattern").max_length or 255
 
@@ -32,9 +50,7 @@ class SettingsProblem:
     line: int = 0
 
     def __str__(self) -> str:
-        label = {"header": "Header", "footer": "Footer", "localpart_pattern": "Name pattern"}.get(
-            self.field, "Allowed destination domains"
-        )
+        label = FIELD_LABELS.get(self.field, self.field)
         return f"{label}, line {self.line}: {self.message}" if self.line else f"{label}: {self.message}"
 
 
@@ -67,6 +83,8 @@ class DomainSettings:
     footer: str = ""
     localpart_pattern: str = ""
     allowed_destination_domains: str = ""
+    extra_domains: str = ""
+    editors_role_addresses: bool = False
 
     @classmethod
     def of(cls, domain: Domain) -> DomainSettings:
@@ -75,7 +93,8 @@ class DomainSettings:
     @classmethod
     def from_form(cls, data: object) -> DomainSettings:
         get = data.get  # type: ignore[attr-defined]
-        return cls(*(str(get(name, "")) for name in SETTINGS_FIELDS))
+        texts = {name: str(get(name, "")) for name in SETTINGS_FIELDS if name != "editors_role_addresses"}
+        return cls(**texts, editors_role_addresses=get("editors_role_addresses") == "on")  # type: ignore[arg-type]
 
 
 @dataclass
@@ -156,9 +175,88 @@ def clean_settings(wanted: DomainSettings) -> DomainSettings:
         allowed = clean_destination_domains(allowed)
     except AliasError as exc:
         problems.append(SettingsProblem("allowed_destination_domains", str(exc)))
+    extra = wanted.extra_domains
+    try:
+        extra = clean_extra_domains(extra)
+    except AliasError as exc:
+        problems.append(SettingsProblem("extra_domains", str(exc)))
     if problems:
         raise SettingsRefused(problems)
-    return DomainSettings(header, footer, pattern, allowed)
+    return DomainSettings(header, footer, pattern, allowed, extra, bool(wanted.editors_role_addresses))
+
+
+def clean_extra_domains(text: str) -> str:
+    """The further mail domains, canonical (see postfix.keys.mail_domain), sorted, one per line."""
+    result: set[str] = set()
+    for number, line in enumerate(text.replace("\r", "\n").split("\n"), start=1):
+        for word in line.replace(",", " ").split():
+            try:
+                result.add(mail_domain(normalize_domain_name(word.lstrip("@"))))
+            except AliasError as exc:
+                raise AliasError(f"line {number}: {exc}", "extra_domains") from exc
+    return "\n".join(sorted(result))
+
+
+def check_settings_ownership(domain: Domain, clean: DomainSettings) -> list[SettingsProblem]:
+    """What the new mail domains, header and footer would break: another map's mail domain,
+    a mail domain dropped while the map still holds its keys, a header or footer key of a
+    mail domain the map does not own.
+    """
+    problems: list[SettingsProblem] = []
+    own = mail_domain(domain.name)
+    wanted = set(clean.extra_domains.split()) - {own}
+    before = set(extra_domain_list(domain))
+    owners = {m.name: m.domain for m in MailDomain.objects.filter(name__in=wanted).select_related("domain")}
+    for name in sorted(wanted - before):
+        owner = owners.get(name)
+        if owner is not None and owner.pk != domain.pk:
+            problems.append(SettingsProblem("extra_domains", f"{name} is a mail domain of the map of {owner.name}"))
+    for name in sorted(before - wanted):
+        spellings = {name, _ascii(name)}
+        held = [k for s in spellings for k in _live_keys_of(domain, s)]
+        if held:
+            problems.append(SettingsProblem(
+                "extra_domains",
+                f"{name}: this map still holds {len(held)} alias(es) of it ({', '.join(held[:3])}); "
+                "delete them first or keep the mail domain",
+            ))
+    owned = wanted | {own}
+    tolerated = tolerated_mail_domains(domain)
+    for field_name in ("header", "footer"):
+        for entry in parse_virtual(getattr(clean, field_name)).entries:
+            form = key_form(entry.key)
+            if entry.enabled and not form.bare and form.domain not in owned and form.domain not in tolerated:
+                problems.append(SettingsProblem(
+                    field_name,
+                    f"{entry.key} belongs to {form.domain}, which is not a mail domain of this map"
+                    + ("" if form.domain in owners else " (add it to the further mail domains below)"),
+                    entry.line,
+                ))
+    return problems
+
+
+def _live_keys_of(domain: Domain, spelling: str) -> list[str]:
+    rows = Alias.objects.filter(domain=domain, deleted_at__isnull=True, key_folded__endswith="@" + spelling)
+    return list(rows.values_list("key", flat=True)[:100])
+
+
+def _ascii(name: str) -> str:
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return name
+
+
+def _sync_mail_domains(domain: Domain, before: str, after: str) -> None:
+    old, new = set(before.split()), set(after.split())
+    MailDomain.objects.filter(domain=domain, name__in=old - new).delete()
+    try:
+        with transaction.atomic():
+            MailDomain.objects.bulk_create([MailDomain(name=n, domain=domain) for n in sorted(new - old)])
+    except IntegrityError as exc:
+        raise SettingsRefused(
+            [SettingsProblem("extra_domains", "another map took one of these mail domains meanwhile; try again")]
+        ) from exc
 
 
 @transaction.atomic
@@ -178,6 +276,10 @@ def update_domain_settings(
     clean = clean_settings(wanted)
     if clean == DomainSettings.of(current):
         return current, False
+    problems = check_settings_ownership(current, clean)
+    if problems:
+        raise SettingsRefused(problems)
+    _sync_mail_domains(current, current.extra_domains, clean.extra_domains)
     for name in SETTINGS_FIELDS:
         setattr(current, name, getattr(clean, name))
     current.version = version + 1
@@ -214,8 +316,10 @@ def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_RO
 def _comparable(name: str, value: str) -> str:
     if name in ("header", "footer"):
         return normalize_map_text(value)
-    if name == "allowed_destination_domains":
+    if name in ("allowed_destination_domains", "extra_domains"):
         return " ".join(value.replace(",", " ").split())
+    if isinstance(value, bool):
+        return str(value)
     return value.strip()
 
 
@@ -224,7 +328,7 @@ class StaleMerge:
     """The form to show again after a stale save, and what the other person changed."""
 
     form: DomainSettings
-    theirs: list[tuple[str, str]]  # (field, their value) for each field they changed
+    theirs: list[tuple[str, str, object]]  # (field, its label, their value) for each field they changed
     conflicts: list[str]  # fields both changed, to different values
 
 
@@ -236,7 +340,7 @@ def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMer
     """
     base = current.history.filter(version=version).order_by("-history_id").first()  # type: ignore[attr-defined]
     merged = DomainSettings()
-    theirs: list[tuple[str, str]] = []
+    theirs: list[tuple[str, str, object]] = []
     conflicts: list[str] = []
     for name in SETTINGS_FIELDS:
         my_value, their_value = getattr(mine, name), getattr(current, name)
@@ -244,7 +348,7 @@ def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMer
         they_changed = base_value is None or _comparable(name, their_value) != _comparable(name, base_value)
         i_changed = base_value is None or _comparable(name, my_value) != _comparable(name, base_value)
         if they_changed:
-            theirs.append((name, their_value))
+            theirs.append((name, FIELD_LABELS[name], their_value))
         setattr(merged, name, my_value if i_changed else their_value)
         if they_changed and i_changed and _comparable(name, my_value) != _comparable(name, their_value):
             conflicts.append(name)

@@ -320,7 +320,7 @@ def lookup_order(domains: Iterable[Domain]) -> dict[int, tuple[int, str]]:
     the listed ones.
     """
     tables = postfix_virtual_alias_maps() or []
-    places = {}
+    places: dict[str, int] = {}
     for index, table in enumerate(tables):
         places.setdefault(table.split(":", 1)[-1], index)
     return {d.pk: (places.get(d.map_path, len(tables)), d.name) for d in domains}

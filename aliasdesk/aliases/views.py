@@ -29,6 +29,7 @@ from aliasdesk.aliases.search import (
 from aliasdesk.deploys.engine import edited_by_hand
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.maillog.traffic import TRAFFIC_DAYS, attach_traffic
+from aliasdesk.postfix.virtual import parse_virtual
 
 PAGE_SIZE = 50
 
@@ -84,6 +85,15 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
         "params": params,
         "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
         "is_admin": can_administer(request.user),  # type: ignore[arg-type]
+        "text_entries": map_text_entries(domain),
+    }
+
+
+def map_text_entries(domain: Domain) -> dict[str, int]:
+    """How many live entries the header and footer hold: map lines the grid does not list."""
+    return {
+        name: sum(1 for e in parse_virtual(text).entries if e.enabled) if text else 0
+        for name, text in (("header", domain.header), ("footer", domain.footer))
     }
 
 

@@ -31,7 +31,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["address"].strip():
             raise CommandError("give an address")
-        table, names = managed_table()
+        table, maps = managed_table()
+        names = [d.name for d in maps]
         resolution = resolve(
             options["address"],
             table,
