@@ -114,22 +114,26 @@ def authorize_keys(
     admin = acts_as_admin(user)
     claims: dict[str, int] = {}
     refused: list[tuple[int, str]] = []
-    by_domain_part: dict[str, str | None | KeyNotAllowed] = {}
+    by_domain_part: dict[str, str | KeyNotAllowed | None] = {}
+    role_locals = ("postmaster", "abuse")
     for line, key in keys:
-        at = key.rfind("@") if '"' not in key else -2
-        if at >= 0 and (admin or key[:at].lower() not in ("postmaster", "abuse")):
-            # The answer depends only on the domain part; a quoted key or a role address is read in full.
+        at = key.rfind("@") if '"' not in key else -1
+        if at >= 0 and (admin or key[:at].lower() not in role_locals):
+            # The answer depends only on the domain part; quoted keys and role addresses are read in full.
             part = key[at:]
-            answer = by_domain_part.get(part, KeyNotAllowed(""))
-            if isinstance(answer, KeyNotAllowed) and not str(answer):
+            if part in by_domain_part:
+                answer = by_domain_part[part]
+            else:
                 try:
                     answer = authorize_key(user, domain, "x" + part, owners=owners)
                 except KeyNotAllowed as exc:
                     answer = exc
                 by_domain_part[part] = answer
+            if answer is None:
+                continue
             if isinstance(answer, KeyNotAllowed):
                 refused.append((line, str(answer).replace("x" + part, key, 1)))
-            elif answer:
+            else:
                 claims.setdefault(answer, line)
             continue
         try:
@@ -270,12 +274,13 @@ def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> Map
     owned = frozenset(owned_mail_domains(domain))
     tolerated = frozenset(tolerated_mail_domains(domain))
     mine = [e.key for text in (domain.header, domain.footer) if text for e in parse_virtual(text).entries if e.enabled]
-    for key, _dests, enabled, _comment in rows:
-        if not enabled:
-            continue
-        at = key.rfind("@") if '"' not in key else last_at(key)
-        if at < 0 or (tolerated and mail_domain(key[at + 1 :]) in tolerated):
-            mine.append(key)
+    # A comprehension: this runs over every row of a 500,000-alias map before each deploy.
+    mine += [key for key, _d, enabled, _c in rows if enabled and ("@" not in key or '"' in key)]
+    if tolerated:
+        for key, _dests, enabled, _comment in rows:
+            at = key.rfind("@") if '"' not in key else last_at(key)
+            if enabled and at >= 0 and mail_domain(key[at + 1 :]) in tolerated:
+                mine.append(key)
     others: dict[str, int] = {}
     live = Alias.objects.filter(deleted_at__isnull=True, enabled=True, domain__deleted_at__isnull=True)
     folded = sorted({k.lower() for k in mine})
