@@ -24,6 +24,9 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.errors import AliasError
@@ -40,6 +43,8 @@ from aliasdesk.aliases.services import (
     restore_version,
     update_alias,
 )
+from aliasdesk.postfix.keys import key_form, ownership_findings
+from aliasdesk.postfix.virtual import Entry, parse_virtual
 
 pytestmark = pytest.mark.django_db
 
@@ -657,3 +662,52 @@ def test_admin_import_replace_still_takes_the_whole_file(world: World) -> None:
     report = import_map(src, OWN, user=world.admin, replace=True)
     assert report.updated == 1 and report.created == 1
     assert not Alias.objects.get(domain=world.own, key="postmaster@own.example").enabled
+
+
+# ---------------------------------------------------------------------------------------
+# What an editor can write, the deploy never calls foreign (the two rules agree)
+
+_PIECES = [
+    "info",
+    "x",
+    "@",
+    '"',
+    "\\",
+    ".",
+    "+",
+    "%",
+    " ",
+    "own.example",
+    "victim.example",
+    "OWN.EXAMPLE",
+    "xn--bcher-kva.example",
+    "bücher.example",
+    "münchen.example",
+    "sub.",
+    "[192.0.2.1]",
+    "postmaster",
+    "example",
+]
+
+
+@hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6))
+def test_an_editor_can_write_nothing_the_deploy_would_call_foreign(world: World, pieces: list[str]) -> None:
+    key = "".join(pieces)
+    owned = set(MailDomain.objects.filter(domain=world.own).values_list("name", flat=True))
+    with transaction.atomic():
+        try:
+            create_alias(world.own, key, DEST, user=world.editor)
+        except AliasError:
+            written = False
+        else:
+            written = True
+        transaction.set_rollback(True)
+    if written:
+        stored = key.strip()
+        form = key_form(stored)
+        assert not form.bare and form.domain in owned, stored
+        assert not form.role_address, stored
+        assert ownership_findings([Entry(stored, DEST, True, "", 1)], owned) == [], stored
+        parsed = parse_virtual(f"{stored}\t{DEST}\n")
+        assert [e.key for e in parsed.entries] == [stored], stored

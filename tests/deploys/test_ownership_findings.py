@@ -336,3 +336,21 @@ def test_ownership_findings_each_key_once_however_many_share_a_domain() -> None:
     found = ownership_findings(entries, OWNED)
     assert [f.line for f in found] == list(range(1, 101))
     assert {f.code for f in found} == {"foreign-key"}
+
+
+@pytest.mark.django_db
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: lookup_order matches main.cf tables by table.split(':', 1)[-1], so proxy:hash:/path "
+    "(a common virtual_alias_maps form) never matches the map's path and the managed order is used instead",
+)
+def test_lookup_order_reads_proxy_tables_of_virtual_alias_maps(
+    maps: tuple[Domain, Domain], aliasdesk_settings, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    own, victim = maps
+    conf = write_main_cf(
+        tmp_path / "proxied", f"virtual_alias_maps = proxy:hash:{victim.map_path}, proxy:hash:{own.map_path}\n"
+    )
+    aliasdesk_settings.POSTFIX_CONFIG_DIR = str(conf)
+    order = lookup_order([own, victim])
+    assert order[victim.pk] < order[own.pk]
