@@ -15,6 +15,7 @@ and MailDomain rows.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given
@@ -711,3 +713,52 @@ def test_an_editor_can_write_nothing_the_deploy_would_call_foreign(world: World,
         assert ownership_findings([Entry(stored, DEST, True, "", 1)], owned) == [], stored
         parsed = parse_virtual(f"{stored}\t{DEST}\n")
         assert [e.key for e in parsed.entries] == [stored], stored
+
+
+@hyp_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pieces=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6))
+def test_what_an_admin_writes_the_map_owns_afterwards(world: World, pieces: list[str]) -> None:
+    key = "".join(pieces)
+    with transaction.atomic():
+        try:
+            create_alias(world.own, key, DEST, user=world.admin)
+        except AliasError:
+            owned = None
+        else:
+            owned = set(MailDomain.objects.filter(domain=world.own).values_list("name", flat=True))
+        transaction.set_rollback(True)
+    if owned is not None:
+        stored = key.strip()
+        found = ownership_findings([Entry(stored, DEST, True, "", 1)], owned)
+        if key_form(stored).bare:
+            assert [(f.severity, f.code[:5]) for f in found] == [("warning", "bare-")], stored
+        else:
+            assert found == [], stored
+
+
+# ---------------------------------------------------------------------------------------
+# The command line acts as an admin
+
+
+def test_cli_import_claims_and_says_so(world: World) -> None:
+    src = world.tmp / "virtual"
+    src.write_text(f"a@legacy.example\t{DEST}\nb@one.example\t{DEST}\n")
+    out = io.StringIO()
+    call_command("import", str(src), "--domain", "legacy.example", "--map-file", str(world.tmp / "legacy"), stdout=out)
+    assert "line 2: one.example is now a mail domain of this map" in out.getvalue()
+    assert MailDomain.objects.get(name="one.example").domain.name == "legacy.example"
+
+
+def test_cli_import_refuses_keys_of_another_map_with_their_lines(world: World) -> None:
+    src = world.tmp / "virtual"
+    src.write_text(
+        f"a@legacy.example\t{DEST}\nb@victim.example\t{DEST}\nc@legacy.example\t{DEST}\n@victim.example\tx\n"
+    )
+    err = io.StringIO()
+    before = snapshot()
+    with pytest.raises(CommandError, match="2 problem"):
+        call_command(
+            "import", str(src), "--domain", "legacy.example", "--map-file", str(world.tmp / "legacy"), stderr=err
+        )
+    assert "line 2:" in err.getvalue() and "line 4:" in err.getvalue()
+    assert snapshot() == before
