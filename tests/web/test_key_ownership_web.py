@@ -403,3 +403,16 @@ def test_grid_cache_does_not_leak_buttons_between_roles(login: Login, world: dic
     page = login("bob").get(reverse("domain-detail", args=["example.com"])).content.decode()
     row = re.search(rf'<tr id="alias-{protected.pk}".*?</tr>', page, re.S)
     assert row and "admins only" in row.group() and 'name="ids"' not in row.group()
+
+
+@pytest.mark.parametrize("action", ["enable", "disable", "delete", "restore"])
+def test_editor_bulk_with_one_protected_alias_is_403_and_changes_none(
+    login: Login, world: dict[str, Any], action: str
+) -> None:
+    before = snapshot()
+    response = login("bob").post(
+        reverse("alias-bulk", args=["example.com"]),
+        {"action": action, "ids": [world["mine"].pk, world["protected"].pk]},
+    )
+    assert response.status_code == 403
+    assert snapshot() == before
