@@ -23,7 +23,14 @@ from django.utils import timezone
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain
-from aliasdesk.aliases.ownership import authorize_keys, claim_mail_domains, require_editor
+from aliasdesk.aliases.ownership import (
+    Owners,
+    acts_as_admin,
+    authorize_keys,
+    claim_mail_domains,
+    require_editor,
+    untouchable_reason,
+)
 from aliasdesk.aliases.search import indexing_in_bulk
 from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name, save_change
 from aliasdesk.postfix.virtual import (
@@ -242,10 +249,13 @@ def import_map(
 def _claim_key_domains(domain: Domain, entries: list[Entry], user: User | None, source: str) -> list[Problem]:
     """The ownership rule for every enabled entry; an admin's import claims the mail domains nobody owns.
 
-    Disabled entries route nothing; switching one on later goes through the rule.
+    Disabled entries route nothing; switching one on later goes through the rule (for
+    editors they count all the same: they may not write such a key at all).
     """
     require_editor(user, domain)
-    claims, refused = authorize_keys(user, domain, ((e.line, e.key) for e in entries if e.enabled))
+    # An editor's disabled line still writes a key they may not touch: every line counts for them.
+    every = not acts_as_admin(user)
+    claims, refused = authorize_keys(user, domain, ((e.line, e.key) for e in entries if e.enabled or every))
     if refused:
         raise ImportRefused(source, [Problem(line, message) for line, message in refused])
     added = claim_mail_domains(domain, list(claims), user=user, reason=f"import of {source}")
@@ -278,19 +288,14 @@ def _append(
     ]
     if clashes:
         raise ImportRefused(str(domain), clashes)
-    if not domain.header and not domain.footer:
-        _set_header_footer(domain, header, footer, user)
-    elif header or footer:
-        report.problems.append(
-            Problem(0, "the domain has a header or footer already: the file's were not taken", "warning")
-        )
+    _take_header_footer(domain, header, footer, user, report, always=False)
     report.created = bulk_insert_aliases(domain, entries, user, "import")
 
 
 def _replace(
     domain: Domain, entries: list[Entry], header: str, footer: str, user: User | None, report: ImportReport
 ) -> None:
-    _set_header_footer(domain, header, footer, user)
+    _take_header_footer(domain, header, footer, user, report, always=True)
     existing: dict[tuple[str, int], Alias] = {}
     counts: dict[str, int] = {}
     for alias in Alias.objects.filter(domain=domain, deleted_at__isnull=True).order_by("id"):
@@ -299,6 +304,7 @@ def _replace(
         existing[(alias.key_folded, n)] = alias
     counts = {}
     fresh: list[Entry] = []
+    changed: list[tuple[Alias, tuple[str, str, bool, str]]] = []
     for entry in entries:
         n = counts.get(entry.folded_key, 0)
         counts[entry.folded_key] = n + 1
@@ -310,12 +316,45 @@ def _replace(
         if (match.key, match.destinations, match.enabled, match.comment) == wanted:
             report.unchanged += 1
             continue
+        changed.append((match, wanted))
+    removed = list(existing.values())
+    if not acts_as_admin(user):
+        # What --replace changes or removes must be the editor's to touch.
+        owners = Owners()
+        refused = [untouchable_reason(user, a, owners) for a in [m for m, _ in changed] + removed]
+        refused = [r for r in refused if r]
+        if refused:
+            raise ImportRefused(str(domain), [Problem(0, reason) for reason in refused[:50]])
+    for match, wanted in changed:
         match.key, match.destinations, match.enabled, match.comment = wanted
         save_change(match, user, "import --replace")
         report.updated += 1
     now = timezone.now()
-    for alias in existing.values():
+    for alias in removed:
         alias.deleted_at = now
         save_change(alias, user, "import --replace: not in the file")
         report.removed += 1
     report.created = bulk_insert_aliases(domain, fresh, user, "import --replace")
+
+
+def _take_header_footer(
+    domain: Domain, header: str, footer: str, user: User | None, report: ImportReport, *, always: bool
+) -> None:
+    """The file's header and footer become the domain's: always with --replace, else only when it has none.
+
+    They are map text only admins edit: an editor's import keeps the domain's own.
+    """
+    if not header and not footer and not always:
+        return
+    if not acts_as_admin(user):
+        if (header, footer) != (domain.header, domain.footer) and (header or footer or always):
+            report.problems.append(
+                Problem(0, "the header and footer are for administrators: the file's were not taken", "warning")
+            )
+        return
+    if always or (not domain.header and not domain.footer):
+        _set_header_footer(domain, header, footer, user)
+    else:
+        report.problems.append(
+            Problem(0, "the domain has a header or footer already: the file's were not taken", "warning")
+        )

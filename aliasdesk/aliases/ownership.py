@@ -327,6 +327,8 @@ def lookup_order(domains: Iterable[Domain]) -> dict[int, tuple[int, str]]:
     tables = postfix_virtual_alias_maps() or []
     places: dict[str, int] = {}
     for index, table in enumerate(tables):
+        while table.startswith("proxy:"):  # proxy:hash:/etc/postfix/x is the table hash:/etc/postfix/x
+            table = table[len("proxy:") :]
         places.setdefault(table.split(":", 1)[-1], index)
     return {d.pk: (places.get(d.map_path, len(tables)), d.name) for d in domains}
 

@@ -449,6 +449,7 @@ def alias_versions(alias: Alias) -> list[Version]:
     return versions
 
 
+@transaction.atomic
 def restore_version(alias: Alias, history_id: int, *, version: int, user: User | None = None) -> Alias:
     """Make the alias as it was in one history entry (itself recorded as a new change)."""
     record = alias.history.filter(history_id=history_id).first()  # type: ignore[attr-defined]

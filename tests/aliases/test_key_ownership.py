@@ -403,11 +403,6 @@ def test_admin_may_edit_the_comment_of_a_foreign_legacy_alias_but_not_switch_it_
     assert snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: restore_version is not atomic: restore_alias commits the way out of the trash, "
-    "then update_alias refuses the old version's key",
-)
 def test_restore_version_refused_changes_nothing_even_from_the_trash(world: World) -> None:
     """A version with a refused key, restored while the alias is in the trash: both steps or none."""
     alias = legacy_row(world.own, "info@victim.example")
@@ -625,11 +620,6 @@ def test_authorize_key_is_the_rule(world: World) -> None:
 # An editor's import with --replace takes the whole file: it must not reach protected aliases
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: import_map(replace=True) by an editor soft-deletes aliases the editor may not touch "
-    "(postmaster@, bare keys): _replace never asks authorize_change for the rows it removes",
-)
 def test_editor_import_replace_does_not_delete_protected_aliases(world: World) -> None:
     legacy_row(world.own, "postmaster@own.example")
     legacy_row(world.own, "root")
@@ -641,12 +631,6 @@ def test_editor_import_replace_does_not_delete_protected_aliases(world: World) -
     assert snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: import_map(replace=True) by an editor rewrites a protected alias through a disabled "
-    "line (#postmaster@own.example new@dest): only enabled entries go through authorize_keys and "
-    "_replace saves the matched row without authorize_change",
-)
 def test_editor_import_replace_does_not_rewrite_protected_aliases_through_disabled_lines(world: World) -> None:
     legacy_row(world.own, "postmaster@own.example")
     src = world.tmp / "virtual"

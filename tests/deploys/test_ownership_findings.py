@@ -339,11 +339,6 @@ def test_ownership_findings_each_key_once_however_many_share_a_domain() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: lookup_order matches main.cf tables by table.split(':', 1)[-1], so proxy:hash:/path "
-    "(a common virtual_alias_maps form) never matches the map's path and the managed order is used instead",
-)
 def test_lookup_order_reads_proxy_tables_of_virtual_alias_maps(
     maps: tuple[Domain, Domain], aliasdesk_settings, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]

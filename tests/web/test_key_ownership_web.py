@@ -334,11 +334,6 @@ def test_editor_restore_of_a_version_with_a_refused_key_changes_nothing(login: L
     assert snapshot() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: restore_version is not atomic: from the trash, the alias is restored although the "
-    "version's key is refused (the page says the restore failed)",
-)
 def test_editor_restore_of_a_refused_version_from_the_trash_changes_nothing(
     login: Login, world: dict[str, Any]
 ) -> None:
