@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
-ALWAYS_ALLOWED = ("/login/", "/logout/")
+ALWAYS_ALLOWED = ("/login/", "/login/code/", "/logout/")
 
 
 class ReadOnlyDemoMiddleware:
@@ -21,4 +21,36 @@ class ReadOnlyDemoMiddleware:
             and request.path not in ALWAYS_ALLOWED
         ):
             return HttpResponseForbidden("This demo is read-only: nothing can be changed.", content_type="text/plain")
+        return self.get_response(request)
+
+
+class TwoFactorMiddleware:
+    """A signed-in user whom ALIASDESK_2FA_REQUIRED obliges to use two-factor login and whose
+    session is not verified by it may do nothing but enrol (or sign out): every other page
+    sends them to /account/2fa/. A session that predates an enrolment made elsewhere is
+    sent back to the sign-in instead. Requests with no session user (the API's tokens,
+    /healthz, /metrics) pass."""
+
+    ALLOWED = ("/account/2fa/", "/logout/", "/static/", "/healthz")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.contrib.auth import logout
+        from django.shortcuts import redirect
+
+        from aliasdesk.accounts import twofactor
+
+        user = request.user
+        if (
+            user.is_authenticated
+            and not user.is_verified()  # type: ignore[union-attr,attr-defined]
+            and twofactor.required_for(user)  # type: ignore[arg-type]
+            and not request.path.startswith(self.ALLOWED)
+        ):
+            if twofactor.is_enrolled(user):  # type: ignore[arg-type]
+                logout(request)
+                return redirect(f"{settings.LOGIN_URL}?next={request.path}")
+            return redirect("two-factor")
         return self.get_response(request)
