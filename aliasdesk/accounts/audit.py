@@ -28,7 +28,7 @@ KINDS = {
     "all": "Everything",
     "alias": "Aliases",
     "domain": "Domain settings",
-    "security": "Sign-ins, users, grants, 2FA",
+    "security": "Sign-ins and accounts",
 }
 KIND_ORDER = ("alias", "domain", "security")  # at the same instant, the later kind is shown first
 TRACKED = {

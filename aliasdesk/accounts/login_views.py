@@ -91,7 +91,12 @@ def login_code(request: HttpRequest) -> HttpResponse:
         if not AxesProxyHandler.is_allowed(request, credentials):
             request.session.pop(PENDING, None)
             return locked_out(request, None, credentials)
-        device = twofactor.verify_code(user, request.POST.get("code", ""))
+        code = request.POST.get("code", "")
+        wait = twofactor.seconds_to_wait(user) if twofactor.looks_like_app_code(code) else 0
+        if wait:
+            context["error"] = f"Several wrong codes in a row: wait {wait} second{'s' if wait > 1 else ''} and try again."
+            return render(request, "accounts/login_code.html", context, status=429)
+        device = twofactor.verify_code(user, code)
         if device is not None:
             del request.session[PENDING]
             user.otp_device = device  # type: ignore[attr-defined]  # django-otp marks the session verified

@@ -103,18 +103,40 @@ def regenerate_recovery_codes(user: User) -> list[str]:
     return codes
 
 
+def looks_like_app_code(code: str) -> bool:
+    """Six digits (recovery codes are eight letters and digits)."""
+    code = _normalise(code)
+    return len(code) == 6 and code.isdigit()
+
+
 def verify_code(user: User, code: str) -> Device | None:
     """The device that accepts this code: the app's six digits, or a recovery code (used up
     by this). None when no device accepts it."""
     code = _normalise(code)
     if not code:
         return None
-    devices: list[Device] = [*TOTPDevice.objects.filter(user=user, confirmed=True)]
-    devices += StaticDevice.objects.filter(user=user, confirmed=True)
+    devices: list[Device]
+    if looks_like_app_code(code):
+        devices = [*TOTPDevice.objects.filter(user=user, confirmed=True)]
+    else:  # a recovery code: it must not count against the app's throttling
+        devices = [*StaticDevice.objects.filter(user=user, confirmed=True)]
     for device in devices:
         if verify_token(user, device.persistent_id, code) is not None:
             return device
     return None
+
+
+def seconds_to_wait(user: User) -> int:
+    """After wrong codes django-otp refuses even the right one for a while (1, 2, 4… s)."""
+    from django.utils import timezone
+
+    device = app_device(user)
+    if device is None or device.throttling_failure_timestamp is None:
+        return 0
+    allowed, info = device.verify_is_allowed()
+    if allowed or not info or "locked_until" not in info:
+        return 0
+    return max(1, int((info["locked_until"] - timezone.now()).total_seconds() + 0.999))
 
 
 def _delete_devices(user: User) -> int:
