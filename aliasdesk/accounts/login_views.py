@@ -94,7 +94,8 @@ def login_code(request: HttpRequest) -> HttpResponse:
         code = request.POST.get("code", "")
         wait = twofactor.seconds_to_wait(user) if twofactor.looks_like_app_code(code) else 0
         if wait:
-            context["error"] = f"Several wrong codes in a row: wait {wait} second{'s' if wait > 1 else ''} and try again."
+            unit = "seconds" if wait > 1 else "second"
+            context["error"] = f"Several wrong codes in a row: wait {wait} {unit} and try again."
             return render(request, "accounts/login_code.html", context, status=429)
         device = twofactor.verify_code(user, code)
         if device is not None:
