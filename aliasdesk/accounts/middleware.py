@@ -1,11 +1,17 @@
-"""The read-only demo: every change refused in one place, whatever the view."""
+"""The read-only demo: every change refused in one place, whatever the view. And the
+confinement of users who must still set up two-factor login."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect
+
+from aliasdesk.accounts import twofactor
 
 ALWAYS_ALLOWED = ("/login/", "/login/code/", "/logout/")
 
@@ -37,11 +43,6 @@ class TwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from django.contrib.auth import logout
-        from django.shortcuts import redirect
-
-        from aliasdesk.accounts import twofactor
-
         user = request.user
         if (
             user.is_authenticated
@@ -51,6 +52,6 @@ class TwoFactorMiddleware:
         ):
             if twofactor.is_enrolled(user):  # type: ignore[arg-type]
                 logout(request)
-                return redirect(f"{settings.LOGIN_URL}?next={request.path}")
+                return redirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.path})}")
             return redirect("two-factor")
         return self.get_response(request)
