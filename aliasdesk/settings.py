@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 
 def envstr(name: str, default: str = "") -> str:
@@ -72,6 +74,39 @@ DEBUG = envbool("DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 DEMO_READONLY = envbool("DEMO_READONLY")
 
+
+# Sign-in security (README, "Sign-in security").
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = envstr(name, default).strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"ALIASDESK_{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+def _networks(name: str, default: str) -> list[str]:
+    """A comma list of addresses or networks, each checked now so a typo stops the start."""
+    import ipaddress
+
+    found = []
+    for item in (part.strip() for part in envstr(name, default).split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"ALIASDESK_{name}: {item!r} is not an address or network ({exc})") from exc
+        found.append(item)
+    return found
+
+
+# Who must sign in with a second factor: nobody ("off"), administrators ("admins"), everyone ("all").
+TWO_FACTOR_REQUIRED = _choice("2FA_REQUIRED", "off", ("off", "admins", "all"))
+# Failed sign-ins (passwords or codes) of one account from one address before it is locked there.
+LOGIN_FAILURES = envint("LOGIN_FAILURES", 5)
+LOGIN_LOCKOUT_MINUTES = envint("LOGIN_LOCKOUT_MINUTES", 15)
+# The reverse proxies whose X-Forwarded-For is believed (aliasdesk/accounts/clientaddr.py).
+TRUSTED_PROXIES = _networks("TRUSTED_PROXIES", "127.0.0.1,::1")
+
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -79,10 +114,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "simple_history",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "aliasdesk.accounts",
     "aliasdesk.aliases",
     "aliasdesk.deploys",
     "aliasdesk.maillog",
+    "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 
 MIDDLEWARE = [
@@ -92,10 +131,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "aliasdesk.accounts.middleware.TwoFactorMiddleware",
     "aliasdesk.accounts.middleware.ReadOnlyDemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "aliasdesk.urls"
@@ -149,9 +191,28 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# django-axes checks the lockout first; the backends after it check the password.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = LOGIN_FAILURES
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # that account from that address, nothing wider
+AXES_CLIENT_IP_CALLABLE = "aliasdesk.accounts.clientaddr.client_address"
+AXES_LOCKOUT_CALLABLE = "aliasdesk.accounts.login_views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # locked for LOGIN_LOCKOUT_MINUTES, not longer
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit log
+AXES_ENABLE_ADMIN = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
+OTP_TOTP_ISSUER = "aliasdesk"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = envstr("TIME_ZONE", "UTC")

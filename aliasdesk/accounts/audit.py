@@ -1,7 +1,8 @@
-"""The audit log: every recorded change to aliases and domains, newest first, with before/after.
+"""The audit log: every recorded change to aliases and domains, and every security event
+(sign-ins, lockouts, users, grants, two-factor), newest first, with before/after.
 
-Two history tables (Alias.history, Domain.history) are read newest first, each by its
-primary key, and merged by date. A page is described by where it stands in each table
+Three tables (Alias.history, Domain.history, SecurityEvent) are read newest first, each by
+its primary key, and merged by date. A page is described by where it stands in each table
 (keyset paging): every page is a few indexed queries however large the history (an
 import writes hundreds of thousands of rows at one instant), and paging never skips or
 repeats a change.
@@ -15,15 +16,21 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from aliasdesk.accounts.models import User
+from aliasdesk.accounts.events import ACTIONS
+from aliasdesk.accounts.models import SecurityEvent, User
 from aliasdesk.aliases.models import Alias, Domain
 
 PAGE_SIZE = 50
-KINDS = {"all": "Aliases and domains", "alias": "Aliases", "domain": "Domain settings"}
-KIND_ORDER = ("alias", "domain")  # at the same instant, the domain change is shown first
+KINDS = {
+    "all": "Everything",
+    "alias": "Aliases",
+    "domain": "Domain settings",
+    "security": "Sign-ins and accounts",
+}
+KIND_ORDER = ("alias", "domain", "security")  # at the same instant, the later kind is shown first
 TRACKED = {
     "alias": ["key", "destinations", "enabled", "comment", "valid_until", "deleted_at"],
     "domain": [
@@ -33,7 +40,7 @@ TRACKED = {
 }
 _NO_LIMIT = 2**63 - 1
 
-# Where a page stands in each history table: a history_id per kind (see audit_page).
+# Where a page stands in each table: a history_id (SecurityEvent: id) per kind (see audit_page).
 Cursor = dict[str, int]
 
 
@@ -55,7 +62,7 @@ def decode_cursor(text: str) -> Cursor | None:
 class AuditFilter:
     """What the reader asked for; unknown values are ignored rather than refused."""
 
-    user: str = ""  # a user name, or "-" for changes made without a user (imports, commands)
+    user: str = ""  # a user name (who acted, or whom a security event concerns), or "-": no user
     domain: str = ""
     since: date | None = None
     until: date | None = None
@@ -128,11 +135,14 @@ class FieldChange:
 
 @dataclass
 class Change:
-    kind: str  # "alias" or "domain"
+    kind: str  # "alias", "domain" or "security"
     record: Any
     domain_name: str
     label: str
     changes: list[FieldChange]
+    when: datetime | None = None
+    who: str = ""
+    action: str = ""  # security events: what happened, in words
 
 
 @dataclass
@@ -145,11 +155,43 @@ class AuditPage:
 
 def _table(kind: str) -> Any:
     """The historical model of aliases or of domains (made by simple-history, so untyped)."""
+    if kind == "security":
+        return SecurityEvent
     model = Alias if kind == "alias" else Domain
     return model.history.model  # type: ignore[attr-defined]
 
 
+def _position_field(kind: str) -> str:
+    return "id" if kind == "security" else "history_id"
+
+
+def _position(kind: str, record: Any) -> int:
+    return int(record.pk if kind == "security" else record.history_id)
+
+
+def _when(kind: str, record: Any) -> datetime:
+    return record.at if kind == "security" else record.history_date  # type: ignore[no-any-return]
+
+
+def _filtered_events(wanted: AuditFilter, user_id: int | None, domain_id: int | None) -> QuerySet[Any]:
+    rows = SecurityEvent.objects.select_related("domain")
+    if wanted.user == "-":
+        rows = rows.filter(actor__isnull=True)
+    elif wanted.user:
+        rows = rows.filter(Q(actor_id=user_id) | Q(subject_id=user_id))
+    if wanted.domain:
+        rows = rows.filter(domain_id=domain_id or 0)
+    tz = timezone.get_current_timezone()
+    if wanted.since:
+        rows = rows.filter(at__gte=datetime.combine(wanted.since, time.min, tz))
+    if wanted.until:
+        rows = rows.filter(at__lt=datetime.combine(wanted.until + timedelta(days=1), time.min, tz))
+    return rows
+
+
 def _filtered(kind: str, wanted: AuditFilter, user_id: int | None, domain_id: int | None) -> QuerySet[Any]:
+    if kind == "security":
+        return _filtered_events(wanted, user_id, domain_id)
     rows = _table(kind).objects.all()
     if kind == "alias":
         rows = rows.select_related("history_user", "domain")
@@ -183,7 +225,7 @@ def _merge(streams: dict[str, list[Any]], size: int, older: bool) -> list[tuple[
             break
 
         def key(kind: str) -> tuple[datetime, int]:
-            return streams[kind][heads[kind]].history_date, KIND_ORDER.index(kind)
+            return _when(kind, streams[kind][heads[kind]]), KIND_ORDER.index(kind)
 
         kind = max(ready, key=key) if older else min(ready, key=key)
         taken.append((kind, streams[kind][heads[kind]]))
@@ -197,7 +239,7 @@ def audit_page(
     """One page of changes, newest first: the newest ones, or those just older than
     ``before``, or those just newer than ``after``.
 
-    A cursor holds one history_id per table: ``before`` pages show rows below it,
+    A cursor holds one position (history_id, or id) per table: ``before`` pages show rows below it,
     ``after`` pages rows above it.
     """
     unknown: list[str] = []
@@ -219,10 +261,11 @@ def audit_page(
     streams: dict[str, list[Any]] = {}
     for kind in kinds:
         rows = _filtered(kind, wanted, user_id, domain_id)
+        field = _position_field(kind)
         if older:
-            rows = rows.filter(history_id__lt=bound[kind]).order_by("-history_id")
+            rows = rows.filter(**{f"{field}__lt": bound[kind]}).order_by(f"-{field}")
         else:
-            rows = rows.filter(history_id__gt=bound[kind]).order_by("history_id")
+            rows = rows.filter(**{f"{field}__gt": bound[kind]}).order_by(field)
         streams[kind] = list(rows[: size + 1])
     taken = _merge(streams, size, older)
     more = len(taken) < sum(len(rows) for rows in streams.values())
@@ -233,7 +276,7 @@ def audit_page(
         return page
     shown: dict[str, list[int]] = {kind: [] for kind in KIND_ORDER}
     for kind, record in taken:
-        shown[kind].append(record.history_id)
+        shown[kind].append(_position(kind, record))
     # For a table without a row on this page, the edge stays where the page started.
     older_edge = {k: min(ids) if ids else (bound[k] if older else bound[k] + 1) for k, ids in shown.items()}
     newer_edge = {k: max(ids) if ids else (bound[k] - 1 if older else bound[k]) for k, ids in shown.items()}
@@ -300,17 +343,38 @@ def field_changes(kind: str, record: Any, prev: Any | None) -> list[FieldChange]
     return result
 
 
+def _event_change(event: SecurityEvent) -> Change:
+    """A security event as a row of the log: its before/after fields side by side."""
+    before, after = event.before or {}, event.after or {}
+    fields = [
+        FieldChange(name, before.get(name), after.get(name))
+        for name in [*before, *(k for k in after if k not in before)]
+        if name != "domain" and before.get(name) != after.get(name)
+    ]
+    domain_name = event.domain.name if event.domain else str(after.get("domain") or before.get("domain") or "")
+    return Change(
+        "security", event, domain_name, event.subject_name, fields,
+        when=event.at, who=event.actor_name, action=ACTIONS.get(event.action, event.action),
+    )
+
+
 def _with_changes(found: list[tuple[str, Any]]) -> list[Change]:
     prevs = {
-        kind: _previous(kind, [r for k, r in found if k == kind]) for kind in {k for k, _ in found}
+        kind: _previous(kind, [r for k, r in found if k == kind])
+        for kind in {k for k, _ in found} if kind != "security"
     }
     changes = []
     for kind, record in found:
+        if kind == "security":
+            changes.append(_event_change(record))
+            continue
         prev = prevs[kind].get(record.history_id)
         if kind == "alias":
             domain_name = record.domain.name if record.domain_id and record.domain else ""
             label = record.key
         else:
             domain_name = label = record.name
-        changes.append(Change(kind, record, domain_name, label, field_changes(kind, record, prev)))
+        who = record.history_user.get_username() if record.history_user else ""
+        fields = field_changes(kind, record, prev)
+        changes.append(Change(kind, record, domain_name, label, fields, when=record.history_date, who=who))
     return changes

@@ -38,3 +38,27 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.role} of {self.domain}"
+
+
+class SecurityEvent(models.Model):
+    """One sign-in, lockout, user, grant or two-factor change, for the audit log.
+
+    Written only through ``aliasdesk.accounts.events.record_event``. Names are copied, so
+    the entry still says who it was after a user is deleted. ``before`` and ``after`` hold
+    the changed fields (never a password or a secret).
+    """
+
+    at = models.DateTimeField(db_index=True)
+    action = models.CharField(max_length=40, db_index=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    subject = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    subject_name = models.CharField(max_length=150, blank=True)
+    domain = models.ForeignKey("aliases.Domain", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    address = models.GenericIPAddressField(null=True, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    detail = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action} {self.subject_name}"

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.models import Domain
 
@@ -48,6 +49,14 @@ def add_user(
     user.save()
     grant_role = Grant.Role.VIEWER if role == User.Role.VIEWER else Grant.Role.EDITOR
     Grant.objects.bulk_create([Grant(user=user, domain=d, role=grant_role) for d in found.values()])
+    record_event(
+        "user.created",
+        subject=user,
+        after={"role": role, "active": True, "password": "generated" if generated else "set"},
+        detail="" if generated is None else "password generated",
+    )
+    for domain in found.values():
+        record_event("grant.added", subject=user, domain=domain, after={"domain": domain.name, "role": grant_role})
     return user, generated
 
 
@@ -93,6 +102,7 @@ def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
     if role not in User.Role.values:
         raise AccountError(f"unknown role {role!r}", "role")
     user = User.objects.select_for_update().get(pk=user.pk)
+    before = {"role": user.role, "active": user.is_active}
     stays_admin = role == User.Role.ADMIN and is_active
     if user.pk == by.pk and user.is_admin and role != User.Role.ADMIN:
         raise AccountError("you cannot remove your own administrator role; ask another administrator", "role")
@@ -107,6 +117,13 @@ def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
     user.save(update_fields=["role", "is_active", "is_staff", "is_superuser"])
     if role == User.Role.VIEWER:
         user.grants.filter(role=Grant.Role.EDITOR).update(role=Grant.Role.VIEWER)
+    after = {"role": user.role, "active": user.is_active}
+    if after != before:
+        changed = [k for k in after if after[k] != before[k]]
+        record_event(
+            "user.changed", actor=by, subject=user,
+            before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+        )
     return user
 
 
@@ -115,6 +132,7 @@ def reset_password(user: User, password: str, again: str) -> None:
     _check_password(user, password, again)
     user.set_password(password)
     user.save(update_fields=["password"])
+    record_event("password.set", subject=user, detail="by an administrator")
 
 
 def grant_domain(user: User, domain: Domain, role: str) -> Grant:
@@ -127,11 +145,20 @@ def grant_domain(user: User, domain: Domain, role: str) -> Grant:
         raise AccountError(f"{user.username} is a domain viewer: make them a domain editor first", "grant_role")
     if domain.deleted_at is not None:
         raise AccountError(f"{domain.name} is deleted")
+    old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
     grant, _ = Grant.objects.update_or_create(user=user, domain=domain, defaults={"role": role})
+    if old != role:
+        record_event(
+            "grant.added" if old is None else "grant.changed", subject=user, domain=domain,
+            before={"role": old} if old else {}, after={"domain": domain.name, "role": role},
+        )
     return grant
 
 
 def revoke_grant(user: User, domain: Domain) -> bool:
     """Take one domain away from a user; False when they did not have it."""
+    old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
     deleted, _ = Grant.objects.filter(user=user, domain=domain).delete()
+    if deleted:
+        record_event("grant.revoked", subject=user, domain=domain, before={"domain": domain.name, "role": old})
     return deleted > 0

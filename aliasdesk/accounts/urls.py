@@ -1,16 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from aliasdesk.accounts import views
+from aliasdesk.accounts import login_views, security_views, views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("login/", login_views.login_view, name="login"),
+    path("login/code/", login_views.login_code, name="login-code"),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
-    path(
-        "password/",
-        auth_views.PasswordChangeView.as_view(template_name="accounts/password.html", success_url="/password/done/"),
-        name="password-change",
-    ),
+    path("password/", login_views.PasswordChangeView.as_view(), name="password-change"),
     path(
         "password/done/",
         auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_done.html"),
@@ -23,5 +20,11 @@ urlpatterns = [
     path("users/<int:user_id>/grants", views.grant_add, name="grant-add"),
     path("users/<int:user_id>/grants/<int:domain_id>/revoke", views.grant_revoke, name="grant-revoke"),
     path("audit/", views.audit_log, name="audit-log"),
+    path("account/2fa/", security_views.two_factor, name="two-factor"),
+    path("account/2fa/enrol", security_views.enrol, name="two-factor-enrol"),
+    path("account/2fa/codes", security_views.new_codes, name="two-factor-codes"),
+    path("account/2fa/remove", security_views.remove, name="two-factor-remove"),
+    path("users/<int:user_id>/2fa-reset", security_views.admin_reset, name="user-2fa-reset"),
+    path("users/<int:user_id>/unlock", security_views.admin_unlock, name="user-unlock"),
     path("resolve/", views.resolve_page, name="resolve"),
 ]

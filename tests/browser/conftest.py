@@ -160,9 +160,10 @@ def _ui(browser: Any, live_server: Any, viewport: dict[str, int]) -> Iterator[UI
             ui.problems.append(f"{response.url}: {response.status}")
 
     def on_console(message: Any) -> None:
-        # A 403/404/409/422 page is a "failed resource" for chromium, and that is the point of some tests;
+        # A 403/404/409 page is a "failed resource" for chromium, and that is the point of some tests
+        # (so are 422, a form sent back with its error, and 429, the lockout page);
         # htmx logs a request superseded by a newer one (hx-sync replace) as an error.
-        expected = r"Failed to load resource.*\b(40[349]|422)\b|^htmx:(afterRequest|sendAbort)\b"
+        expected = r"Failed to load resource.*\b(40[349]|422|429)\b|^htmx:(afterRequest|sendAbort)\b"
         if message.type == "error" and not re.search(expected, message.text):
             ui.problems.append(f"console error: {message.text}")
 

@@ -15,7 +15,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from aliasdesk.accounts.models import Grant, User
+from aliasdesk.accounts.models import Grant, SecurityEvent, User
 from aliasdesk.aliases import domain_services
 from aliasdesk.aliases.importer import bulk_insert_aliases
 from aliasdesk.aliases.models import Alias, Domain
@@ -457,14 +457,15 @@ def test_audit_log_filters_by_user_domain_kind_and_date(login, everyone, example
 
 ROW_RE = re.compile(
     r'<tr role="row">\s*<td role="cell" class="when">.*?<td role="cell" class="what">'
-    r'(?:<span class="key">([^<]*)</span>|<span class="badge">domain settings</span>)',
+    r'(?:<span class="key">([^<]*)</span>|<span class="badge">domain settings</span>'
+    r'|<span class="badge[^"]*">([^<]*)</span>)',
     re.DOTALL,
 )
 
 
 def audit_rows(page: str) -> list[str]:
-    """The alias key (or "" for a domain change) of each row of an audit page."""
-    return ROW_RE.findall(page)
+    """The alias key (or "" for a domain change, "event: …" for a security event) of each row."""
+    return [key or (f"event: {event}" if event else "") for key, event in ROW_RE.findall(page)]
 
 
 def pager_link(page: str, rel: str) -> str | None:
@@ -475,8 +476,8 @@ def pager_link(page: str, rel: str) -> str | None:
 def test_audit_log_pages_through_everything_newest_first(login, example):
     # An import writes many rows at the same instant: the pages must neither skip nor repeat.
     bulk_insert_aliases(example, [Entry(f"bulk{n}@example.com", "x@example.org") for n in range(130)], None, "t")
-    expected = Alias.history.count() + Domain.history.count()
-    client = login("carol")
+    client = login("carol")  # a security event (carol signed in) among the changes
+    expected = Alias.history.count() + Domain.history.count() + SecurityEvent.objects.count()
     pages = [client.get("/audit/").content.decode()]
     while (older := pager_link(pages[-1], "next")) is not None:
         pages.append(client.get(older).content.decode())

@@ -1,0 +1,91 @@
+"""Security events for the audit log: sign-ins, lockouts, users, grants, two-factor changes.
+
+Everything is recorded through ``record_event``; the audit page (audit.py) shows the
+events beside alias and domain history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from simple_history.models import HistoricalRecords
+
+from aliasdesk.accounts.clientaddr import client_address
+from aliasdesk.accounts.models import SecurityEvent, User
+from aliasdesk.aliases.models import Domain
+
+# action → what the audit log says
+ACTIONS = {
+    "login": "signed in",
+    "login.failed": "sign-in failed",
+    "lockout": "locked out",
+    "unlock": "unlocked",
+    "logout": "signed out",
+    "user.created": "user created",
+    "user.changed": "user changed",
+    "password.set": "password set",
+    "grant.added": "domain granted",
+    "grant.changed": "domain grant changed",
+    "grant.revoked": "domain grant revoked",
+    "2fa.enrolled": "two-factor login enrolled",
+    "2fa.removed": "two-factor login removed",
+    "2fa.reset": "two-factor login reset by an administrator",
+    "2fa.codes": "new recovery codes",
+}
+
+
+def current_request() -> HttpRequest | None:
+    """The request being served in this thread (kept by simple-history's middleware), if any."""
+    return getattr(HistoricalRecords.context, "request", None)
+
+
+def record_event(
+    action: str,
+    *,
+    actor: User | None = None,
+    subject: User | None = None,
+    subject_name: str = "",
+    domain: Domain | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    detail: str = "",
+    request: HttpRequest | None = None,
+) -> SecurityEvent:
+    """Record one security event and return it.
+
+    - ``action``: a key of ``ACTIONS`` (add one there for a new kind of event, e.g.
+      "token.created" for API tokens).
+    - ``actor``: who did it; by default the signed-in user of the request (None for the
+      command line or an anonymous visitor).
+    - ``subject``: the user it concerns (for a failed sign-in of an unknown name, leave it
+      None and give ``subject_name``, the name that was tried).
+    - ``domain``: the domain it concerns (grants), for the audit log's domain filter.
+    - ``before``/``after``: the changed fields, JSON-serialisable; never a password, a
+      token or a two-factor secret.
+    - ``detail``: a short note ("wrong two-factor code", "with a recovery code").
+    - ``request``: where the client address comes from; by default the request being
+      served, so services called from views need not pass it (none on the command line).
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown security event {action!r}")
+    request = request if request is not None else current_request()
+    address = client_address(request) if request is not None else ""
+    if actor is None and request is not None and getattr(request, "user", None) is not None:
+        actor = request.user if request.user.is_authenticated else None  # type: ignore[assignment]
+    if request is None and actor is None and not detail:
+        detail = "command line"
+    return SecurityEvent.objects.create(
+        at=timezone.now(),
+        action=action,
+        actor=actor if actor is not None and actor.pk else None,
+        actor_name=actor.get_username() if actor is not None else "",
+        subject=subject if subject is not None and subject.pk else None,
+        subject_name=(subject.get_username() if subject is not None else subject_name)[:150],
+        domain=domain,
+        address=address or None,
+        before=before or {},
+        after=after or {},
+        detail=detail[:200],
+    )
