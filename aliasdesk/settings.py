@@ -8,6 +8,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from aliasdesk.accounts.ldapconf import directory_settings
+
 
 def envstr(name: str, default: str = "") -> str:
     return os.environ.get(f"ALIASDESK_{name}", default)
@@ -94,6 +96,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "aliasdesk.accounts.middleware.ReadOnlyDemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "aliasdesk.accounts.middleware.DirectoryRecheckMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
@@ -143,6 +146,20 @@ if str(DATABASES["default"]["ENGINE"]).endswith("mysql"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+
+# Directory login (LDAP / Active Directory), off while ALIASDESK_LDAP_URI is unset: the
+# AUTH_LDAP_* settings of django-auth-ldap and LDAP_ENABLED, LDAP_ROLE_GROUPS,
+# LDAP_DOMAIN_GROUPS, LDAP_RECHECK_MINUTES. Local accounts are tried first and never reach
+# the directory, so a directory that is down or slow never stands in a local login's way.
+_directory = directory_settings(os.environ)
+LDAP_ENABLED: bool = _directory.pop("LDAP_ENABLED")
+LDAP_ROLE_GROUPS: list[tuple[str, str]] = _directory.pop("LDAP_ROLE_GROUPS")
+LDAP_DOMAIN_GROUPS: list[tuple[str, str]] = _directory.pop("LDAP_DOMAIN_GROUPS")
+LDAP_RECHECK_MINUTES: int = _directory.pop("LDAP_RECHECK_MINUTES")
+globals().update(_directory)  # django-auth-ldap's AUTH_LDAP_* settings
+AUTHENTICATION_BACKENDS = ["aliasdesk.accounts.backends.LocalBackend"]
+if LDAP_ENABLED:
+    AUTHENTICATION_BACKENDS.append("aliasdesk.accounts.directory.DirectoryBackend")
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -1,16 +1,24 @@
-"""The read-only demo: every change refused in one place, whatever the view."""
+"""Request-wide account rules: the read-only demo, and directory users checked again."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.utils import timezone
+
+from aliasdesk.accounts.models import User
 
 ALWAYS_ALLOWED = ("/login/", "/logout/")
 
 
 class ReadOnlyDemoMiddleware:
+    """The read-only demo: every change refused in one place, whatever the view."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
@@ -22,3 +30,52 @@ class ReadOnlyDemoMiddleware:
         ):
             return HttpResponseForbidden("This demo is read-only: nothing can be changed.", content_type="text/plain")
         return self.get_response(request)
+
+
+RETRY_KEY = "aliasdesk_directory_retry_at"
+RETRY_SECONDS = 60
+
+
+class DirectoryRecheckMiddleware:
+    """Checks an open session of a directory user against the directory again once the last
+    check is ALIASDESK_LDAP_RECHECK_MINUTES old: role and grants follow the groups, and
+    someone gone from the directory or from every role group is signed out.
+
+    When the directory cannot be asked, the session goes on for at most one more interval
+    (asking again at most once a minute meanwhile), then it is signed out too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and getattr(user, "is_directory", False):
+            self.recheck(request, user)
+        return self.get_response(request)
+
+    def recheck(self, request: HttpRequest, user: User) -> None:
+        now = timezone.now()
+        interval = timedelta(minutes=settings.LDAP_RECHECK_MINUTES)
+        checked = user.directory_checked_at
+        if checked is not None and now - checked < interval:
+            return
+        in_grace = checked is not None and now - checked < 2 * interval
+        if in_grace and now.timestamp() < request.session.get(RETRY_KEY, 0):
+            return
+        from aliasdesk.accounts.directory import Recheck, recheck_user  # imports python-ldap
+
+        outcome = recheck_user(user)
+        if outcome is Recheck.OK:
+            request.session.pop(RETRY_KEY, None)
+            user.refresh_from_db()
+            return
+        if outcome is Recheck.UNAVAILABLE and in_grace:
+            request.session[RETRY_KEY] = now.timestamp() + RETRY_SECONDS
+            return
+        if outcome is Recheck.UNAVAILABLE:
+            message = "The directory could not be reached to confirm your account, so you were signed out."
+        else:
+            message = "Your directory account no longer gives access to aliasdesk, so you were signed out."
+        logout(request)
+        messages.warning(request, message)
