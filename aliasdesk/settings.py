@@ -191,4 +191,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
+    # django-auth-ldap warns about every missing optional attribute (givenName, mail) at each
+    # sign-in; aliasdesk.accounts.directory logs what matters (directory unreachable, refusals).
+    "loggers": {"django_auth_ldap": {"level": "ERROR"}},
 }
