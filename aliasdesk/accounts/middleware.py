@@ -50,7 +50,12 @@ class DirectoryRecheckMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and getattr(user, "is_directory", False):
+        if (
+            settings.LDAP_ENABLED
+            and user is not None
+            and user.is_authenticated
+            and getattr(user, "is_directory", False)
+        ):
             self.recheck(request, user)
         return self.get_response(request)
 

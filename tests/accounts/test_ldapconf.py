@@ -121,3 +121,13 @@ def test_settings_module_with_a_uri_adds_the_directory_after_local_accounts(tmp_
     out = _settings_in_a_fresh_process({"ALIASDESK_DATA_DIR": str(tmp_path), **BASE})
     assert out == ("['aliasdesk.accounts.backends.LocalBackend', 'aliasdesk.accounts.directory.DirectoryBackend']"
                    " True True")
+
+
+def test_command_names_a_bad_variable_in_one_line(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ALIASDESK_LDAP_")}
+    env = {**clean, **BASE, "ALIASDESK_DATA_DIR": str(tmp_path), "ALIASDESK_LDAP_GROUP_TYPE": "nested"}
+    result = subprocess.run([sys.executable, "-m", "aliasdesk", "check"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "aliasdesk: ALIASDESK_LDAP_GROUP_TYPE: 'nested' is not one of groupOfNames, posixGroup, activeDirectory"
+    ]
