@@ -214,28 +214,41 @@ def test_directory_down(own_slapd: Slapd, use_directory: Configure, local_admin:
 
 
 class SilentServer:
-    """Accepts TCP connections on loopback and never answers: a directory that hangs."""
+    """Accepts TCP connections on loopback and never answers: a directory that hangs.
+    ``blackhole``: its accept queue is full, so new connections are not even answered
+    (Linux drops the SYN), like an address whose packets vanish."""
 
-    def __init__(self) -> None:
+    def __init__(self, blackhole: bool = False) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(50)
+        self.sock.listen(0 if blackhole else 50)
         self.port = self.sock.getsockname()[1]
+        self.fillers: list[socket.socket] = []
+        while blackhole:
+            filler = socket.socket()
+            filler.settimeout(0.3)
+            self.fillers.append(filler)
+            try:
+                filler.connect(("127.0.0.1", self.port))
+            except TimeoutError:
+                break
 
     def close(self) -> None:
+        for filler in self.fillers:
+            filler.close()
         self.sock.close()
 
 
-@pytest.mark.parametrize("kind", ["closed port", "silent server"])
+@pytest.mark.parametrize("kind", ["closed port", "silent server", "blackholed"])
 def test_unanswering_directory_never_slows_local_logins(
     kind: str, slapd: Slapd, use_directory: Configure, local_admin: User, settings: Any
 ) -> None:
-    """Asking the silent server would cost TIMEOUT (3 s); local sign-ins take far less."""
+    """Asking a silent or blackholed directory costs TIMEOUT (3 s); local sign-ins never ask it."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # time the backends, not Argon2
     local_admin.set_password(LOCAL_PASSWORD)
     local_admin.save()
-    silent = SilentServer()
-    port = silent.port if kind == "silent server" else 1  # nothing listens on port 1
+    silent = SilentServer(blackhole=kind == "blackholed")
+    port = 1 if kind == "closed port" else silent.port  # nothing listens on port 1
     try:
         use_directory(slapd, URI=f"ldap://127.0.0.1:{port}", TIMEOUT="3")
         started = time.monotonic()
