@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: install demo test lint bench clean debian-deps
 
 $(STAMP): pyproject.toml package-lock.json
+	bash scripts/debian-deps.sh build
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,ldap]'
 	bash scripts/vendor-assets.sh
 	touch $(STAMP)
 

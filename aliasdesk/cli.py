@@ -17,10 +17,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return logstats_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aliasdesk.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
     try:
         execute_from_command_line(["aliasdesk", *args])
     except KeyboardInterrupt:
         return 130
+    except ImproperlyConfigured as exc:  # a bad ALIASDESK_* variable: say which, no traceback
+        print(f"aliasdesk: {exc}", file=sys.stderr)
+        return 2
     return 0

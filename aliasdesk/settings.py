@@ -10,6 +10,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from aliasdesk.accounts.ldapconf import directory_settings
+
 
 def envstr(name: str, default: str = "") -> str:
     return os.environ.get(f"ALIASDESK_{name}", default)
@@ -135,6 +137,7 @@ MIDDLEWARE = [
     "aliasdesk.accounts.middleware.TwoFactorMiddleware",
     "aliasdesk.accounts.middleware.ReadOnlyDemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "aliasdesk.accounts.middleware.DirectoryRecheckMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
@@ -186,6 +189,22 @@ if str(DATABASES["default"]["ENGINE"]).endswith("mysql"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Directory login (LDAP / Active Directory), off while ALIASDESK_LDAP_URI is unset: the
+# AUTH_LDAP_* settings of django-auth-ldap and LDAP_ENABLED, LDAP_ROLE_GROUPS,
+# LDAP_DOMAIN_GROUPS, LDAP_RECHECK_MINUTES. Local accounts are tried first and never reach
+# the directory, so a directory that is down or slow never stands in a local login's way.
+_directory = directory_settings(os.environ)
+LDAP_ENABLED: bool = _directory.pop("LDAP_ENABLED")
+LDAP_ROLE_GROUPS: list[tuple[str, str]] = _directory.pop("LDAP_ROLE_GROUPS")
+LDAP_DOMAIN_GROUPS: list[tuple[str, str]] = _directory.pop("LDAP_DOMAIN_GROUPS")
+LDAP_RECHECK_MINUTES: int = _directory.pop("LDAP_RECHECK_MINUTES")
+globals().update(_directory)  # django-auth-ldap's AUTH_LDAP_* settings
+# django-axes checks the lockout first; local accounts next (a down directory never slows
+# them), then the directory.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "aliasdesk.accounts.backends.LocalBackend"]
+if LDAP_ENABLED:
+    AUTHENTICATION_BACKENDS.append("aliasdesk.accounts.directory.DirectoryBackend")
+
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -197,11 +216,6 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# django-axes checks the lockout first; the backends after it check the password.
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
 AXES_FAILURE_LIMIT = LOGIN_FAILURES
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # that account from that address, nothing wider
@@ -235,4 +249,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
+    # django-auth-ldap warns about every missing optional attribute (givenName, mail) at each
+    # sign-in; aliasdesk.accounts.directory logs what matters (directory unreachable, refusals).
+    "loggers": {"django_auth_ldap": {"level": "ERROR"}},
 }

@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Install the Debian packages the tests need, only those missing. Needs root when something is missing.
+# Install the Debian packages aliasdesk needs, only those missing. Needs root when something is missing.
+#   debian-deps.sh build   what `make install` needs: a venv and a C build of python-ldap
+#   debian-deps.sh         that and everything the tests use (Postfix, slapd, chromium)
 set -euo pipefail
-packages=(postfix postfix-lmdb postfix-cdb pflogsumm chromium)
+build=(python3-venv python3-dev gcc libc6-dev libldap-dev libsasl2-dev)
+tests=(postfix postfix-lmdb postfix-cdb pflogsumm chromium slapd ldap-utils)
+if [ "${1:-}" = build ]; then packages=("${build[@]}"); else packages=("${build[@]}" "${tests[@]}"); fi
+if ! command -v dpkg-query >/dev/null; then
+  echo "not Debian: install the equivalents of ${packages[*]} yourself" >&2
+  exit 0
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,4 +22,6 @@ fi
 echo "installing Debian packages: ${missing[*]}"
 apt-get update -qq
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# slapd's own configuration is not used: the tests start private servers.
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null

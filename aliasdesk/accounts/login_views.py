@@ -16,7 +16,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -27,6 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from aliasdesk.accounts import twofactor
 from aliasdesk.accounts.events import record_event
+from aliasdesk.accounts.forms import LoginForm
 from aliasdesk.accounts.models import User
 from aliasdesk.accounts.signals import REASON
 
@@ -48,7 +48,7 @@ def _next_url(request: HttpRequest) -> str:
 def login_view(request: HttpRequest) -> HttpResponse:
     """Step one: user name and password (through every authentication backend, axes first)."""
     next_url = _next_url(request)
-    form = AuthenticationForm(request, data=request.POST if request.method == "POST" else None)
+    form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         user: User = form.get_user()  # type: ignore[assignment]
         if twofactor.is_enrolled(user):
@@ -122,7 +122,7 @@ def locked_out(request: HttpRequest, response: HttpResponse | None = None, crede
     """The sign-in page saying plainly that this account is locked from this address
     (django-axes calls this, AXES_LOCKOUT_CALLABLE)."""
     context = {
-        "form": AuthenticationForm(request),
+        "form": LoginForm(request),
         "next": _next_url(request),
         "locked_out": True,
         "lockout_minutes": settings.LOGIN_LOCKOUT_MINUTES,

@@ -1,17 +1,21 @@
-"""The read-only demo: every change refused in one place, whatever the view. And the
-confinement of users who must still set up two-factor login."""
+"""Request-wide account rules: the read-only demo, the confinement of users who must still set
+up two-factor login, and directory users checked again."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect
+from django.utils import timezone
 
 from aliasdesk.accounts import twofactor
+from aliasdesk.accounts.models import User
 
 ALWAYS_ALLOWED = ("/login/", "/login/code/", "/logout/")
 
@@ -55,3 +59,57 @@ class TwoFactorMiddleware:
                 return redirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.path})}")
             return redirect("two-factor")
         return self.get_response(request)
+
+
+RETRY_KEY = "aliasdesk_directory_retry_at"
+RETRY_SECONDS = 60
+
+
+class DirectoryRecheckMiddleware:
+    """Checks an open session of a directory user against the directory again once the last
+    check is ALIASDESK_LDAP_RECHECK_MINUTES old: role and grants follow the groups, and
+    someone gone from the directory or from every role group is signed out.
+
+    When the directory cannot be asked, the session goes on for at most one more interval
+    (asking again at most once a minute meanwhile), then it is signed out too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            settings.LDAP_ENABLED
+            and user is not None
+            and user.is_authenticated
+            and getattr(user, "is_directory", False)
+        ):
+            self.recheck(request, user)
+        return self.get_response(request)
+
+    def recheck(self, request: HttpRequest, user: User) -> None:
+        now = timezone.now()
+        interval = timedelta(minutes=settings.LDAP_RECHECK_MINUTES)
+        checked = user.directory_checked_at
+        if checked is not None and now - checked < interval:
+            return
+        in_grace = checked is not None and now - checked < 2 * interval
+        if in_grace and now.timestamp() < request.session.get(RETRY_KEY, 0):
+            return
+        from aliasdesk.accounts.directory import Recheck, recheck_user  # imports python-ldap
+
+        outcome = recheck_user(user)
+        if outcome is Recheck.OK:
+            request.session.pop(RETRY_KEY, None)
+            user.refresh_from_db()
+            return
+        if outcome is Recheck.UNAVAILABLE and in_grace:
+            request.session[RETRY_KEY] = now.timestamp() + RETRY_SECONDS
+            return
+        if outcome is Recheck.UNAVAILABLE:
+            message = "The directory could not be reached to confirm your account, so you were signed out."
+        else:
+            message = "Your directory account no longer gives access to aliasdesk, so you were signed out."
+        logout(request)
+        messages.warning(request, message)

@@ -15,11 +15,23 @@ class User(AbstractUser):
         EDITOR = "editor", "Domain editor"
         VIEWER = "viewer", "Domain viewer"
 
+    class Source(models.TextChoices):
+        LOCAL = "local", "Local"
+        DIRECTORY = "directory", "Directory"
+
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    # A directory user signs in against LDAP only (no usable local password); role and
+    # grants follow the directory groups, read at sign-in and again after directory_checked_at.
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.LOCAL)
+    directory_checked_at = models.DateTimeField(null=True, blank=True)
 
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN or self.is_superuser
+
+    @property
+    def is_directory(self) -> bool:
+        return self.source == self.Source.DIRECTORY
 
 
 class Grant(models.Model):

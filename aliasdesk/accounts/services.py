@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -102,6 +103,8 @@ def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
     if role not in User.Role.values:
         raise AccountError(f"unknown role {role!r}", "role")
     user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_directory and role != user.role:
+        raise AccountError(f"the role of {user.username} follows their directory groups", "role")
     before = {"role": user.role, "active": user.is_active}
     stays_admin = role == User.Role.ADMIN and is_active
     if user.pk == by.pk and user.is_admin and role != User.Role.ADMIN:
@@ -127,8 +130,14 @@ def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
     return user
 
 
+def _refuse_directory_user(user: User, what: str, field: str = "") -> None:
+    if user.is_directory:
+        raise AccountError(f"{user.username} is a directory user: their {what}", field)
+
+
 def reset_password(user: User, password: str, again: str) -> None:
     """Give a user a new password (typed twice, checked by the password validators)."""
+    _refuse_directory_user(user, "password is managed by the directory", "password")
     _check_password(user, password, again)
     user.set_password(password)
     user.save(update_fields=["password"])
@@ -139,6 +148,7 @@ def grant_domain(user: User, domain: Domain, role: str) -> Grant:
     """Let a domain editor or viewer edit or read one more domain (or change that right)."""
     if role not in Grant.Role.values:
         raise AccountError(f"unknown domain role {role!r}", "grant_role")
+    _refuse_directory_user(user, "domains follow their directory groups", "grant_role")
     if user.role in (User.Role.ADMIN, User.Role.AUDITOR) or user.is_superuser:
         raise AccountError(f"{user.username} is {user.get_role_display().lower()} and sees every domain already")
     if user.role == User.Role.VIEWER and role == Grant.Role.EDITOR:
@@ -157,8 +167,52 @@ def grant_domain(user: User, domain: Domain, role: str) -> Grant:
 
 def revoke_grant(user: User, domain: Domain) -> bool:
     """Take one domain away from a user; False when they did not have it."""
+    _refuse_directory_user(user, "domains follow their directory groups")
     old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
     deleted, _ = Grant.objects.filter(user=user, domain=domain).delete()
     if deleted:
         record_event("grant.revoked", subject=user, domain=domain, before={"domain": domain.name, "role": old})
     return deleted > 0
+
+
+@transaction.atomic
+def convert_user(user: User, to: str, *, by: User | None = None, password: str | None = None) -> User:
+    """Move an account between local and directory sign-in; ``by`` is None on the command line.
+
+    To the directory: the local password goes (the directory's is the only one); role and
+    grants follow the groups from the next request or sign-in on. At least one active local
+    administrator stays, for when the directory is down. To local: role and grants stay as
+    they were; the password is ``password``, or none at all until an administrator sets one.
+    Open sessions of the account end either way.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if to not in User.Source.values:
+        raise AccountError(f"convert to what? {to!r} is neither local nor directory", "source")
+    if user.source == to:
+        raise AccountError(f"{user.username} is a {to} user already", "source")
+    if by is not None and by.pk == user.pk:
+        raise AccountError("you cannot convert your own account; ask another administrator", "source")
+    if to == User.Source.DIRECTORY:
+        if not settings.LDAP_ENABLED:
+            raise AccountError("directory login is off (ALIASDESK_LDAP_URI is unset)", "source")
+        local_admins = User.objects.filter(is_active=True, source=User.Source.LOCAL).filter(
+            Q(role=User.Role.ADMIN) | Q(is_superuser=True)
+        )
+        if user.is_admin and user.is_active and not local_admins.exclude(pk=user.pk).exists():
+            raise AccountError(
+                f"{user.username} is the last active local administrator; keep one for when the directory is down",
+                "source",
+            )
+        user.source = User.Source.DIRECTORY
+        user.set_unusable_password()
+    else:
+        user.source = User.Source.LOCAL
+        if password is not None:
+            try:
+                validate_password(password, user)
+            except ValidationError as exc:
+                raise AccountError("password refused: " + " ".join(exc.messages), "password") from exc
+            user.set_password(password)
+    user.directory_checked_at = None
+    user.save(update_fields=["source", "password", "directory_checked_at"])
+    return user

@@ -7,7 +7,7 @@ urlpatterns = [
     path("login/", login_views.login_view, name="login"),
     path("login/code/", login_views.login_code, name="login-code"),
     path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
-    path("password/", login_views.PasswordChangeView.as_view(), name="password-change"),
+    path("password/", views.password_change, name="password-change"),
     path(
         "password/done/",
         auth_views.PasswordChangeDoneView.as_view(template_name="accounts/password_done.html"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("users/new", views.user_create, name="user-create"),
     path("users/<int:user_id>/", views.user_edit, name="user-edit"),
     path("users/<int:user_id>/password", views.user_password, name="user-password"),
+    path("users/<int:user_id>/source", views.user_source, name="user-source"),
     path("users/<int:user_id>/grants", views.grant_add, name="grant-add"),
     path("users/<int:user_id>/grants/<int:domain_id>/revoke", views.grant_revoke, name="grant-revoke"),
     path("audit/", views.audit_log, name="audit-log"),

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from aliasdesk.accounts import services
+from aliasdesk.accounts import login_views, services
 from aliasdesk.accounts.access import require_admin, require_reader_of_everything, sees_everything, visible_domains
 from aliasdesk.accounts.audit import KINDS, AuditFilter, audit_page, decode_cursor
 from aliasdesk.accounts.models import Grant, User
@@ -60,6 +62,8 @@ def _edit_context(request: HttpRequest, target: User, **extra: Any) -> dict[str,
         "grantable": [(d, granted.get(d.pk, "")) for d in domains],
         "sees_all": target.is_admin or target.role == User.Role.AUDITOR,
         "is_self": target.pk == request.user.pk,
+        "ldap_enabled": settings.LDAP_ENABLED,
+        "recheck_minutes": settings.LDAP_RECHECK_MINUTES,
         "nav": "users",
         **extra,
     }
@@ -107,6 +111,36 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
     return redirect("user-edit", target.pk)
 
 
+@login_required
+@require_POST
+def user_source(request: HttpRequest, user_id: int) -> HttpResponse:
+    """Convert an account between local and directory sign-in."""
+    require_admin(request)
+    target = _target(user_id)
+    try:
+        services.convert_user(target, request.POST.get("to", ""), by=request.user)  # type: ignore[arg-type]
+    except services.AccountError as exc:
+        context = _edit_context(request, target, source_error=str(exc))
+        return render(request, "accounts/user_edit.html", context, status=422)
+    if request.POST.get("to") == User.Source.DIRECTORY:
+        messages.success(request, f"{target.username} now signs in against the directory; "
+                         "role and domains follow the directory groups from their next sign-in.")
+    else:
+        messages.success(request, f"{target.username} is now a local account: set a password below for them.")
+    return redirect("user-edit", target.pk)
+
+
+_password_change = login_views.PasswordChangeView.as_view()
+
+
+@login_required
+def password_change(request: HttpRequest) -> HttpResponseBase:
+    """Django's password change, except for directory users: the directory keeps theirs."""
+    if request.user.is_directory:  # type: ignore[union-attr]
+        return render(request, "accounts/password_directory.html")
+    return _password_change(request)
+
+
 def _grants_response(request: HttpRequest, target: User, **extra: Any) -> HttpResponse:
     """htmx swaps the grants section in place; without htmx, back to the page."""
     if request.headers.get("HX-Request"):
@@ -140,7 +174,10 @@ def grant_revoke(request: HttpRequest, user_id: int, domain_id: int) -> HttpResp
     require_admin(request)
     target = _target(user_id)
     domain = get_object_or_404(Domain, pk=domain_id)
-    services.revoke_grant(target, domain)
+    try:
+        services.revoke_grant(target, domain)
+    except services.AccountError as exc:
+        return _grants_response(request, target, grant_error=str(exc))
     return _grants_response(request, target, grant_done=f"{target.username} no longer has {domain.name}.")
 
 

@@ -58,3 +58,17 @@ def current_code(device: TOTPDevice, offset: int = 0) -> str:
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
     totp.time = totp.time + offset * device.step
     return f"{totp.token():0{device.digits}d}"
+
+
+# The private slapd of the directory login tests, and its fixtures (see slapd.py).
+from tests.accounts.slapd import (  # noqa: E402, F401
+    LOCAL_PASSWORD,
+    SUFFIX,
+    Slapd,
+    domains,
+    local_admin,
+    own_slapd,
+    pki,
+    slapd,
+    use_directory,
+)

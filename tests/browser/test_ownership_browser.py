@@ -51,7 +51,9 @@ def test_editor_sees_role_addresses_as_admins_only(ui: UI, desk: Desk):
 def test_resolve_tells_an_editor_when_a_hidden_map_answers(ui: UI, desk: Desk):
     com, org = desk.domains["example.com"], desk.domains["example.org"]
     # A key left in example.org's map from before keys were tied to their domains.
-    Alias.objects.create(domain=org, key="jobs@example.com", key_folded="jobs@example.com", destinations="x@evil.example")
+    Alias.objects.create(
+        domain=org, key="jobs@example.com", key_folded="jobs@example.com", destinations="x@evil.example"
+    )
     OwnershipConflict.objects.create(domain=org, mail_domain="example.com", keys=1)
     assert com.pk
     ui.sign_in(desk.users["bob"])

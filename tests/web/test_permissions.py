@@ -209,6 +209,8 @@ RULES: dict[str, Rule] = {
     "user-edit": Rule(admin_page, admin_change(302), changes=True),
     "user-password": Rule(fixed(405), admin_change(302), changes=True),
     "grant-add": Rule(fixed(405), admin_change(302), changes=True),
+    # the target is a local account already: the admin's POST is refused (422) and changes nothing
+    "user-source": Rule(fixed(405), admin_change(422)),
     "grant-revoke": Rule(fixed(405), admin_change(302), changes=True),
     "audit-log": Rule(everything_page, read_post(everything_page)),
     # one's own two-factor login: every signed-in user; nobody here is enrolled
@@ -431,7 +433,8 @@ def payload(route: Route, target: Target, world: World) -> dict[str, Any]:
         "login": {"username": "alice", "password": "wrong-password-0"},
         "password-change": {"old_password": "", "new_password1": "", "new_password2": ""},
         "user-create": {"username": "mallory", "role": "admin"},
-        "user-edit": {"role": "viewer"},  # and not is_active: dave is switched off
+        "user-edit": {"role": "viewer"},
+        "user-source": {"to": "local"},  # and not is_active: dave is switched off
         "grant-add": {"domain": str(world.targets[DOMAIN_B].domain.pk), "role": "viewer"},
     }
     data.update(per_route.get(route.id, {}))
