@@ -28,6 +28,8 @@ def envint(name: str, default: int) -> int:
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("DATA_DIR", "var")).resolve()
 MAP_DIR = Path(envstr("MAP_DIR", str(DATA_DIR / "maps"))).resolve()
+# The only directories a map file may live in (aliasdesk/deploys/paths.py: no symlinks below them).
+MAP_DIRS = [Path(d) for d in envstr("MAP_DIRS", f"{MAP_DIR}:/etc/postfix").split(":") if d.strip()]
 MAP_TYPE = envstr("MAP_TYPE", "hash")
 POSTMAP = envstr("POSTMAP", "postmap")
 POSTFIX_CONFIG_DIR = envstr("POSTFIX_CONFIG_DIR") or None

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain, MapType
+from aliasdesk.deploys.paths import check_map_path
 from aliasdesk.postfix.validate import check_destination, check_key
 from aliasdesk.postfix.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
 
@@ -80,7 +81,7 @@ def create_domain(
     map_type = map_type or settings.MAP_TYPE
     if map_type not in MapType.values:
         raise AliasError(f"unknown map type {map_type!r}: use one of {', '.join(MapType.values)}")
-    path = Path(map_path).resolve() if map_path else default_map_path(name).resolve()
+    path = check_map_path(map_path or default_map_path(name))
     if Domain.objects.filter(name=name).exists():
         raise AliasError(f"domain {name} exists already")
     if Domain.objects.filter(map_path=str(path)).exists():
