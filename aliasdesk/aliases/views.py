@@ -11,6 +11,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
@@ -29,6 +30,13 @@ from aliasdesk.deploys.models import Deploy
 from aliasdesk.maillog.traffic import TRAFFIC_DAYS, attach_traffic
 
 PAGE_SIZE = 50
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    """Where to go after a POST: the form's ``next`` when it is a page of this site."""
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    return target if target and safe else default
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -223,7 +231,7 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
     action = request.POST.get("action", "")
     domain = get_domain_for_user(request, name, write=True, admin=action == "purge")
     ids = [_int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
-    back = request.POST.get("next") or reverse("domain-detail", args=[domain.name])
+    back = _back(request, reverse("domain-detail", args=[domain.name]))
     if action not in BULK_ACTIONS or not ids:
         messages.warning(request, "Select aliases and an action first.")
         return redirect(back)
