@@ -210,7 +210,8 @@ CONTENT_SECURITY_POLICY = {
 
 # Large posts: pastes and map uploads up to 20 MB (100,000 lines); beyond, the page says so (413).
 MAX_PASTE_BYTES = envint("MAX_PASTE_BYTES", 20 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_PASTE_BYTES + 1024 * 1024  # the form's other fields and encoding
+# The form's other fields, and the CR that browsers send before every LF of a textarea.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_PASTE_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads go to a temporary file
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000  # bulk actions post up to 1000 ids
 

@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
-from aliasdesk.aliases import services
+from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.search import (
     FILTERS,
@@ -255,9 +255,18 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
 def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
     """Add many aliases at once, written as map lines; the same parser and checks as import."""
     domain = get_domain_for_user(request, name, write=True)
-    context: dict[str, Any] = {"domain": domain, "nav": "domains", "tab": "paste", "text": ""}
+    context: dict[str, Any] = {"domain": domain, "nav": "domains", "tab": "paste", "text": "", **paste_input.limits()}
     if request.method == "POST":
-        text = request.POST.get("text", "")
+        try:
+            paste_input.check_request_size(request)
+            text = paste_input.pasted_text(request)
+        except paste_input.PasteTooLarge as exc:
+            context["problems"] = [str(exc)]
+            return render(request, "aliases/paste.html", context, status=413)
+        except paste_input.NotMapText as exc:
+            context["problems"] = [str(exc)]
+            context["text"] = request.POST.get("text", "")
+            return render(request, "aliases/paste.html", context, status=422)
         context["text"] = text
         try:
             created = services.add_pasted(domain, text, user=request.user)  # type: ignore[arg-type]
