@@ -10,6 +10,10 @@
     return { textBytes, fileBytes: file ? file.size : 0 };
   }
 
+  function human(bytes) {
+    return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MB` : `${(bytes / 1024).toFixed(1)} KB`;
+  }
+
   function check(form) {
     const max = Number(form.dataset.maxBytes);
     const note = form.querySelector("#paste-size");
@@ -19,8 +23,8 @@
     note.classList.toggle("muted", !over);
     if (over) {
       const what = fileBytes > max ? "The file" : "The text";
-      const size = ((fileBytes > max ? fileBytes : textBytes) / 1048576).toFixed(1);
-      note.textContent = `${what} is ${size} MB; at most ${form.dataset.maxSize} can be added at once. Split it and add it in parts.`;
+      const size = human(fileBytes > max ? fileBytes : textBytes);
+      note.textContent = `${what} is ${size}; at most ${form.dataset.maxSize} can be added at once. Split it and add it in parts.`;
     } else {
       note.textContent = "";
     }
