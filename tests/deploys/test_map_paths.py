@@ -187,3 +187,23 @@ def test_the_command_exits_non_zero_with_one_line(tmp_path: Path, postfix_conf: 
     assert "/etc/passwd is not inside a map directory (ALIASDESK_MAP_DIRS=" in proc.stderr
     listing = subprocess.run([*run, "domain", "list"], env=env, capture_output=True, text=True, check=True)
     assert listing.stdout == ""
+
+
+def test_importing_hand_edits_never_reads_through_a_link(dirs: tuple[Path, Path]) -> None:
+    """The web's "import the hand edits" reads the map file: not when it became a link."""
+    from django.test import Client
+
+    from aliasdesk.accounts.models import User
+
+    allowed, outside = dirs
+    (outside / "target").write_text("secret@example.com\tleak@example.org\n")
+    domain = create_domain("example.com", map_path=allowed / "example.com")
+    (allowed / "example.com").symlink_to(outside / "target")
+    admin = User.objects.create(username="alice", role=User.Role.ADMIN)
+    client = Client()
+    client.force_login(admin)
+    response = client.post("/domains/example.com/deploy/import")
+    assert response.status_code == 422
+    assert "map file is a symbolic link" in response.content.decode()
+    assert "leak@example.org" not in response.content.decode()
+    assert not domain.aliases.exists()
