@@ -172,13 +172,14 @@ STORAGES = {
 }
 
 # Behind TLS (README "Running behind TLS"): the proxy terminates TLS and says so in
-# X-Forwarded-Proto; only it may reach aliasdesk's port. /healthz stays plain HTTP for monitors.
+# X-Forwarded-Proto; only it may reach aliasdesk's port. /healthz and /metrics stay plain HTTP
+# for the monitor and Prometheus on the host, which ask 127.0.0.1 directly.
 HTTPS = envbool("HTTPS")
 if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("HSTS_INCLUDE_SUBDOMAINS", True)

@@ -116,6 +116,13 @@ def test_healthz_answers_over_plain_http_from_loopback(tls_server: str) -> None:
     assert (status, body) == (200, b"ok")
 
 
+def test_metrics_answers_prometheus_on_loopback_over_plain_http(tls_server: str) -> None:
+    status, _, body = fetch(tls_server + "/metrics")
+    assert status == 200 and b"aliasdesk_" in body
+    status, _, _ = fetch(tls_server + "/metrics", **{"X-Forwarded-For": "203.0.113.9"})
+    assert status == 403  # through the proxy: the token is needed
+
+
 def test_pages_over_plain_http_redirect_to_https(tls_server: str) -> None:
     status, headers, _ = fetch(tls_server + "/login/?next=/domains/")
     assert status == 301
