@@ -32,6 +32,8 @@ def envint(name: str, default: int) -> int:
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("DATA_DIR", "var")).resolve()
 MAP_DIR = Path(envstr("MAP_DIR", str(DATA_DIR / "maps"))).resolve()
+# The only directories a map file may live in (aliasdesk/deploys/paths.py: no symlinks below them).
+MAP_DIRS = [Path(d) for d in envstr("MAP_DIRS", f"{MAP_DIR}:/etc/postfix").split(":") if d.strip()]
 MAP_TYPE = envstr("MAP_TYPE", "hash")
 POSTMAP = envstr("POSTMAP", "postmap")
 POSTFIX_CONFIG_DIR = envstr("POSTFIX_CONFIG_DIR") or None
@@ -119,6 +121,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "csp",
     "aliasdesk.accounts",
     "aliasdesk.aliases",
     "aliasdesk.deploys",
@@ -128,11 +131,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "aliasdesk.accounts.session_lifetime.AdminSessionMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "aliasdesk.accounts.middleware.TwoFactorMiddleware",
     "aliasdesk.accounts.middleware.ReadOnlyDemoMiddleware",
@@ -240,6 +245,51 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+
+# Behind TLS (README "Running behind TLS"): the proxy terminates TLS and says so in
+# X-Forwarded-Proto; only it may reach aliasdesk's port. /healthz and /metrics stay plain HTTP
+# for the monitor and Prometheus on the host, which ask 127.0.0.1 directly.
+HTTPS = envbool("HTTPS")
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = envint("HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("HSTS_PRELOAD")
+# Preloading commits the whole registered domain to HTTPS in every browser: a decision for
+# the domain's owner (ALIASDESK_HSTS_PRELOAD=1), not a default that deploy checks may demand.
+SILENCED_SYSTEM_CHECKS = [] if HTTPS and envbool("HSTS_PRELOAD") else ["security.W021"]
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Sessions end this many minutes after sign-in; administrators' sooner.
+SESSION_COOKIE_AGE = envint("SESSION_MINUTES", 14 * 24 * 60) * 60
+ADMIN_SESSION_MINUTES = envint("ADMIN_SESSION_MINUTES", 8 * 60)
+
+# Content-Security-Policy, enforced: no inline script or style anywhere (static files only).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# Large posts: pastes and map uploads up to 20 MB (100,000 lines); beyond, the page says so (413).
+MAX_PASTE_BYTES = envint("MAX_PASTE_BYTES", 20 * 1024 * 1024)
+# The form's other fields, and the CR that browsers send before every LF of a textarea.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_PASTE_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads go to a temporary file
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000  # bulk actions post up to 1000 ids
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/domains/"

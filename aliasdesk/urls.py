@@ -20,3 +20,5 @@ urlpatterns = [
     path("", include("aliasdesk.maillog.urls")),
     path("", include("aliasdesk.maillog.report_urls")),
 ]
+
+handler400 = "aliasdesk.aliases.paste_input.bad_request"

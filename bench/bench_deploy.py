@@ -86,6 +86,7 @@ def env_for(data: Path, conf: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         ALIASDESK_DATA_DIR=str(data),
+        ALIASDESK_MAP_DIRS=str(data),  # the map is written as data/virtual
         ALIASDESK_POSTFIX_CONFIG_DIR=str(conf),
         ALIASDESK_POSTMAP=POSTMAP,
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),

@@ -39,6 +39,25 @@ def postfix_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return conf
 
 
+@pytest.fixture(autouse=True, scope="session")
+def allow_test_map_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests keep their maps in pytest's temporary directories: these are map directories
+    here too (settings.MAP_DIRS, and ALIASDESK_MAP_DIRS for the commands that tests run as
+    subprocesses). The check itself is unchanged; its own tests set their own directories."""
+    from django.conf import settings
+
+    base = tmp_path_factory.getbasetemp()
+    before = (settings.MAP_DIRS, os.environ.get("ALIASDESK_MAP_DIRS"))
+    settings.MAP_DIRS = [base, *settings.MAP_DIRS]
+    os.environ["ALIASDESK_MAP_DIRS"] = ":".join(str(d) for d in settings.MAP_DIRS)
+    yield
+    settings.MAP_DIRS = before[0]
+    if before[1] is None:
+        os.environ.pop("ALIASDESK_MAP_DIRS", None)
+    else:
+        os.environ["ALIASDESK_MAP_DIRS"] = before[1]
+
+
 @pytest.fixture
 def map_dir(tmp_path: Path) -> Path:
     path = tmp_path / "maps"

@@ -32,6 +32,7 @@ from aliasdesk.aliases.ownership import (
     register_own_name,
     require_editor,
 )
+from aliasdesk.deploys.paths import check_map_path
 from aliasdesk.postfix.keys import key_form
 from aliasdesk.postfix.validate import check_destination, check_key
 from aliasdesk.postfix.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
@@ -82,7 +83,7 @@ def create_domain(
     map_type = map_type or settings.MAP_TYPE
     if map_type not in MapType.values:
         raise AliasError(f"unknown map type {map_type!r}: use one of {', '.join(MapType.values)}")
-    path = Path(map_path).resolve() if map_path else default_map_path(name).resolve()
+    path = check_map_path(map_path or default_map_path(name))
     if Domain.objects.filter(name=name).exists():
         raise AliasError(f"domain {name} exists already")
     if Domain.objects.filter(map_path=str(path)).exists():

@@ -12,10 +12,11 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
-from aliasdesk.aliases import services
+from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.search import (
@@ -32,6 +33,13 @@ from aliasdesk.maillog.traffic import TRAFFIC_DAYS, attach_traffic
 from aliasdesk.postfix.virtual import parse_virtual
 
 PAGE_SIZE = 50
+
+
+def _back(request: HttpRequest, default: str) -> str:
+    """Where to go after a POST: the form's ``next`` when it is a page of this site."""
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure())
+    return target if target and safe else default
 
 
 def _int(value: str | None, default: int = 0) -> int:
@@ -249,7 +257,7 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
     action = request.POST.get("action", "")
     domain = get_domain_for_user(request, name, write=True, admin=action == "purge")
     ids = [_int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
-    back = request.POST.get("next") or reverse("domain-detail", args=[domain.name])
+    back = _back(request, reverse("domain-detail", args=[domain.name]))
     if action not in BULK_ACTIONS or not ids:
         messages.warning(request, "Select aliases and an action first.")
         return redirect(back)
@@ -275,9 +283,18 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
 def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
     """Add many aliases at once, written as map lines; the same parser and checks as import."""
     domain = get_domain_for_user(request, name, write=True)
-    context: dict[str, Any] = {"domain": domain, "nav": "domains", "tab": "paste", "text": ""}
+    context: dict[str, Any] = {"domain": domain, "nav": "domains", "tab": "paste", "text": "", **paste_input.limits()}
     if request.method == "POST":
-        text = request.POST.get("text", "")
+        try:
+            paste_input.check_request_size(request)
+            text = paste_input.pasted_text(request)
+        except paste_input.PasteTooLarge as exc:
+            context["problems"] = [str(exc)]
+            return render(request, "aliases/paste.html", context, status=413)
+        except paste_input.NotMapText as exc:
+            context["problems"] = [str(exc)]
+            context["text"] = request.POST.get("text", "")
+            return render(request, "aliases/paste.html", context, status=422)
         context["text"] = text
         try:
             pasted = services.add_pasted(domain, text, user=request.user)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ agent all call ``deploy_domain``.
 from __future__ import annotations
 
 import datetime
+import errno
 import fcntl
 import hashlib
 import os
@@ -24,6 +25,7 @@ from django.utils import timezone
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import expire_aliases
+from aliasdesk.deploys import paths
 from aliasdesk.deploys.checks import BackgroundCheck, check_rendered, map_diff, verify_sample
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.render import RenderedMap, render_map
@@ -67,11 +69,24 @@ def postmap_config() -> pm.Postmap:
 
 
 def sha256_file(path: Path) -> str | None:
+    """The file's SHA-256, None when it is absent or a symlink (never read through one)."""
     try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def read_map_text(path: Path) -> str:
+    """The text of a map file, never through a symlink (OSError ELOOP)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read().decode("utf-8", "replace")
 
 
 # Lock file descriptors this process holds: a forked child must close its copies, or a
@@ -82,12 +97,15 @@ HELD_LOCKS: set[int] = set()
 @contextmanager
 def map_lock(map_path: Path) -> Iterator[None]:
     """Serialize deploys of one map on this host (an advisory lock beside the map)."""
-    lock_path = map_path.parent / f".{map_path.name}.lock"
+    lock_path = paths.lock_path(map_path)
     try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DeployError(f"{lock_path}: the lock file is a symbolic link; aliasdesk never opens one") from exc
         try:
-            fd = os.open(lock_path, os.O_RDONLY)  # a read-only directory: the deploy fails later, clearly
+            # a read-only directory: the deploy fails later, clearly
+            fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as exc:
             raise DeployError(f"cannot lock {lock_path}: {exc.strerror}") from exc
     try:
@@ -171,10 +189,10 @@ def deploy_domain(
     """Deploy one domain's map. Never raises for a failed deploy: the result says why."""
     started = time.monotonic()
     timings: dict[str, float] = {}
-    map_path = Path(domain.map_path)
     try:
+        map_path = paths.check_map_path(domain.map_path)
         _prepare_dir(map_path)
-    except DeployError as exc:
+    except (DeployError, paths.MapPathError) as exc:
         if not dry_run:
             _record(domain, user, Deploy.Status.FAILED, error=str(exc), forced=force)
         return DeployResult(domain.name, Deploy.Status.FAILED, str(exc))
@@ -263,7 +281,7 @@ def _deploy_rendered(
     drift = disk_sha is not None and disk_sha not in {domain.deployed_sha256, sha, *interrupted}
 
     if dry_run:
-        old = map_path.read_text("utf-8", "replace") if disk_sha is not None else ""
+        old = read_map_text(map_path) if disk_sha is not None else ""
         findings, _ = check_rendered(rendered)
         note = "the map on disk was edited by hand since the last deploy (drift)" if drift else ""
         return DeployResult(domain.name, "dry-run", note, map_diff(old, rendered.text, str(map_path)), findings)
@@ -274,7 +292,7 @@ def _deploy_rendered(
         return _noop(domain, user, record_noop, timings, started, sha)
 
     if drift and not force:
-        old = map_path.read_text("utf-8", "replace")
+        old = read_map_text(map_path)
         message = (
             f"{map_path} was changed by hand since the last deploy: "
             "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
@@ -295,7 +313,7 @@ def _deploy_rendered(
         started_at=timezone.now(),
         alias_count=rendered.alias_count,
     )
-    old_text = map_path.read_text("utf-8", "replace") if disk_sha is not None else ""
+    old_text = read_map_text(map_path) if disk_sha is not None else ""
     try:
         findings, postmap_output, diff = _install(rendered, data, map_path, timings, old_text)
     except DeployError as exc:
@@ -346,7 +364,7 @@ def _install(
     t = time.monotonic()
     try:
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()

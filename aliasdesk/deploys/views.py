@@ -15,6 +15,7 @@ from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_u
 from aliasdesk.aliases.importer import ImportRefused, import_map
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.services import AliasError
+from aliasdesk.deploys import paths
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
 
@@ -82,7 +83,11 @@ def import_hand_edits(request: HttpRequest, name: str) -> HttpResponse:
     """Take the map on disk as it is now (hand edits included) into the database (admins)."""
     domain = get_domain_for_user(request, name, admin=True)
     try:
-        report = import_map(domain.map_path, domain.name, replace=True, user=request.user)  # type: ignore[arg-type]
+        map_path = paths.check_map_path(domain.map_path)  # never read through a link planted beside the map
+        report = import_map(str(map_path), domain.name, replace=True, user=request.user)  # type: ignore[arg-type]
+    except paths.MapPathError as exc:
+        context = _preview_context(request, domain, import_problems=[str(exc)])
+        return render(request, "deploys/preview.html", context, status=422)
     except ImportRefused as refused:
         problems = [str(p) for p in refused.problems if p.severity == "error"]
         context = _preview_context(request, domain, import_problems=problems)

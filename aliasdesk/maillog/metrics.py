@@ -4,7 +4,9 @@ Every scrape reads the database afresh through a registry of its own (no state i
 the process, so any worker answers the same) in six aggregate queries, whatever
 the number of domains. Open without signing in, but only to the client addresses
 of ``METRICS_ALLOW`` or to a request with ``Authorization: Bearer METRICS_TOKEN``.
-Behind a reverse proxy every client has the proxy's address: use the token there.
+Behind a reverse proxy every client has the proxy's address (127.0.0.1 for the documented
+proxy on the same host): a request that carries any forwarding header therefore counts as
+remote and needs the token, whatever address it comes from.
 """
 
 from __future__ import annotations
@@ -162,13 +164,41 @@ class AliasdeskCollector(Collector):
         yield from (lines, read_at, line_at)
 
 
+# Headers a proxy adds (or a client forges) to say whom it forwards for; any one of them makes
+# a request remote. As WSGI META keys.
+FORWARDING_HEADERS = (
+    "HTTP_FORWARDED",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_SERVER",
+    "HTTP_X_FORWARDED_PORT",
+    "HTTP_X_REAL_IP",
+    "HTTP_X_CLIENT_IP",
+    "HTTP_X_CLUSTER_CLIENT_IP",
+    "HTTP_CLIENT_IP",
+    "HTTP_TRUE_CLIENT_IP",
+    "HTTP_CF_CONNECTING_IP",
+    "HTTP_FASTLY_CLIENT_IP",
+    "HTTP_VIA",
+)
+
+
+def is_forwarded(request: HttpRequest) -> bool:
+    """True when a proxy (or someone pretending to be one) stands between the client and us."""
+    return any(name in request.META for name in FORWARDING_HEADERS)
+
+
 def metrics_allowed(request: HttpRequest) -> bool:
-    """From an address of METRICS_ALLOW (an address or a network), or with the bearer token."""
+    """With the bearer token, or directly (no forwarding header) from an address of
+    METRICS_ALLOW (an address or a network)."""
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     if token and header.startswith("Bearer "):
         if hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
             return True
+    if is_forwarded(request):
+        return False
     try:
         client = ipaddress.ip_address(request.META.get("REMOTE_ADDR", ""))
     except ValueError:
@@ -187,7 +217,10 @@ def metrics_allowed(request: HttpRequest) -> bool:
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request):
-        return HttpResponseForbidden("Not allowed: see METRICS_ALLOW and METRICS_TOKEN.\n", content_type="text/plain")
+        return HttpResponseForbidden(
+            "Not allowed: see METRICS_ALLOW and METRICS_TOKEN (a proxied request needs the token).\n",
+            content_type="text/plain",
+        )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(AliasdeskCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

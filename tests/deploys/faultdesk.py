@@ -145,6 +145,7 @@ class Desk:
             ALIASDESK_DATA_DIR=str(self.root / "data"),
             ALIASDESK_POSTFIX_CONFIG_DIR=str(self.conf),
             ALIASDESK_POSTMAP=str(postmap or REAL_POSTMAP),
+            ALIASDESK_MAP_DIRS=os.environ.get("ALIASDESK_MAP_DIRS", ""),  # tests/conftest.py: the temp dirs
         )
         return env
 

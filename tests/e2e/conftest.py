@@ -49,7 +49,7 @@ def postfix_map_types() -> set[str]:
 
 @pytest.fixture
 def postfix_server(
-    request: pytest.FixtureRequest, postfix_map_types: set[str]
+    request: pytest.FixtureRequest, postfix_map_types: set[str], monkeypatch: pytest.MonkeyPatch
 ) -> Generator[PostfixServerFactory, None, None]:
     """Make private Postfix instances: ``postfix_server(mailboxes=[...], map_type=..., start=False)``.
 
@@ -78,6 +78,8 @@ def postfix_server(
             extra_settings=extra_settings,
         )
         servers.append(server)
+        # Its map lives in the instance's directory: a map directory for this test's commands.
+        monkeypatch.setenv("ALIASDESK_MAP_DIRS", f"{os.environ.get('ALIASDESK_MAP_DIRS', '')}:{server.root}")
         if start:
             server.start()
         return server
@@ -99,6 +101,8 @@ class AliasdeskCLI:
     def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run ``aliasdesk ARGS``; with ``check``, a non-zero exit fails the test with its output."""
         argv = [sys.executable, "-m", "aliasdesk", *args]
+        # The temp dirs of tests/conftest.py and of the Postfix instances made so far.
+        self.env["ALIASDESK_MAP_DIRS"] = os.environ.get("ALIASDESK_MAP_DIRS", "")
         result = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             pytest.fail(

@@ -222,3 +222,42 @@ def test_queries_do_not_grow_with_domains(world: dict[str, Domain], map_dir: Pat
         samples = scrape()
     assert len(many.captured_queries) == len(few.captured_queries) <= 6
     assert value(samples, "aliasdesk_domain_last_deploy_ok", domain="d39.example") == 1
+
+
+FORWARDED = {
+    "Forwarded": {"HTTP_FORWARDED": "for=203.0.113.9;proto=https"},
+    "X-Forwarded-For": {"HTTP_X_FORWARDED_FOR": "203.0.113.9"},
+    "X-Forwarded-For of loopback": {"HTTP_X_FORWARDED_FOR": "127.0.0.1"},
+    "X-Forwarded-Proto": {"HTTP_X_FORWARDED_PROTO": "https"},
+    "X-Forwarded-Host": {"HTTP_X_FORWARDED_HOST": "mail.example.com"},
+    "X-Real-IP": {"HTTP_X_REAL_IP": "203.0.113.9"},
+    "Client-IP": {"HTTP_CLIENT_IP": "203.0.113.9"},
+    "True-Client-IP": {"HTTP_TRUE_CLIENT_IP": "203.0.113.9"},
+    "Via": {"HTTP_VIA": "1.1 proxy"},
+    "empty X-Forwarded-For": {"HTTP_X_FORWARDED_FOR": ""},
+}
+
+
+@pytest.mark.parametrize("header", FORWARDED)
+def test_a_proxied_request_from_loopback_needs_the_token(world: dict[str, Domain], settings, header: str):  # type: ignore[no-untyped-def]
+    """The documented proxy runs on the same host: its requests come from 127.0.0.1 but are remote."""
+    settings.METRICS_TOKEN = "s3cret-token"
+    forwarded = {**FORWARDED[header], "REMOTE_ADDR": "127.0.0.1"}
+    response = Client().get("/metrics", **forwarded)
+    assert response.status_code == 403, header
+    assert b"aliasdesk_" not in response.content
+    assert b"needs the token" in response.content
+    assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong", **forwarded).status_code == 403
+    assert scrape(HTTP_AUTHORIZATION="Bearer s3cret-token", **forwarded)
+
+
+@pytest.mark.parametrize("header", FORWARDED)
+def test_a_proxied_request_is_refused_without_a_token_setting(world: dict[str, Domain], settings, header: str):  # type: ignore[no-untyped-def]
+    settings.METRICS_TOKEN = ""
+    assert Client().get("/metrics", REMOTE_ADDR="::1", **FORWARDED[header]).status_code == 403
+
+
+def test_a_direct_request_from_an_allowed_address_needs_no_token(world: dict[str, Domain], settings):  # type: ignore[no-untyped-def]
+    settings.METRICS_TOKEN = "s3cret-token"
+    assert scrape(REMOTE_ADDR="127.0.0.1")
+    assert scrape(REMOTE_ADDR="::1")

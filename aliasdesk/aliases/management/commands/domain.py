@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from aliasdesk.aliases.models import Domain, MapType
 from aliasdesk.aliases.services import AliasError, create_domain
+from aliasdesk.deploys.paths import MapPathError
 
 
 class Command(BaseCommand):
@@ -31,6 +32,6 @@ class Command(BaseCommand):
             return
         try:
             domain = create_domain(options["name"], map_path=options["map_file"], map_type=options["map_type"])
-        except AliasError as exc:
+        except (AliasError, MapPathError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"created {domain.name}: {domain.map_type}:{domain.map_path}")

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from aliasdesk.aliases.importer import ImportRefused, import_map
 from aliasdesk.aliases.services import AliasError
+from aliasdesk.deploys.paths import MapPathError
 
 
 class Command(BaseCommand):
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError(
                 str(exc).split(":", 2)[0] + f": {len(exc.problems)} problem(s), nothing imported"
             ) from exc
-        except AliasError as exc:
+        except (AliasError, MapPathError) as exc:
             raise CommandError(str(exc)) from exc
         for problem in report.problems:
             self.stdout.write(f"{options['file']}: {problem.severity}: {problem}")
