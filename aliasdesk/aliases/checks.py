@@ -1,7 +1,8 @@
 """``aliasdesk check``: the keys that break the ownership rule today, for an admin to settle.
 
-Registered as a Django system check that needs the database: ``aliasdesk check`` asks
-the database by default (see the ``check`` command), ``check --deploy`` too.
+A Django system check that needs the database, registered by the ``check`` command only:
+``migrate`` and the other commands run the system checks too, and must not stop on a
+conflict an admin has yet to settle.
 """
 
 from __future__ import annotations
@@ -82,7 +83,6 @@ def ownership_problems() -> list[checks.CheckMessage]:
 
 
 
-@checks.register("aliasdesk", checks.Tags.database)
 def check_key_ownership(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     if not databases or "default" not in databases:
         return []

@@ -150,3 +150,20 @@ def test_check_lists_the_conflicts(at_0005: Any, tmp_path: Any) -> None:
         pass
     text = out.getvalue() + err.getvalue()
     assert "third.example" in text and "beta.example" in text
+
+
+def test_migrate_never_stops_on_keys_an_admin_has_yet_to_settle(db, aliasdesk_settings, map_dir) -> None:  # type: ignore[no-untyped-def]
+    """Only `aliasdesk check` lists ownership problems; other commands run the system checks too."""
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from aliasdesk.aliases.models import Alias
+    from aliasdesk.aliases.services import create_domain
+
+    a = create_domain("a.example", map_path=map_dir / "a.example")
+    create_domain("b.example", map_path=map_dir / "b.example")
+    Alias.objects.create(domain=a, key="x@b.example", key_folded="x@b.example", destinations="y@c.example")
+    call_command("migrate", verbosity=0)
+    with pytest.raises(SystemCheckError, match=r"aliasdesk\.E001.*x@b\.example"):
+        call_command("check")
+    call_command("migrate", verbosity=0)  # the check is the check command's alone
