@@ -125,11 +125,12 @@ def ownership_findings(
     """
     owned_set, tolerated_set = set(owned), set(tolerated)
     shared = shared or {}
+    entries = [e for e in entries if e.enabled]
+    if not shared and _all_owned(entries, owned_set):
+        return []
     findings: list[Finding] = []
     verdicts: dict[str, str] = {}  # domain part as written -> "", "tolerated" or "foreign"
     for entry in entries:
-        if not entry.enabled:
-            continue
         key = entry.key
         at = key.rfind("@") if '"' not in key else last_at(key)
         if at < 0:
@@ -148,6 +149,26 @@ def ownership_findings(
             if sentence:
                 findings.append(Finding(WARNING, "shared-key", sentence, key, entry.line))
     return findings
+
+
+def _all_owned(entries: list[Entry], owned: set[str]) -> bool:
+    """Whether every key is ``…@owned`` of one of the ``owned`` domains, decided in a few passes in C.
+
+    A deploy of 500,000 keys must not wait on a Python loop: each key ends in exactly one
+    ``@domain`` (its last ``@``), so the keys ending in an owned domain are counted in the
+    joined text and compared with the number of keys. Any doubt (quotes) is left to the loop.
+    """
+    keys = [e.key for e in entries]
+    joined = "\n".join(keys).lower() + "\n"
+    if '"' in joined:
+        return False
+    spellings = set(owned)
+    for name in owned:
+        try:
+            spellings.add(idna.encode(name, uts46=True).decode("ascii"))
+        except (idna.IDNAError, UnicodeError):
+            pass
+    return sum(joined.count(f"@{name}\n") for name in spellings) == len(keys)
 
 
 def _bare_finding(entry: Entry) -> Finding:
