@@ -13,7 +13,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "logstats":
-        from aliasdesk.postfix.logstats import main as logstats_main
+        from aliasdesk.postfix.maillog.stats import main as logstats_main
 
         return logstats_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aliasdesk.settings")

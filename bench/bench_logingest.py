@@ -11,7 +11,7 @@ recipients, so per-alias counting does real work. Measured, whole commands:
 * the same log arriving in 20 slices with a rotation after the 10th.
 
 It checks that the stored per-host counts equal pflogsumm-compatible totals
-(``aliasdesk.postfix.logsummary``) and prints a Markdown section.
+(``aliasdesk.postfix.maillog.summary``) and prints a Markdown section.
 
     .venv/bin/python bench/bench_logingest.py [--lines 1000000]
 """
@@ -71,7 +71,7 @@ def top_recipients(log: Path, count: int) -> list[str]:
 
 def expected(log: Path) -> dict[str, int]:
     sys.path.insert(0, str(REPO))
-    from aliasdesk.postfix.logsummary import LogSummary
+    from aliasdesk.postfix.maillog.summary import LogSummary
 
     summary = LogSummary()
     summary.add_file(log)

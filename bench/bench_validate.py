@@ -13,8 +13,8 @@ import gc
 import sys
 import time
 
-from aliasdesk.postfix.validate import validate_entries
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.validate import validate_entries
+from aliasdesk.postfix.maps.virtual import Entry
 
 
 def make_entries(count: int) -> list[Entry]:

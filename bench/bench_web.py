@@ -102,7 +102,7 @@ import random, sys
 from django.db import transaction
 from aliasdesk.aliases.importer import bulk_insert_aliases
 from aliasdesk.aliases.services import create_domain
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.virtual import Entry
 domains, per = int(sys.argv[1]), int(sys.argv[2])
 first, last, dests = sys.argv[3].split(), sys.argv[4].split(), sys.argv[5].split()
 rng = random.Random(7)

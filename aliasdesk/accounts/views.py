@@ -20,7 +20,7 @@ from aliasdesk.accounts.audit import KINDS, AuditFilter, audit_page, decode_curs
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.lookup import hidden_answers, managed_table
 from aliasdesk.aliases.models import Domain
-from aliasdesk.postfix.resolve import explain, resolve
+from aliasdesk.postfix.maps.resolve import explain, resolve
 
 
 @login_required

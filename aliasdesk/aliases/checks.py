@@ -14,9 +14,9 @@ from django.core import checks
 from django.db import DatabaseError
 
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
-from aliasdesk.postfix.expansion import last_at
-from aliasdesk.postfix.keys import mail_domain
-from aliasdesk.postfix.virtual import parse_virtual
+from aliasdesk.postfix.maps.expansion import last_at
+from aliasdesk.postfix.maps.keys import mail_domain
+from aliasdesk.postfix.maps.virtual import parse_virtual
 
 SHOWN_KEYS = 5
 

@@ -13,7 +13,7 @@ from aliasdesk.aliases.importer import bulk_insert_aliases
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.services import create_domain
 from aliasdesk.maillog.demo import load_demo_traffic
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.virtual import Entry
 
 DEMO_USERS = [
     ("admin", "admin", [], "demo-admin-pass"),

@@ -18,8 +18,8 @@ from aliasdesk.aliases.models import Alias, Domain, MailDomain
 from aliasdesk.aliases.ownership import extra_domain_list, tolerated_mail_domains
 from aliasdesk.aliases.services import AliasError, bump_serial, normalize_domain_name
 from aliasdesk.deploys.render import render_rows
-from aliasdesk.postfix.keys import key_form, mail_domain
-from aliasdesk.postfix.virtual import parse_virtual
+from aliasdesk.postfix.maps.keys import key_form, mail_domain
+from aliasdesk.postfix.maps.virtual import parse_virtual
 
 SETTINGS_FIELDS = (
     "header",

@@ -33,7 +33,7 @@ from aliasdesk.aliases.ownership import (
 )
 from aliasdesk.aliases.search import indexing_in_bulk
 from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name, save_change
-from aliasdesk.postfix.virtual import (
+from aliasdesk.postfix.maps.virtual import (
     Entry,
     Problem,
     decode_map_bytes,

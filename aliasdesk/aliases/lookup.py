@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import lookup_order
-from aliasdesk.postfix.resolve import AliasTable, Resolution
-from aliasdesk.postfix.virtual import Entry, parse_virtual
+from aliasdesk.postfix.maps.resolve import AliasTable, Resolution
+from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 
 def domain_entries(domain: Domain) -> list[Entry]:

@@ -31,9 +31,9 @@ from aliasdesk.accounts.access import can_edit
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
-from aliasdesk.postfix.expansion import last_at
-from aliasdesk.postfix.keys import BARE_DOMAIN, KeyForm, key_form, mail_domain, virtual_alias_maps
-from aliasdesk.postfix.virtual import parse_virtual
+from aliasdesk.postfix.maps.expansion import last_at
+from aliasdesk.postfix.maps.keys import BARE_DOMAIN, KeyForm, key_form, mail_domain, virtual_alias_maps
+from aliasdesk.postfix.maps.virtual import parse_virtual
 
 
 class KeyNotAllowed(AliasError):

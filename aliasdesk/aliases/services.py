@@ -33,9 +33,9 @@ from aliasdesk.aliases.ownership import (
     require_editor,
 )
 from aliasdesk.deploys.paths import check_map_path
-from aliasdesk.postfix.keys import key_form
-from aliasdesk.postfix.validate import check_destination, check_key
-from aliasdesk.postfix.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
+from aliasdesk.postfix.maps.keys import key_form
+from aliasdesk.postfix.maps.validate import check_destination, check_key
+from aliasdesk.postfix.maps.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
 
 _DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 # Control characters; TAB, LF and CR are separators where addresses are typed, lines in comments.

@@ -30,7 +30,7 @@ from aliasdesk.aliases.search import (
 from aliasdesk.deploys.engine import edited_by_hand
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.maillog.traffic import TRAFFIC_DAYS, attach_traffic
-from aliasdesk.postfix.virtual import parse_virtual
+from aliasdesk.postfix.maps.virtual import parse_virtual
 
 PAGE_SIZE = 50
 

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from multiprocessing.connection import Connection
 
 from aliasdesk.deploys.render import RenderedMap
-from aliasdesk.postfix import postmap as pm
-from aliasdesk.postfix.keys import ownership_findings
-from aliasdesk.postfix.postmap import die_with_parent
-from aliasdesk.postfix.validate import Finding, validate_entries
-from aliasdesk.postfix.virtual import Entry, parse_virtual
+from aliasdesk.postfix.maps import postmap as pm
+from aliasdesk.postfix.maps.keys import ownership_findings
+from aliasdesk.postfix.maps.postmap import die_with_parent
+from aliasdesk.postfix.maps.validate import Finding, validate_entries
+from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 FULL_DIFF_LINES = 20000
 DIFF_SHOWN_LINES = 2000

@@ -29,8 +29,8 @@ from aliasdesk.deploys import paths
 from aliasdesk.deploys.checks import BackgroundCheck, check_rendered, map_diff, verify_sample
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.render import RenderedMap, render_map
-from aliasdesk.postfix import postmap as pm
-from aliasdesk.postfix.validate import Finding
+from aliasdesk.postfix.maps import postmap as pm
+from aliasdesk.postfix.maps.validate import Finding
 
 TMP_MARK = ".aliasdesk-tmp-"
 INTERRUPTED = "interrupted"

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import map_ownership
-from aliasdesk.postfix.virtual import render_entry
+from aliasdesk.postfix.maps.virtual import render_entry
 
 
 @dataclass
@@ -41,7 +41,7 @@ class RenderedMap:
 def render_rows(header: str, rows: list[tuple[str, str, bool, str]], footer: str) -> str:
     """Header verbatim, then each alias (disabled ones as ``#key value``), then footer verbatim.
 
-    Same layout as ``aliasdesk.postfix.virtual.render_virtual``, written for speed
+    Same layout as ``aliasdesk.postfix.maps.virtual.render_virtual``, written for speed
     over hundreds of thousands of rows.
     """
     parts: list[str] = []

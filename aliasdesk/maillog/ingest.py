@@ -26,9 +26,9 @@ from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias
 from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
-from aliasdesk.postfix.logcount import ADDRESS_FIELDS, HOUR_FIELDS, TrafficCounter
-from aliasdesk.postfix.logfollow import LogPosition, Piece, is_rotated_name, read_new
-from aliasdesk.postfix.resolve import split_extension
+from aliasdesk.postfix.maillog.count import ADDRESS_FIELDS, HOUR_FIELDS, TrafficCounter
+from aliasdesk.postfix.maillog.follow import LogPosition, Piece, is_rotated_name, read_new
+from aliasdesk.postfix.maps.resolve import split_extension
 
 __all__ = [
     "IngestBusy", "IngestConflict", "IngestReport", "NotALiveLog", "check_live_log", "ingest_log", "prune_counters",

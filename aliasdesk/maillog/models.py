@@ -14,9 +14,9 @@ from aliasdesk.aliases.models import Alias, Domain
 class LogSource(models.Model):
     """One log file read by ``logingest`` on one machine, and where reading stopped.
 
-    ``position`` is :class:`aliasdesk.postfix.logfollow.LogPosition` as a dict;
+    ``position`` is :class:`aliasdesk.postfix.maillog.follow.LogPosition` as a dict;
     ``in_flight`` the messages still queued at that point (see
-    :class:`aliasdesk.postfix.logcount.TrafficCounter`). Both change in the same
+    :class:`aliasdesk.postfix.maillog.count.TrafficCounter`). Both change in the same
     transaction as the counters they account for, so a line is never counted twice.
     """
 
@@ -63,7 +63,7 @@ class HostHour(models.Model):
 
 
 class AddressCounts(models.Model):
-    """What the logs said of mail to addresses (see ADDRESS_FIELDS in aliasdesk.postfix.logcount)."""
+    """What the logs said of mail to addresses (see ADDRESS_FIELDS in aliasdesk.postfix.maillog.count)."""
 
     received = models.PositiveIntegerField(default=0)
     delivered = models.PositiveIntegerField(default=0)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.services import AliasError, clean_comment, clean_destinations, clean_key
 from aliasdesk.deploys.render import render_rows
-from aliasdesk.postfix.virtual import parse_virtual
+from aliasdesk.postfix.maps.virtual import parse_virtual
 
 NASTY = st.text(
     st.one_of(st.characters(), st.sampled_from(["\n", "\r", "#", " ", "\t", ",", '"', "@", "\x00", "\u2028", "\x85"])),

@@ -45,8 +45,8 @@ from aliasdesk.aliases.services import (
     restore_version,
     update_alias,
 )
-from aliasdesk.postfix.keys import key_form, ownership_findings
-from aliasdesk.postfix.virtual import Entry, parse_virtual
+from aliasdesk.postfix.maps.keys import key_form, ownership_findings
+from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.search import AliasQuery, alias_counts, search_aliases
 from aliasdesk.aliases.services import bulk_change, create_alias, create_domain, soft_delete_alias, update_alias
 from aliasdesk.deploys.models import Deploy
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.virtual import Entry
 from tests.conftest import REPO
 from tests.test_cli import _mariadb_url, _postgres_url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from aliasdesk.postfix.virtual import split_destinations
+from aliasdesk.postfix.maps.virtual import split_destinations
 
 
 def postmap_dump(path: Path, map_type: str, conf: Path) -> dict[str, list[str]]:

@@ -23,9 +23,9 @@ from aliasdesk.aliases.services import create_alias, create_domain, update_alias
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.render import fetch_rows
-from aliasdesk.postfix.keys import ownership_findings
-from aliasdesk.postfix.validate import ERROR, WARNING
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.keys import ownership_findings
+from aliasdesk.postfix.maps.validate import ERROR, WARNING
+from aliasdesk.postfix.maps.virtual import Entry
 from tests.conftest import require_postmap
 from tests.deploys.helpers import postmap_query
 

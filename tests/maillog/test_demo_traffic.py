@@ -16,7 +16,7 @@ from aliasdesk.aliases.services import create_alias, create_domain
 from aliasdesk.maillog.demo import load_demo_traffic, write_demo_log
 from aliasdesk.maillog.ingest import ingest_log
 from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
-from aliasdesk.postfix.logsummary import LogSummary
+from aliasdesk.postfix.maillog.summary import LogSummary
 
 pytestmark = [pytest.mark.django_db]
 

@@ -22,9 +22,9 @@ from aliasdesk.maillog.ingest import (
     reader_lock,
 )
 from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
-from aliasdesk.postfix.logcount import HOUR_FIELDS, TrafficCounter
-from aliasdesk.postfix.logfollow import read_new
-from aliasdesk.postfix.logsummary import LogSummary
+from aliasdesk.postfix.maillog.count import HOUR_FIELDS, TrafficCounter
+from aliasdesk.postfix.maillog.follow import read_new
+from aliasdesk.postfix.maillog.summary import LogSummary
 from tests.conftest import REALDATA, realdata
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aliasdesk.postfix.logsummary import LogSummary
+from aliasdesk.postfix.maillog.summary import LogSummary
 from tests.conftest import REALDATA, realdata
 from tests.test_cli import CLI, REPO, cli  # noqa: F401  (the fixture)
 

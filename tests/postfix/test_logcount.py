@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from aliasdesk.postfix.logcount import HOUR_FIELDS, TrafficCounter
-from aliasdesk.postfix.logsummary import LogSummary
-from aliasdesk.postfix.maillog import iter_lines
+from aliasdesk.postfix.maillog.count import HOUR_FIELDS, TrafficCounter
+from aliasdesk.postfix.maillog.lines import iter_lines
+from aliasdesk.postfix.maillog.summary import LogSummary
 
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 LOGS = sorted((REALDATA / "logs").glob("*.log")) if (REALDATA / "logs").is_dir() else []

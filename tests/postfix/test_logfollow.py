@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from aliasdesk.postfix.logfollow import FINGERPRINT_BYTES, LogPosition, Piece, is_rotated_name, read_new
-from aliasdesk.postfix.maillog import MAX_LINE, LogReadError
+from aliasdesk.postfix.maillog.follow import FINGERPRINT_BYTES, LogPosition, Piece, is_rotated_name, read_new
+from aliasdesk.postfix.maillog.lines import MAX_LINE, LogReadError
 
 REALDATA = Path("/work/shared/realdata/logs")
 

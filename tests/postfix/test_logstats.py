@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from aliasdesk.cli import main as cli_main
-from aliasdesk.postfix import logstats
-from aliasdesk.postfix.logsummary import TOTALS
+from aliasdesk.postfix.maillog import stats as logstats
+from aliasdesk.postfix.maillog.summary import TOTALS
 
 REPO = Path(__file__).resolve().parents[2]
 REALDATA = REPO.parent / "shared" / "realdata"
@@ -162,6 +162,6 @@ def test_big_files_are_scanned_in_parallel_with_the_same_result(tmp_path: Path, 
     path.write_bytes(b"".join(p.read_bytes() for p in logs))
     _, sequential, _ = run([str(path), "--json", "--jobs", "1"], capsys)
     monkeypatch.setattr(logstats, "PARALLEL_MIN_SIZE", 0)
-    monkeypatch.setattr("aliasdesk.postfix.logparallel.CHUNK_SIZE", 1 << 20)
+    monkeypatch.setattr("aliasdesk.postfix.maillog.parallel.CHUNK_SIZE", 1 << 20)
     _, parallel, _ = run([str(path), "--json", "--jobs", "2"], capsys)
     assert json.loads(parallel) == json.loads(sequential)

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aliasdesk.postfix.logparallel import add_file_parallel
-from aliasdesk.postfix.logreport import render_text
-from aliasdesk.postfix.logsummary import TOTALS, LogSummary
+from aliasdesk.postfix.maillog.parallel import add_file_parallel
+from aliasdesk.postfix.maillog.report import as_dict, render_text
+from aliasdesk.postfix.maillog.summary import TOTALS, LogSummary
 
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 LOGS = sorted((REALDATA / "logs").glob("*.log")) if (REALDATA / "logs").is_dir() else []
@@ -44,7 +44,7 @@ def realdata_logs() -> list[Path]:
 
 
 def pflogsumm(*args: str | Path, exact: bool = False) -> str:
-    """The real pflogsumm's report, in the C locale (see the logsummary docstring)."""
+    """The real pflogsumm's report, in the C locale (see the maillog.summary docstring)."""
     if PFLOGSUMM is None:
         pytest.skip("pflogsumm is not installed (Debian package pflogsumm)")
     command = ["perl", "-e", _EXACT, PFLOGSUMM] if exact else [PFLOGSUMM]
@@ -215,7 +215,7 @@ def test_per_day_follows_the_log_across_new_year() -> None:
     lines = [*message(b"ABCDEF0001", b"a@x.example", 1, day=b"Dec 31"), *message(b"ABCDEF0002", b"a@x.example", 1)]
     summary.feed(lines, reference=1767225600.0)  # 2026-01-01 00:00 UTC
     assert [date for date, _ in summary.daily()] == [(2025, 12, 31), (2026, 1, 2)]
-    assert summary.to_dict()["per_day"][0] == {
+    assert as_dict(summary)["per_day"][0] == {
         "date": "2025-12-31", "received": 1, "delivered": 1, "deferred": 0, "bounced": 0, "rejected": 0
     }
 
@@ -229,7 +229,7 @@ def test_scanning_a_file_in_parallel_chunks_equals_one_pass(tmp_path: Path) -> N
     sequential = summarize(path)
     parallel = LogSummary()
     add_file_parallel(parallel, str(path), jobs=2, chunk_size=256 << 10)
-    assert parallel.to_dict(top=0) == sequential.to_dict(top=0)
+    assert as_dict(parallel, top=0) == as_dict(sequential, top=0)
     assert render_text(parallel, 0) == render_text(sequential, 0)
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aliasdesk.postfix.maillog import (
+from aliasdesk.postfix.maillog.lines import (
     MAX_LINE,
     LogParser,
     LogReadError,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from aliasdesk.postfix.resolve import (
+from aliasdesk.postfix.maps.resolve import (
     AliasTable,
     explain,
     parse_value,
@@ -27,7 +27,7 @@ from aliasdesk.postfix.resolve import (
     split_extension,
     unquote_local,
 )
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.virtual import Entry
 from tests.conftest import require_postmap
 
 LOCAL = {"local_domains": ["local.test"], "myorigin": "mx.test.invalid"}

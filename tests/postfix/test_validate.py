@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aliasdesk.postfix.resolve import AliasTable, resolve
-from aliasdesk.postfix.validate import (
+from aliasdesk.postfix.maps.resolve import AliasTable, resolve
+from aliasdesk.postfix.maps.validate import (
     ERROR,
     WARNING,
     Finding,
@@ -17,7 +17,7 @@ from aliasdesk.postfix.validate import (
     check_value_text,
     validate_entries,
 )
-from aliasdesk.postfix.virtual import Entry, decode_map_bytes, parse_virtual
+from aliasdesk.postfix.maps.virtual import Entry, decode_map_bytes, parse_virtual
 from tests.conftest import realdata
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aliasdesk.postfix.virtual import Entry, normalize_comment, parse_virtual, render_virtual, split_destinations
+from aliasdesk.postfix.maps.virtual import Entry, normalize_comment, parse_virtual, render_virtual, split_destinations
 
 LOCAL = st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,12}", fullmatch=True)
 DOMAIN = st.from_regex(r"[a-z0-9]{1,10}(\.[a-z0-9]{1,8}){1,2}", fullmatch=True)

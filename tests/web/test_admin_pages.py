@@ -22,7 +22,7 @@ from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import create_alias, update_alias
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.virtual import Entry
 from tests.conftest import require_postmap
 
 pytestmark = [pytest.mark.django_db]

@@ -8,8 +8,8 @@ from collections import Counter, defaultdict
 
 from django.db import migrations
 
-from aliasdesk.postfix.keys import key_form, mail_domain
-from aliasdesk.postfix.virtual import parse_virtual
+from aliasdesk.postfix.maps.keys import key_form, mail_domain
+from aliasdesk.postfix.maps.virtual import parse_virtual
 
 
 def forward(apps, schema_editor):

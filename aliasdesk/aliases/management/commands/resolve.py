@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from aliasdesk.aliases.lookup import managed_table
-from aliasdesk.postfix.resolve import explain, resolve
+from aliasdesk.postfix.maps.resolve import explain, resolve
 
 
 class Command(BaseCommand):

@@ -22,7 +22,7 @@ from aliasdesk.maillog.ingest import (
     prune_counters,
     reader_lock,
 )
-from aliasdesk.postfix.maillog import LogReadError
+from aliasdesk.postfix.maillog.lines import LogReadError
 
 
 class Command(BaseCommand):

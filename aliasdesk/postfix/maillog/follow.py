@@ -21,8 +21,8 @@ reported in :attr:`Piece.note`, never guessed at.
 The live file's last line is only returned once its newline is there (syslog may
 be writing it right now); rotated and gzip files are final, so their last line
 counts as it is. Lines are bytes without the newline, like
-:mod:`aliasdesk.postfix.maillog` gives them, and a line longer than
-:data:`~aliasdesk.postfix.maillog.MAX_LINE` becomes ``b""``.
+:mod:`aliasdesk.postfix.maillog.lines` gives them, and a line longer than
+:data:`~aliasdesk.postfix.maillog.lines.MAX_LINE` becomes ``b""``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from aliasdesk.postfix.maillog import BLOCK_SIZE, GZIP_MAGIC, MAX_LINE, LogReadError
+from aliasdesk.postfix.maillog.lines import BLOCK_SIZE, GZIP_MAGIC, MAX_LINE, LogReadError
 
 __all__ = ["FINGERPRINT_BYTES", "LogPosition", "Piece", "is_rotated_name", "read_new"]
 

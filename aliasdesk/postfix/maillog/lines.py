@@ -20,7 +20,7 @@ is replaced by an empty line, which counts as unparsed.
 :class:`LogParser` yields a :class:`LogRecord` per line for callers that want
 the parts. The pflogsumm-compatible summary does not go through records: it
 must accept exactly the lines pflogsumm accepts, and does so with one match
-per line on the grammar below (see :mod:`aliasdesk.postfix.logscan`).
+per line on the grammar below (see :mod:`aliasdesk.postfix.maillog.scan`).
 """
 
 from __future__ import annotations

@@ -25,10 +25,10 @@ from functools import lru_cache
 
 import idna
 
-from aliasdesk.postfix.expansion import last_at
-from aliasdesk.postfix.resolve import unquote_local
-from aliasdesk.postfix.validate import ERROR, WARNING, Finding
-from aliasdesk.postfix.virtual import Entry
+from aliasdesk.postfix.maps.expansion import last_at
+from aliasdesk.postfix.maps.resolve import unquote_local
+from aliasdesk.postfix.maps.validate import ERROR, WARNING, Finding
+from aliasdesk.postfix.maps.virtual import Entry
 
 __all__ = [
     "ADDRESS",

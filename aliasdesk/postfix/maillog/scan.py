@@ -4,11 +4,11 @@
 the same order of tests, the same text it keys on) and splits the work in two:
 
 * everything a line says on its own -- a delivery, a deferral, a reject, its
-  hour and day -- goes into a :class:`~aliasdesk.postfix.logtally.Tally`,
+  hour and day -- goes into a :class:`~aliasdesk.postfix.maillog.tally.Tally`,
   which any number of independently scanned pieces of a log can be summed into;
 * what depends on earlier lines of the same message (its size, where it came
   from, whether it was deferred before) becomes a small event tuple for
-  :class:`~aliasdesk.postfix.logqueue.MessageTracker`, which replays them in
+  :class:`~aliasdesk.postfix.maillog.queue.MessageTracker`, which replays them in
   log order.
 
 That split lets a big file be scanned by several processes while the totals
@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aliasdesk.postfix.logdetail import CLIENT_DOMAINS, client_domain, lower_domain
-from aliasdesk.postfix.logtally import DELAYS, Tally, bump, number
-from aliasdesk.postfix.maillog import STAMP_AND_HOST
+from aliasdesk.postfix.maillog.detail import CLIENT_DOMAINS, client_domain, lower_domain
+from aliasdesk.postfix.maillog.lines import STAMP_AND_HOST
+from aliasdesk.postfix.maillog.tally import DELAYS, Tally, bump, number
 
 __all__ = ["EV_CLIENT", "EV_DEFERRAL", "EV_DELIVERY", "EV_REMOVED", "EV_SENDER", "Event", "line_patterns", "scan"]
 

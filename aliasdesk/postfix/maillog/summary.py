@@ -2,9 +2,9 @@
 
 pflogsumm (1.1.5, the Debian package) is the reference: for the same lines,
 :attr:`LogSummary.totals` holds exactly its Grand Totals, and the per-hour,
-per-day, top and problem lists follow its rules (see :mod:`logscan`). Memory
+per-day, top and problem lists follow its rules (see :mod:`~aliasdesk.postfix.maillog.scan`). Memory
 stays bounded: per-message state is dropped once Postfix logs the message as
-removed (see :mod:`logqueue`); what grows is only what the report lists --
+removed (see :mod:`~aliasdesk.postfix.maillog.queue`); what grows is only what the report lists --
 distinct senders, recipients, hosts and reasons, and one row per day.
 
 Where pflogsumm is demonstrably wrong, the totals still match it and
@@ -34,7 +34,7 @@ Differences that are not counting errors, each reported or documented:
   ``days`` and ``pflogsumm_day_count``; the text report divides as pflogsumm does.
 * pflogsumm dates classic lines with the current year and even overrides an RFC
   3339 line's own year; per-day rows here carry the log's dates (see
-  :class:`~aliasdesk.postfix.maillog.YearGuesser`).
+  :class:`~aliasdesk.postfix.maillog.lines.YearGuesser`).
 * Lines of other Postfix instances (``postfix-out/smtp``) and journald
   ``short-iso`` stamps (``+0200``, no colon) are skipped, as pflogsumm skips
   them; ``lines()`` counts them. ``syslog_name`` works like ``--syslog-name``.
@@ -54,12 +54,12 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from aliasdesk.postfix.logqueue import QUEUE_MEMORY, MessageTracker
-from aliasdesk.postfix.logscan import Event, line_patterns, scan
-from aliasdesk.postfix.logtally import DETAIL_LIMIT, OTHER, Tally
-from aliasdesk.postfix.maillog import YearGuesser, iter_blocks, open_log
+from aliasdesk.postfix.maillog.lines import YearGuesser, iter_blocks, open_log
+from aliasdesk.postfix.maillog.queue import QUEUE_MEMORY, MessageTracker
+from aliasdesk.postfix.maillog.scan import Event, line_patterns, scan
+from aliasdesk.postfix.maillog.tally import DETAIL_LIMIT, OTHER, Tally
 
-__all__ = ["CONTINUE", "LogSummary", "TOTALS"]
+__all__ = ["CONTINUE", "HOURLY", "LogSummary", "TOTALS"]
 
 TOTALS = (
     "received delivered forwarded deferred deferrals bounced rejected reject_warnings held discarded "
@@ -92,7 +92,7 @@ class LogSummary:
     # -- feeding ---------------------------------------------------------------
 
     def add_file(self, path: str | os.PathLike[str]) -> None:
-        """Read one log; raises :class:`~aliasdesk.postfix.maillog.LogReadError` when it cannot."""
+        """Read one log; raises :class:`~aliasdesk.postfix.maillog.lines.LogReadError` when it cannot."""
         reference = None
         if str(path) != "-":
             reference = os.stat(path).st_mtime
@@ -273,31 +273,9 @@ class LogSummary:
             return 0, 0
         return int(t.rejected / total * 100), int(t.discarded / total * 100)
 
-    def to_dict(self, top: int = 10) -> dict[str, Any]:
-        """The JSON document of ``aliasdesk logstats --json``."""
-        from aliasdesk.postfix.logreport import lists_as_dict
-
-        rejected_pct, discarded_pct = self.rejected_percent()
-        return {
-            "totals": self.totals,
-            "per_hour": self.hourly(),
-            "per_day": [
-                {"date": f"{y:04d}-{m:02d}-{d:02d}", **dict(zip(HOURLY, counts, strict=True))}
-                for (y, m, d), counts in self.daily()
-            ],
-            "rejected_percent": rejected_pct,
-            "discarded_percent": discarded_pct,
-            "days": len(list(self.daily())),
-            "pflogsumm_day_count": self.day_changes,
-            **lists_as_dict(self, top),
-            "corrected": self.corrected(),
-            "notes": self.notes(),
-            "lines": self.lines(),
-        }
-
 
 def _merge_nested(mine: dict[bytes, Any], theirs: dict[bytes, Any]) -> None:
-    """Add nested count tables, keeping each table within DETAIL_LIMIT keys like :func:`logtally.bump`."""
+    """Add nested count tables, keeping each table within DETAIL_LIMIT keys like :func:`.tally.bump`."""
     for key, value in theirs.items():
         if key not in mine and len(mine) >= DETAIL_LIMIT:
             key = OTHER

@@ -15,9 +15,10 @@ import sys
 import time
 from typing import NoReturn
 
-from aliasdesk.postfix.logqueue import QUEUE_MEMORY
-from aliasdesk.postfix.logsummary import LogSummary
-from aliasdesk.postfix.maillog import LogReadError, is_gzip_file
+from aliasdesk.postfix.maillog.lines import LogReadError, is_gzip_file
+from aliasdesk.postfix.maillog.queue import QUEUE_MEMORY
+from aliasdesk.postfix.maillog.report import as_dict, render_text
+from aliasdesk.postfix.maillog.summary import LogSummary
 
 __all__ = ["main"]
 
@@ -100,7 +101,7 @@ def summarize(files: list[str], *, syslog_name: str = "postfix", jobs: int | Non
         if big and jobs is None:
             jobs = default_jobs()
         if big and jobs is not None and jobs > 1:
-            from aliasdesk.postfix.logparallel import add_file_parallel
+            from aliasdesk.postfix.maillog.parallel import add_file_parallel
 
             add_file_parallel(summary, path, jobs)
         else:
@@ -125,10 +126,8 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     if args.json:
-        output = (json.dumps(summary.to_dict(args.top), indent=2) + "\n").encode()
+        output = (json.dumps(as_dict(summary, args.top), indent=2) + "\n").encode()
     else:
-        from aliasdesk.postfix.logreport import render_text
-
         output = render_text(summary, args.top)
     try:
         sys.stdout.buffer.write(output)

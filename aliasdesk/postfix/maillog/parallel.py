@@ -1,7 +1,7 @@
 """Scan one big plain log file with several processes; same result as one sequential pass.
 
-The file is cut into chunks at line boundaries (:func:`maillog.read_chunk`).
-Worker processes scan chunks into a :class:`~aliasdesk.postfix.logscan.Tally`
+The file is cut into chunks at line boundaries (:func:`~aliasdesk.postfix.maillog.lines.read_chunk`).
+Worker processes scan chunks into a :class:`~aliasdesk.postfix.maillog.scan.Tally`
 plus the per-message events; this process replays the events and absorbs the
 tallies strictly in file order, so every count -- including those that depend
 on earlier lines of a message -- equals the sequential one. At most two chunks
@@ -16,10 +16,10 @@ import re
 from collections import deque
 from multiprocessing.pool import AsyncResult
 
-from aliasdesk.postfix.logscan import Event, line_patterns, scan
-from aliasdesk.postfix.logsummary import CONTINUE, LogSummary
-from aliasdesk.postfix.logtally import Tally
-from aliasdesk.postfix.maillog import read_chunk
+from aliasdesk.postfix.maillog.lines import read_chunk
+from aliasdesk.postfix.maillog.scan import Event, line_patterns, scan
+from aliasdesk.postfix.maillog.summary import CONTINUE, LogSummary
+from aliasdesk.postfix.maillog.tally import Tally
 
 __all__ = ["CHUNK_SIZE", "add_file_parallel"]
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import cast
 
-from aliasdesk.postfix.virtual import Entry, parse_virtual
+from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 __all__ = ["AliasTable", "Resolution", "Step", "explain", "quote_local", "resolve", "split_extension", "unquote_local"]
 

@@ -1,9 +1,9 @@
 """Counts from a stretch of mail log that need no memory of other lines.
 
-A :class:`Tally` is what :func:`~aliasdesk.postfix.logscan.scan` fills: totals,
+A :class:`Tally` is what :func:`~aliasdesk.postfix.maillog.scan.scan` fills: totals,
 per-hour and per-day rows, recipients and the problem details, keyed the way
 pflogsumm keys them. Tallies of consecutive stretches add up (see
-:meth:`LogSummary.absorb <aliasdesk.postfix.logsummary.LogSummary.absorb>`).
+:meth:`LogSummary.absorb <aliasdesk.postfix.maillog.summary.LogSummary.absorb>`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aliasdesk.postfix.logdetail import perl_number, said_trim, smtpd_reject_detail, trim
-from aliasdesk.postfix.maillog import MONTHS, parse_header
+from aliasdesk.postfix.maillog.detail import perl_number, said_trim, smtpd_reject_detail, trim
+from aliasdesk.postfix.maillog.lines import MONTHS, parse_header
 
 __all__ = ["DELAYS", "DETAIL_LIMIT", "OTHER", "Tally", "branch", "bump", "number"]
 

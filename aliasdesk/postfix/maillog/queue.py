@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from aliasdesk.postfix.logscan import EV_CLIENT, EV_DEFERRAL, EV_DELIVERY, EV_REMOVED, EV_SENDER, Event
+from aliasdesk.postfix.maillog.scan import EV_CLIENT, EV_DEFERRAL, EV_DELIVERY, EV_REMOVED, EV_SENDER, Event
 
 __all__ = ["MessageTracker"]
 
@@ -43,7 +43,7 @@ def _truthy(value: bytes | None) -> bool:
 
 
 class MessageTracker:
-    """Replays per-message events (see :mod:`logscan`) into pflogsumm's totals.
+    """Replays per-message events (see :mod:`~aliasdesk.postfix.maillog.scan`) into pflogsumm's totals.
 
     Totals exactly as pflogsumm counts them: ``deferred`` (messages deferred at
     least once), ``bytes_received``, ``bytes_delivered``, ``senders`` and

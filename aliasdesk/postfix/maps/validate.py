@@ -22,9 +22,9 @@ from operator import attrgetter
 
 import idna
 
-from aliasdesk.postfix.expansion import ExpansionGraph, destinations, last_at
-from aliasdesk.postfix.resolve import folder, quote_local, unquote_local
-from aliasdesk.postfix.virtual import Entry, split_destinations
+from aliasdesk.postfix.maps.expansion import ExpansionGraph, destinations, last_at
+from aliasdesk.postfix.maps.resolve import folder, quote_local, unquote_local
+from aliasdesk.postfix.maps.virtual import Entry, split_destinations
 
 __all__ = ["ERROR", "WARNING", "Finding", "check_destination", "check_key", "check_value_text", "validate_entries"]
 

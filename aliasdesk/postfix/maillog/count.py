@@ -7,7 +7,7 @@ servers interleaves their lines), and per recipient address, so that the web
 interface can show what each alias carries.
 
 :class:`TrafficCounter` gets the message counts of each (hour, host) bucket
-from the same :func:`~aliasdesk.postfix.logscan.scan` that ``logstats`` uses:
+from the same :func:`~aliasdesk.postfix.maillog.scan.scan` that ``logstats`` uses:
 summed over all buckets, received, delivered, forwarded, deferrals, bounced,
 rejected, reject warnings, held and discarded equal pflogsumm's totals for the
 same lines. What needs memory across lines -- a message's size for the bytes
@@ -30,10 +30,10 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from aliasdesk.postfix.logdetail import lower_domain
-from aliasdesk.postfix.logscan import EV_CLIENT, EV_DELIVERY, EV_REMOVED, EV_SENDER, Event, line_patterns, scan
-from aliasdesk.postfix.logtally import OTHER, Tally
-from aliasdesk.postfix.maillog import MONTHS, YearGuesser
+from aliasdesk.postfix.maillog.detail import lower_domain
+from aliasdesk.postfix.maillog.lines import MONTHS, YearGuesser
+from aliasdesk.postfix.maillog.scan import EV_CLIENT, EV_DELIVERY, EV_REMOVED, EV_SENDER, Event, line_patterns, scan
+from aliasdesk.postfix.maillog.tally import OTHER, Tally
 
 __all__ = ["ADDRESS_FIELDS", "HOUR_FIELDS", "IN_FLIGHT_LIMIT", "TrafficCounter"]
 
@@ -69,7 +69,7 @@ class TrafficCounter:
       times of its first and last line.
 
     Classic syslog timestamps carry neither year nor zone: the year is inferred
-    (see :class:`~aliasdesk.postfix.maillog.YearGuesser`, ``reference`` is the
+    (see :class:`~aliasdesk.postfix.maillog.lines.YearGuesser`, ``reference`` is the
     log's mtime or now) and the time is read in ``tz`` (None: the system's zone).
     """
 

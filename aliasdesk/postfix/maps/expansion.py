@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import compress, islice, repeat
 from operator import contains, not_, sub
 
-from aliasdesk.postfix.resolve import quote_local, split_extension, unquote_local
-from aliasdesk.postfix.virtual import Entry, split_destinations
+from aliasdesk.postfix.maps.resolve import quote_local, split_extension, unquote_local
+from aliasdesk.postfix.maps.virtual import Entry, split_destinations
 
 __all__ = ["ExpansionGraph", "destinations", "last_at"]
 

@@ -1,4 +1,4 @@
-"""Present a :class:`~aliasdesk.postfix.logsummary.LogSummary`: pflogsumm's text report, and JSON lists.
+"""Present a :class:`~aliasdesk.postfix.maillog.summary.LogSummary`: pflogsumm's text report, and JSON lists.
 
 The text is pflogsumm's layout, section for section: Grand Totals (byte for
 byte the same), per-day and per-hour traffic, host/domain summaries, top
@@ -9,14 +9,12 @@ pflogsumm counts wrong, when anything is.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aliasdesk.postfix.logdetail import host_sort_key
+from aliasdesk.postfix.maillog.detail import host_sort_key
+from aliasdesk.postfix.maillog.summary import HOURLY, LogSummary
 
-if TYPE_CHECKING:
-    from aliasdesk.postfix.logsummary import LogSummary
-
-__all__ = ["lists_as_dict", "render_text"]
+__all__ = ["as_dict", "lists_as_dict", "render_text"]
 
 _MONTH_NAMES = b"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 _DETAIL_TITLES = (
@@ -248,4 +246,25 @@ def lists_as_dict(summary: LogSummary, top: int = 10) -> dict[str, Any]:
         "fatal_errors": _flatten(detail["fatal"], ("daemon", "message"), 0),
         "panics": _flatten(detail["panic"], ("daemon", "message"), 0),
         "master_messages": _flatten(detail["master"], ("message",), 0),
+    }
+
+
+def as_dict(summary: LogSummary, top: int = 10) -> dict[str, Any]:
+    """The JSON document of ``aliasdesk logstats --json``."""
+    rejected_pct, discarded_pct = summary.rejected_percent()
+    return {
+        "totals": summary.totals,
+        "per_hour": summary.hourly(),
+        "per_day": [
+            {"date": f"{y:04d}-{m:02d}-{d:02d}", **dict(zip(HOURLY, counts, strict=True))}
+            for (y, m, d), counts in summary.daily()
+        ],
+        "rejected_percent": rejected_pct,
+        "discarded_percent": discarded_pct,
+        "days": len(list(summary.daily())),
+        "pflogsumm_day_count": summary.day_changes,
+        **lists_as_dict(summary, top),
+        "corrected": summary.corrected(),
+        "notes": summary.notes(),
+        "lines": summary.lines(),
     }

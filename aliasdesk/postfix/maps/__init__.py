@@ -1,0 +1,1 @@
+"""Postfix virtual(5) alias maps: parse, render, check, resolve and compile them with postmap."""
