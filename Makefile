@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean debian-deps
+.PHONY: install demo test test-fast lint bench clean debian-deps
 
 $(STAMP): pyproject.toml package-lock.json
 	bash scripts/debian-deps.sh build || echo "make install: without those packages directory login (LDAP) is left out" >&2
@@ -25,6 +25,10 @@ demo: install
 
 test: debian-deps install
 	$(BIN)/pytest -n 2 --dist loadgroup tests
+
+# Without a real Postfix, a browser or the long fault trials: the quick loop while coding.
+test-fast: install
+	$(BIN)/pytest -n 2 --dist loadgroup tests --ignore=tests/browser --ignore=tests/e2e -m "not postfix and not slow"
 
 lint: install
 	$(BIN)/ruff check aliasdesk tests bench
