@@ -256,7 +256,7 @@ def test_unanswering_directory_never_slows_local_logins(
         assert signed_in(root)
         wrong, _ = sign_in("root", "not-the-password")  # a local account never asks the directory
         assert not signed_in(wrong)
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 2.5  # asking the directory would cost its 3-second timeout
 
         started = time.monotonic()
         client, response = sign_in("ben", "ben-pass")
