@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import idna
 from django.db import IntegrityError, transaction
 
 from aliasdesk.accounts.models import User
@@ -18,7 +17,7 @@ from aliasdesk.aliases.models import Alias, Domain, MailDomain
 from aliasdesk.aliases.ownership import extra_domain_list, tolerated_mail_domains
 from aliasdesk.aliases.services import AliasError, bump_serial, normalize_domain_name
 from aliasdesk.deploys.render import render_rows
-from aliasdesk.postfix.maps.keys import key_form, mail_domain
+from aliasdesk.postfix.maps.keys import ascii_domain, key_form, mail_domain
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
 SETTINGS_FIELDS = (
@@ -212,7 +211,7 @@ def check_settings_ownership(domain: Domain, clean: DomainSettings) -> list[Sett
         if owner is not None and owner.pk != domain.pk:
             problems.append(SettingsProblem("extra_domains", f"{name} is a mail domain of the map of {owner.name}"))
     for name in sorted(before - wanted):
-        spellings = {name, _ascii(name)}
+        spellings = {name, ascii_domain(name)}
         held = [k for s in spellings for k in _live_keys_of(domain, s)]
         if held:
             problems.append(SettingsProblem(
@@ -239,12 +238,6 @@ def _live_keys_of(domain: Domain, spelling: str) -> list[str]:
     rows = Alias.objects.filter(domain=domain, deleted_at__isnull=True, key_folded__endswith="@" + spelling)
     return list(rows.values_list("key", flat=True)[:100])
 
-
-def _ascii(name: str) -> str:
-    try:
-        return idna.encode(name, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        return name
 
 
 def _sync_mail_domains(domain: Domain, before: str, after: str) -> None:

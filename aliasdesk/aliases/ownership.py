@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import idna
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -32,7 +31,7 @@ from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
 from aliasdesk.postfix.maps.expansion import last_at
-from aliasdesk.postfix.maps.keys import BARE_DOMAIN, KeyForm, key_form, mail_domain, virtual_alias_maps
+from aliasdesk.postfix.maps.keys import BARE_DOMAIN, KeyForm, ascii_domain, key_form, mail_domain, virtual_alias_maps
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
 
@@ -288,7 +287,7 @@ def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> Map
         chunk = live.filter(key_folded__in=folded[start : start + 500]).exclude(domain=domain)
         others.update(chunk.values_list("key_folded", "domain_id"))
     for conflict in OwnershipConflict.objects.filter(mail_domain__in=owned).exclude(domain=domain):
-        for spelling in {conflict.mail_domain, _ascii(conflict.mail_domain)}:
+        for spelling in {conflict.mail_domain, ascii_domain(conflict.mail_domain)}:
             rows_there = live.filter(domain_id=conflict.domain_id, key_folded__endswith="@" + spelling)
             others.update(rows_there.values_list("key_folded", "domain_id"))
     for other in Domain.objects.filter(deleted_at__isnull=True).exclude(pk=domain.pk).exclude(header="", footer=""):
@@ -311,12 +310,6 @@ def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> Map
         )
     return MapOwnership(owned, tolerated, shared)
 
-
-def _ascii(name: str) -> str:
-    try:
-        return idna.encode(name, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        return name
 
 
 def lookup_order(domains: Iterable[Domain]) -> dict[int, tuple[int, str]]:

@@ -197,13 +197,10 @@ def create_alias(
 
 
 def _makes_live(current: Alias, changes: dict[str, object]) -> bool:
-    """Whether the change puts routing into the map: a switch-on, a restore, new destinations."""
+    """Whether the (cleaned) change puts routing into the map: a switch-on, a restore, new destinations."""
     live_before = current.enabled and current.deleted_at is None
     live_after = bool(changes.get("enabled", current.enabled)) and changes.get("deleted_at", current.deleted_at) is None
-    routing = (
-        "destinations" in changes
-        and clean_destinations(changes["destinations"], current.domain) != current.destinations  # type: ignore[arg-type]
-    )
+    routing = "destinations" in changes and changes["destinations"] != current.destinations
     return live_after and (not live_before or routing)
 
 
@@ -217,16 +214,16 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     if current.version != version:
         raise StaleEdit(current)
     new_key = clean_key(current.domain, str(changes["key"])) if "key" in changes else None
+    if "destinations" in changes:
+        changes["destinations"] = clean_destinations(changes["destinations"], current.domain)  # type: ignore[arg-type]
     claims = authorize_change(user, current, new_key=new_key, makes_live=_makes_live(current, changes))
     for name, value in changes.items():
-        if name == "destinations":
-            value = clean_destinations(value, current.domain)  # type: ignore[arg-type]
-        elif name == "key":
+        if name == "key":
             value = new_key
             current.key_folded = str(value).lower()
         elif name == "comment":
             value = clean_comment(str(value))
-        elif name not in {"enabled", "valid_until", "deleted_at"}:
+        elif name not in {"destinations", "enabled", "valid_until", "deleted_at"}:
             raise AliasError(f"{name} cannot be changed")
         setattr(current, name, value)
     current.version = version + 1

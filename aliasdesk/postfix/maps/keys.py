@@ -36,6 +36,7 @@ __all__ = [
     "BARE_LOCAL",
     "CATCH_ALL",
     "ROLE_ADDRESSES",
+    "ascii_domain",
     "KeyForm",
     "key_form",
     "mail_domain",
@@ -80,6 +81,14 @@ def mail_domain(text: str) -> str:
         return idna.decode(idna.encode(text, uts46=True))
     except (idna.IDNAError, UnicodeError):
         return text.casefold()
+
+
+def ascii_domain(name: str) -> str:
+    """The punycode (ASCII) spelling of a mail domain; the name itself where idna refuses it."""
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return name
 
 
 def _looks_like_domain(text: str) -> bool:
@@ -162,12 +171,7 @@ def _all_owned(entries: list[Entry], owned: set[str]) -> bool:
     joined = "\n".join(keys).lower() + "\n"
     if '"' in joined:
         return False
-    spellings = set(owned)
-    for name in owned:
-        try:
-            spellings.add(idna.encode(name, uts46=True).decode("ascii"))
-        except (idna.IDNAError, UnicodeError):
-            pass
+    spellings = set(owned) | {ascii_domain(name) for name in owned}
     return sum(joined.count(f"@{name}\n") for name in spellings) == len(keys)
 
 
