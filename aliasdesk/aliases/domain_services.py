@@ -16,9 +16,8 @@ from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain, MailDomain
 from aliasdesk.aliases.ownership import extra_domain_list, tolerated_mail_domains
 from aliasdesk.aliases.services import AliasError, bump_serial, normalize_domain_name
-from aliasdesk.deploys.render import render_rows
 from aliasdesk.postfix.maps.keys import ascii_domain, key_form, mail_domain
-from aliasdesk.postfix.maps.virtual import parse_virtual
+from aliasdesk.postfix.maps.virtual import parse_virtual, render_virtual
 
 SETTINGS_FIELDS = (
     "header",
@@ -279,7 +278,7 @@ def update_domain_settings(
     current._history_user = user  # type: ignore[attr-defined]
     current._change_reason = "settings"  # type: ignore[attr-defined]
     current.save()
-    bump_serial(current)
+    bump_serial(current, rebuild=True)
     return current, True
 
 
@@ -298,8 +297,8 @@ def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_RO
         problems += errors
         warnings += notes
     return Preview(
-        head=render_rows(header, first, ""),
-        tail=render_rows("", [], footer),
+        head=render_virtual(header, first, ""),
+        tail=render_virtual("", [], footer),
         more=more,
         problems=problems,
         warnings=warnings,

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from aliasdesk.accounts.models import User
@@ -32,7 +31,7 @@ from aliasdesk.aliases.ownership import (
     untouchable_reason,
 )
 from aliasdesk.aliases.search import indexing_in_bulk
-from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name, save_change
+from aliasdesk.aliases.services import AliasError, bump_serial, create_domain, normalize_domain_name, save_change
 from aliasdesk.postfix.maps.virtual import (
     Entry,
     Problem,
@@ -146,7 +145,9 @@ def _history_layout(
     return hist_columns, lambda row, alias_id: pick((*row, alias_id, *consts))
 
 
-def bulk_insert_aliases(domain: Domain, entries: list[Entry], user: User | None, reason: str) -> int:
+def bulk_insert_aliases(
+    domain: Domain, entries: list[Entry], user: User | None, reason: str, serial: int | None = None
+) -> int:
     """Insert many new aliases and their "created" history rows.
 
     The ORM's bulk_create spends most of its time building SQL per object; one
@@ -158,6 +159,8 @@ def bulk_insert_aliases(domain: Domain, entries: list[Entry], user: User | None,
     """
     if not entries:
         return 0
+    if serial is None:  # rows the last deploy never saw, without a change record a patch could use
+        serial = bump_serial(domain, rebuild=True)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     user_id = user.pk if user else None
     values = {
@@ -165,6 +168,7 @@ def bulk_insert_aliases(domain: Domain, entries: list[Entry], user: User | None,
         "valid_until": None,
         "deleted_at": None,
         "version": 1,
+        "serial": serial,
         "created_at": now,
         "updated_at": now,
         "created_by_id": user_id,
@@ -233,14 +237,15 @@ def import_map(
             raise AliasError(f"domain {domain_name} writes {domain.map_path}, not {map_file}")
         report = ImportReport(domain=domain, problems=sorted(problems, key=lambda p: p.line))
         report.problems += _claim_key_domains(domain, entries, user, name)
+        # An import may change any part of the map: the next deploy rebuilds it.
+        serial = bump_serial(domain, rebuild=True)
         if replace:
-            _replace(domain, entries, parsed.header, parsed.footer, user, report)
+            _replace(domain, entries, parsed.header, parsed.footer, user, report, serial)
         else:
-            _append(domain, entries, parsed.header, parsed.footer, user, report)
+            _append(domain, entries, parsed.header, parsed.footer, user, report, serial)
         if source_path is not None and source_path == Path(domain.map_path):
             # The file on disk is the one just read: it is known, not drift.
             Domain.objects.filter(pk=domain.pk).update(deployed_sha256=source_sha)
-        Domain.objects.filter(pk=domain.pk).update(serial=F("serial") + 1)
     report.disabled = sum(1 for e in entries if not e.enabled)
     domain.refresh_from_db()
     return report
@@ -276,7 +281,13 @@ def _set_header_footer(domain: Domain, header: str, footer: str, user: User | No
 
 
 def _append(
-    domain: Domain, entries: list[Entry], header: str, footer: str, user: User | None, report: ImportReport
+    domain: Domain,
+    entries: list[Entry],
+    header: str,
+    footer: str,
+    user: User | None,
+    report: ImportReport,
+    serial: int,
 ) -> None:
     live = set(
         Alias.objects.filter(domain=domain, deleted_at__isnull=True, enabled=True).values_list("key_folded", flat=True)
@@ -289,11 +300,17 @@ def _append(
     if clashes:
         raise ImportRefused(str(domain), clashes)
     _take_header_footer(domain, header, footer, user, report, always=False)
-    report.created = bulk_insert_aliases(domain, entries, user, "import")
+    report.created = bulk_insert_aliases(domain, entries, user, "import", serial)
 
 
 def _replace(
-    domain: Domain, entries: list[Entry], header: str, footer: str, user: User | None, report: ImportReport
+    domain: Domain,
+    entries: list[Entry],
+    header: str,
+    footer: str,
+    user: User | None,
+    report: ImportReport,
+    serial: int,
 ) -> None:
     _take_header_footer(domain, header, footer, user, report, always=True)
     existing: dict[tuple[str, int], Alias] = {}
@@ -327,14 +344,14 @@ def _replace(
             raise ImportRefused(str(domain), [Problem(0, reason) for reason in refused[:50]])
     for match, wanted in changed:
         match.key, match.destinations, match.enabled, match.comment = wanted
-        save_change(match, user, "import --replace")
+        save_change(match, user, "import --replace", serial)
         report.updated += 1
     now = timezone.now()
     for alias in removed:
         alias.deleted_at = now
-        save_change(alias, user, "import --replace: not in the file")
+        save_change(alias, user, "import --replace: not in the file", serial)
         report.removed += 1
-    report.created = bulk_insert_aliases(domain, fresh, user, "import --replace")
+    report.created = bulk_insert_aliases(domain, fresh, user, "import --replace", serial)
 
 
 def _take_header_footer(

@@ -45,10 +45,28 @@ class Domain(models.Model):
     serial = models.PositiveBigIntegerField(default=1)
     deployed_serial = models.PositiveBigIntegerField(default=0)
     deployed_sha256 = models.CharField(max_length=64, blank=True, default="")
+    # The serial of the last change a deploy cannot apply as a patch (header, footer,
+    # settings, an import, a purge of undeployed rows): the next deploy rebuilds.
+    rebuild_serial = models.PositiveBigIntegerField(default=0)
+    # The compiled table the last deploy installed ("inode:size:mtime_ns"): a patch is
+    # applied only to that very file.
+    deployed_table = models.CharField(max_length=100, blank=True, default="")
+    deploy_on_save = models.BooleanField(
+        default=False, help_text="Deploy the map right after each saved change (the original tool's behaviour)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["serial", "deployed_serial", "deployed_sha256", "updated_at"])
+    history = HistoricalRecords(
+        excluded_fields=[
+            "serial",
+            "deployed_serial",
+            "deployed_sha256",
+            "rebuild_serial",
+            "deployed_table",
+            "updated_at",
+        ]
+    )
 
     class Meta:
         ordering = ["name"]
@@ -75,6 +93,9 @@ class Alias(models.Model):
     valid_until = models.DateField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
+    # The domain's serial at this row's last change (kept in history too): a deploy patches
+    # the rows whose serial is above the one it last deployed.
+    serial = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -92,6 +113,8 @@ class Alias(models.Model):
             models.Index(fields=["domain", "key_folded"], name="alias_domain_key"),
             # Mail-log ingestion finds the alias of an address whatever domain's map holds it.
             models.Index(fields=["key_folded"], name="alias_key_folded"),
+            # A deploy asks for the rows changed since the last one.
+            models.Index(fields=["domain", "serial"], name="alias_domain_serial"),
             # Few aliases have a valid-until date: every deploy looks for the expired ones.
             models.Index(fields=["valid_until"], name="alias_valid_until", condition=Q(valid_until__isnull=False)),
         ]

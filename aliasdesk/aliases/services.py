@@ -96,8 +96,20 @@ def create_domain(
     return domain
 
 
-def bump_serial(domain: Domain) -> None:
-    Domain.objects.filter(pk=domain.pk).update(serial=F("serial") + 1)
+def bump_serial(domain: Domain, *, rebuild: bool = False) -> int:
+    """Count one more change of the domain; returns the new serial for the rows it touches.
+
+    It locks the domain row until the transaction ends, so serials are handed out in the
+    order changes commit and a deploy's snapshot sees every change up to its serial.
+    ``rebuild``: the change is not one of rows (header, footer, settings, an import): the
+    next deploy builds the whole map instead of patching it.
+    """
+    fields: dict[str, object] = {"serial": F("serial") + 1}
+    if rebuild:
+        fields["rebuild_serial"] = F("serial") + 1
+    Domain.objects.filter(pk=domain.pk).update(**fields)
+    serial: int = Domain.objects.filter(pk=domain.pk).values_list("serial", flat=True).get()
+    return serial
 
 
 def _require_text(text: str, field: str) -> None:
@@ -174,7 +186,7 @@ def create_alias(
     key = clean_key(domain, key)
     dests = clean_destinations(destinations, domain)
     comment = clean_comment(comment)
-    bump_serial(domain)  # first: it locks the domain row, so imports and creations serialize
+    serial = bump_serial(domain)  # first: it locks the domain row, so imports and creations serialize
     claim = authorize_key(user, domain, key, owners=owners)
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}", "key")
@@ -187,6 +199,7 @@ def create_alias(
         enabled=enabled,
         comment=comment,
         valid_until=valid_until,
+        serial=serial,
         created_by=user,
         updated_by=user,
     )
@@ -229,8 +242,8 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     current.version = version + 1
     current.updated_by = user
     current._history_user = user  # type: ignore[attr-defined]
+    current.serial = bump_serial(current.domain)
     current.save()
-    bump_serial(current.domain)
     current.claimed = (  # type: ignore[attr-defined]
         claim_mail_domains(current.domain, claims, user=user, reason=f"keys of it written: {current.key}")
         if claims
@@ -277,19 +290,21 @@ def expire_aliases(domain: Domain, today: object = None) -> list[str]:
             pk__in=candidates, enabled=True, deleted_at__isnull=True, valid_until__lt=today
         )
     )
+    serial = bump_serial(domain) if due else 0
     for alias in due:
         alias.enabled = False
         alias.version += 1
+        alias.serial = serial
         alias._change_reason = f"expired (valid until {alias.valid_until})"  # type: ignore[attr-defined]
         alias.save()
-    if due:
-        bump_serial(domain)
     return [a.key for a in due]
 
 
-def save_change(alias: Alias, user: User | None, reason: str) -> None:
-    """Save an alias changed outside update_alias: next version, who, and why in its history."""
+def save_change(alias: Alias, user: User | None, reason: str, serial: int) -> None:
+    """Save an alias changed outside update_alias: next version, who, why in its history, and
+    the domain serial of the change (from ``bump_serial``)."""
     alias.version += 1
+    alias.serial = serial
     alias.updated_by = user
     alias._history_user = user  # type: ignore[attr-defined]
     alias._change_reason = reason  # type: ignore[attr-defined]
@@ -309,6 +324,10 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
     claims = _authorize_bulk(user, rows, action)
     if action == "purge":
         gone = [a for a in rows if a.deleted_at is not None]
+        # A row deleted since the last deploy is still in the map on disk: without the row
+        # a patch could not find its line, so the next deploy rebuilds.
+        deployed = Domain.objects.filter(pk=domain.pk).values_list("deployed_serial", flat=True).get()
+        bump_serial(domain, rebuild=any(a.serial > deployed for a in gone))
         for alias in gone:
             alias._history_user = user  # type: ignore[attr-defined]
             alias._change_reason = "purged from trash"  # type: ignore[attr-defined]
@@ -321,6 +340,7 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
             raise AliasError(f"cannot restore beside a live alias with the same key: {', '.join(clashes[:5])}")
     changed = 0
     now = timezone.now()
+    serial = 0
     for alias in rows:
         if action in ("enable", "disable"):
             if alias.deleted_at is not None or alias.enabled == (action == "enable"):
@@ -336,10 +356,9 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
             alias.deleted_at = None
         else:
             raise AliasError(f"unknown action {action}")
-        save_change(alias, user, f"bulk {action}")
+        serial = serial or bump_serial(domain)
+        save_change(alias, user, f"bulk {action}", serial)
         changed += 1
-    if changed or action == "purge":
-        bump_serial(domain)
     if claims:
         claim_mail_domains(domain, claims, user=user, reason=f"keys of it switched on (bulk {action})")
     return changed

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from multiprocessing.connection import Connection
 
-from aliasdesk.deploys.render import RenderedMap
+from aliasdesk.aliases.render import RenderedMap
 from aliasdesk.postfix.maps import postmap as pm
 from aliasdesk.postfix.maps.keys import ownership_findings
 from aliasdesk.postfix.maps.postmap import die_with_parent

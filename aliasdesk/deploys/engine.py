@@ -24,11 +24,11 @@ from django.utils import timezone
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.render import RenderedMap, render_map
 from aliasdesk.aliases.services import expire_aliases
 from aliasdesk.deploys import paths
 from aliasdesk.deploys.checks import BackgroundCheck, check_rendered, map_diff, verify_sample
 from aliasdesk.deploys.models import Deploy
-from aliasdesk.deploys.render import RenderedMap, render_map
 from aliasdesk.postfix.maps import postmap as pm
 from aliasdesk.postfix.maps.validate import Finding
 

@@ -17,7 +17,12 @@ class Deploy(models.Model):
     domain = models.ForeignKey("aliases.Domain", on_delete=models.CASCADE, related_name="deploys")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    class Method(models.TextChoices):
+        FULL = "full", "Full build"
+        PATCH = "patch", "Patch"
+
     forced = models.BooleanField(default=False)
+    method = models.CharField(max_length=8, choices=Method.choices, blank=True, default="")
     serial = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True, default="")
     diff = models.TextField(blank=True, default="")

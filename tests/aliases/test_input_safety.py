@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.services import AliasError, clean_comment, clean_destinations, clean_key
-from aliasdesk.deploys.render import render_rows
-from aliasdesk.postfix.maps.virtual import parse_virtual
+from aliasdesk.postfix.maps.virtual import parse_virtual, render_virtual
 
 NASTY = st.text(
     st.one_of(st.characters(), st.sampled_from(["\n", "\r", "#", " ", "\t", ",", '"', "@", "\x00", "\u2028", "\x85"])),
@@ -27,7 +26,7 @@ def test_typed_text_is_refused_or_reads_back_as_exactly_one_entry(key, destinati
         c = clean_comment(comment)
     except AliasError:
         return
-    text = render_rows("# header\n", [(k, d, enabled, c)], "# footer\n")
+    text = render_virtual("# header\n", [(k, d, enabled, c)], "# footer\n")
     parsed = parse_virtual(text)
     assert parsed.errors == []
     assert [(e.key, e.value, e.enabled, e.comment) for e in parsed.entries] == [(k, d, enabled, c)]

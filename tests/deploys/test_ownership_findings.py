@@ -19,10 +19,10 @@ import pytest
 
 from aliasdesk.aliases.models import Alias, Domain, OwnershipConflict
 from aliasdesk.aliases.ownership import claim_mail_domains, lookup_order, map_ownership
+from aliasdesk.aliases.render import fetch_rows
 from aliasdesk.aliases.services import create_alias, create_domain, update_alias
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
-from aliasdesk.deploys.render import fetch_rows
 from aliasdesk.postfix.maps.keys import ownership_findings
 from aliasdesk.postfix.maps.validate import ERROR, WARNING
 from aliasdesk.postfix.maps.virtual import Entry

@@ -14,6 +14,7 @@ comment lines after the last entry (the footer).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -302,20 +303,48 @@ def render_entry(key: str, value: str, enabled: bool = True, comment: str = "") 
     return "".join(out)
 
 
-def render_virtual(header: str, entries: list[Entry], footer: str) -> str:
-    """Render a whole map: header verbatim, the entries in the given order, footer verbatim.
+Row = tuple[str, str, bool, str]
+"""One alias as the map holds it: key, value, enabled, comment."""
 
-    Deterministic: the same input always gives the same bytes.
+
+def render_virtual(header: str, rows: Iterable[Row], footer: str) -> str:
+    """Render a whole map: header verbatim, the rows in the given order, footer verbatim.
+
+    Rows are ``(key, value, enabled, comment)``; a commented row gets a blank line above it
+    unless it opens the file or follows the header's blank line. Deterministic: the same
+    input always gives the same bytes. Written for speed over hundreds of thousands of rows.
     """
     parts: list[str] = []
     if header:
         parts.append(header if header.endswith("\n") else header + "\n")
         parts.append("\n")
-    for entry in entries:
-        if entry.comment and parts and parts[-1] != "\n":
-            parts.append("\n")
-        parts.append(render_entry(entry.key, entry.value, entry.enabled, entry.comment))
+    for key, value, enabled, comment in rows:
+        if comment:
+            if parts and parts[-1] != "\n":
+                parts.append("\n")
+            parts.append(render_entry(key, value, enabled, comment))
+        elif enabled:
+            parts.append(f"{key}\t{value}\n")
+        else:
+            parts.append(f"#{key}\t{value}\n")
     if footer:
         parts.append("\n")
         parts.append(footer if footer.endswith("\n") else footer + "\n")
     return "".join(parts)
+
+
+def render_head(header: str) -> str:
+    """What ``render_virtual`` writes before the first row."""
+    return (header if header.endswith("\n") else header + "\n") + "\n" if header else ""
+
+
+def render_tail(footer: str) -> str:
+    """What ``render_virtual`` writes after the last row."""
+    return "\n" + (footer if footer.endswith("\n") else footer + "\n") if footer else ""
+
+
+def render_block(row: Row, first: bool) -> str:
+    """One row as ``render_virtual`` writes it at its place: ``first`` when it opens the rows."""
+    key, value, enabled, comment = row
+    text = render_entry(key, value, enabled, comment)
+    return text if first or not comment else "\n" + text

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from aliasdesk.aliases.models import Domain
-from aliasdesk.deploys.render import render_map
+from aliasdesk.aliases.render import render_map
 
 
 class Command(BaseCommand):
