@@ -49,6 +49,10 @@ METRICS_ALLOW = [a.strip() for a in envstr("METRICS_ALLOW", "127.0.0.1,::1").spl
 METRICS_TOKEN = envstr("METRICS_TOKEN")
 # How many keys of a freshly built map are queried back before it goes live.
 VERIFY_SAMPLE = envint("VERIFY_SAMPLE", 2000)
+# Patch a deployed map when few aliases changed instead of building it again.
+DEPLOY_PATCH = envbool("DEPLOY_PATCH", True)
+# After each patch, render the whole map too and refuse the deploy if the two differ (tests).
+DEPLOY_PATCH_CHECK = envbool("DEPLOY_PATCH_CHECK", False)
 
 
 def _secret_key() -> str:

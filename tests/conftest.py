@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Every patch deploy in the tests, in this process and in the aliasdesk commands they run,
+# is checked byte for byte against a full render of the same rows.
+os.environ.setdefault("ALIASDESK_DEPLOY_PATCH_CHECK", "1")
 REALDATA = REPO.parent / "shared" / "realdata"
 
 
@@ -71,4 +74,5 @@ def aliasdesk_settings(settings, map_dir: Path, postfix_conf: Path, tmp_path: Pa
     settings.DATA_DIR = tmp_path
     settings.POSTFIX_CONFIG_DIR = str(postfix_conf)
     settings.POSTMAP = shutil.which("postmap") or "/usr/sbin/postmap"
+    settings.DEPLOY_PATCH_CHECK = True
     yield settings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -73,6 +75,18 @@ class Domain(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Saving a domain never writes its serials or deploy bookkeeping: those move only by
+        ``bump_serial`` and the deploy engine, in SQL, so a stale copy cannot turn them back."""
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in BOOKKEEPING
+            ]
+        super().save(*args, **kwargs)
+
+
+BOOKKEEPING = frozenset({"serial", "deployed_serial", "deployed_sha256", "rebuild_serial", "deployed_table"})
 
 
 class Alias(models.Model):

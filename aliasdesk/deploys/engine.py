@@ -1,9 +1,10 @@
 """The deploy engine: the only code that writes a map Postfix reads.
 
-render → validate → no-op check → drift check → temporary file + fsync →
-postmap → verify by querying → atomic rename → record. Any failure leaves the
-old files untouched and is recorded with its reason. The CLI, the web and the
-agent all call ``deploy_domain``.
+One ``MapDeploy`` per deploy: snapshot → new text (a patch of the deployed map when few
+aliases changed, see ``incremental``, else a full render) → no-op check → drift check →
+install (temporary files + fsync, postmap, verify by querying, atomic renames) → record.
+Any failure leaves the old files untouched and is recorded with its reason. The CLI and
+the web call ``deploy_domain``.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import errno
 import fcntl
 import hashlib
 import os
+import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from aliasdesk.accounts.models import User
@@ -28,9 +32,12 @@ from aliasdesk.aliases.render import RenderedMap, render_map
 from aliasdesk.aliases.services import expire_aliases
 from aliasdesk.deploys import paths
 from aliasdesk.deploys.checks import BackgroundCheck, check_rendered, map_diff, verify_sample
+from aliasdesk.deploys.incremental import NoPatch, PatchPlan, plan_patch, sample_lines
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.postfix.maps import postmap as pm
+from aliasdesk.postfix.maps.patch import splice_diff
 from aliasdesk.postfix.maps.validate import Finding
+from aliasdesk.postfix.maps.virtual import render_head, render_tail
 
 TMP_MARK = ".aliasdesk-tmp-"
 INTERRUPTED = "interrupted"
@@ -49,6 +56,9 @@ class DeployResult:
     findings: list[Finding] = field(default_factory=list)
     deploy_id: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    drift: bool = False  # the map on disk was edited by hand since the last deploy
+    method: str = ""  # Deploy.Method of an installed map
+    why_full: str = ""  # why it was built whole although only rows changed
 
     @property
     def ok(self) -> bool:
@@ -60,11 +70,7 @@ def postmap_config() -> pm.Postmap:
     demo) postmap refuses to run, so a minimal config dir in the data dir stands in."""
     config_dir = settings.POSTFIX_CONFIG_DIR
     if not config_dir and not Path("/etc/postfix/main.cf").exists():
-        fallback = Path(settings.DATA_DIR) / "postfix-config"
-        if not (fallback / "main.cf").exists():
-            fallback.mkdir(parents=True, exist_ok=True)
-            (fallback / "main.cf").write_text("# used by aliasdesk's postmap where /etc/postfix/main.cf is absent\n")
-        config_dir = str(fallback)
+        config_dir = pm.standin_config(settings.DATA_DIR)
     return pm.Postmap(program=settings.POSTMAP, config_dir=config_dir)
 
 
@@ -165,6 +171,54 @@ def edited_by_hand(domain: Domain, last_finished: datetime.datetime | None) -> b
     return sha256_file(Path(domain.map_path)) != domain.deployed_sha256
 
 
+def _stamp(path: Path | None) -> str:
+    """``inode:size:mtime_ns`` of a file, "" when absent: which file it is, not just its name."""
+    if path is None:
+        return ""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return ""
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+
+@dataclass
+class DiskState:
+    """The map's files as this deploy found them, read once."""
+
+    data: bytes | None  # the text, None when absent (or a symlink: never read through one)
+    sha: str | None
+    table: str  # stamp of the compiled table
+    table_fresh: bool  # the compiled table is not older than the text (or there is none to have)
+
+    @classmethod
+    def read(cls, map_path: Path, map_type: str) -> DiskState:
+        try:
+            fd = os.open(map_path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            data = None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            data = None
+        else:
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read()
+        compiled = pm.compiled_path(map_path, map_type)
+        fresh = True
+        if compiled is not None:
+            try:
+                fresh = compiled.stat().st_mtime_ns >= map_path.stat().st_mtime_ns
+            except FileNotFoundError:
+                fresh = False
+        sha = hashlib.sha256(data).hexdigest() if data is not None else None
+        return cls(data, sha, _stamp(compiled), fresh)
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace") if self.data is not None else ""
+
+
 def _unchanged_on_disk(domain: Domain, map_path: Path) -> bool:
     """The source is what was last deployed, and its compiled table is not older than it
     (a hand edit imported without running postmap leaves a stale table: that is a change)."""
@@ -178,58 +232,408 @@ def _unchanged_on_disk(domain: Domain, map_path: Path) -> bool:
     return sha256_file(map_path) == domain.deployed_sha256
 
 
-def deploy_domain(
-    domain: Domain,
-    *,
-    user: User | None = None,
-    dry_run: bool = False,
-    force: bool = False,
-    record_noop: bool = True,
-) -> DeployResult:
-    """Deploy one domain's map. Never raises for a failed deploy: the result says why."""
-    started = time.monotonic()
-    timings: dict[str, float] = {}
-    try:
-        map_path = paths.check_map_path(domain.map_path)
-        _prepare_dir(map_path)
-    except (DeployError, paths.MapPathError) as exc:
-        if not dry_run:
-            _record(domain, user, Deploy.Status.FAILED, error=str(exc), forced=force)
-        return DeployResult(domain.name, Deploy.Status.FAILED, str(exc))
-    if not dry_run:
-        expire_aliases(domain)
-    try:
-        with map_lock(map_path):
-            return _deploy_locked(domain, map_path, user, dry_run, force, record_noop, timings, started)
-    except DeployError as exc:
-        if not dry_run:
-            _record(domain, user, Deploy.Status.FAILED, error=str(exc), forced=force)
-        return DeployResult(domain.name, Deploy.Status.FAILED, str(exc))
+class InstallFailed(DeployError):
+    def __init__(self, message: str, output: str = "", findings: list[Finding] | None = None) -> None:
+        super().__init__(message)
+        self.output = output
+        self.findings = findings or []
 
 
-def _deploy_locked(
-    domain: Domain,
-    map_path: Path,
-    user: User | None,
-    dry_run: bool,
-    force: bool,
-    record_noop: bool,
-    timings: dict[str, float],
-    started: float,
-) -> DeployResult:
-    if not dry_run:
-        _remove_leftovers(map_path)
-        Deploy.objects.filter(domain=domain, status=Deploy.Status.RUNNING).update(
-            status=Deploy.Status.FAILED, error=INTERRUPTED, finished_at=timezone.now()
+@dataclass
+class Target:
+    """What this deploy would install: the new text and how it was made."""
+
+    data: bytes
+    method: str  # Deploy.Method
+    alias_count: int
+    rendered: RenderedMap | None = None  # a full render
+    patch: PatchPlan | None = None  # or a patch of the deployed map
+    why_full: str = ""
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+class MapDeploy:
+    """One deploy of one domain: its inputs, the snapshot it works from, what it found, the outcome.
+
+    render (or plan a patch) -> validate -> no-op? -> drift? -> write + postmap (or copy +
+    patch the table) -> verify by querying -> atomic renames -> record. Any failure leaves
+    the old files untouched and is recorded with its reason.
+    """
+
+    def __init__(
+        self, domain: Domain, *, user: User | None, dry_run: bool, force: bool, record_noop: bool
+    ) -> None:
+        self.domain, self.user = domain, user
+        self.dry_run, self.force, self.record_noop = dry_run, force, record_noop
+        self.started = time.monotonic()
+        self.timings: dict[str, float] = {}
+        self.interrupted: set[str] = set()
+        self.map_path = Path(domain.map_path)
+        self.disk = DiskState(None, None, "", True)
+
+    # -- outcome --------------------------------------------------------------------------
+
+    def _mark(self, name: str, since: float) -> float:
+        now = time.monotonic()
+        self.timings[name] = now - since
+        return now
+
+    def _failed(self, message: str, **fields: object) -> DeployResult:
+        deploy_id = None
+        if not self.dry_run:
+            status = Deploy.Status.FAILED
+            deploy_id = _record(self.domain, self.user, status, error=message, forced=self.force, **fields).pk
+        diff = str(fields.get("diff", ""))
+        return DeployResult(self.domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy_id)
+
+    def _noop(self, target: Target | None) -> DeployResult:
+        if target is not None:  # changed, then changed back: the rows are what is deployed
+            Domain.objects.filter(pk=self.domain.pk).update(deployed_serial=self.serial)
+        self.timings["total"] = time.monotonic() - self.started
+        deploy_id = None
+        if self.record_noop:
+            deploy_id = _record(
+                self.domain,
+                self.user,
+                Deploy.Status.NOOP,
+                serial=self.serial,
+                sha256=self.domain.deployed_sha256,
+                timings=self.timings,
+            ).pk
+        status = Deploy.Status.NOOP
+        return DeployResult(self.domain.name, status, "unchanged", deploy_id=deploy_id, timings=self.timings)
+
+    # -- the steps ------------------------------------------------------------------------
+
+    def run(self) -> DeployResult:
+        """Never raises for a failed deploy: the result says why."""
+        try:
+            self.map_path = paths.check_map_path(self.domain.map_path)
+            _prepare_dir(self.map_path)
+        except (DeployError, paths.MapPathError) as exc:
+            return self._failed(str(exc))
+        if not self.dry_run:
+            expire_aliases(self.domain)
+        try:
+            with map_lock(self.map_path):
+                return self._locked()
+        except DeployError as exc:
+            return self._failed(str(exc))
+
+    def _locked(self) -> DeployResult:
+        domain = self.domain
+        if not self.dry_run:
+            _remove_leftovers(self.map_path)
+            Deploy.objects.filter(domain=domain, status=Deploy.Status.RUNNING).update(
+                status=Deploy.Status.FAILED, error=INTERRUPTED, finished_at=timezone.now()
+            )
+        domain.refresh_from_db()
+        self.serial = domain.serial
+        self.interrupted = _interrupted_shas(domain)
+        t = time.monotonic()
+        self.disk = DiskState.read(self.map_path, domain.map_type)
+        t = self._mark("read", t)
+        if self.force or self.dry_run or self.interrupted or domain.serial != domain.deployed_serial:
+            target: Target | None = self._target()
+            new_sha = target.sha  # type: ignore[union-attr]
+        else:
+            target, new_sha = None, domain.deployed_sha256
+        # The one place that decides there is nothing to do.
+        if self._unchanged(new_sha):
+            return self._noop(target)
+        if target is None:
+            target = self._target()
+            new_sha = target.sha
+        drift = self.disk.sha is not None and self.disk.sha not in {domain.deployed_sha256, new_sha, *self.interrupted}
+        if self.dry_run:
+            return self._preview(target, drift)
+        if drift and not self.force:
+            message = (
+                f"{self.map_path} was changed by hand since the last deploy: "
+                "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
+            )
+            diff = map_diff(self.disk.text, target.data.decode("utf-8"), str(self.map_path))
+            deploy = _record(
+                domain, self.user, Deploy.Status.FAILED, error=message, diff=diff, sha256=new_sha, serial=self.serial
+            )
+            return DeployResult(domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy.pk, drift=True)
+        return self._install(target, new_sha)
+
+    def _unchanged(self, new_sha: str) -> bool:
+        return (
+            not self.force
+            and not self.dry_run
+            and not self.interrupted
+            and bool(self.domain.deployed_sha256)
+            and new_sha == self.domain.deployed_sha256
+            and self.disk.sha == new_sha
+            and self.disk.table_fresh
         )
-    domain.refresh_from_db()
-    interrupted = _interrupted_shas(domain)
-    if not force and not dry_run and not interrupted and domain.serial == domain.deployed_serial:
-        if _unchanged_on_disk(domain, map_path):
-            return _noop(domain, user, record_noop, timings, started)
-    rendered = render_map(domain)
-    timings["render"] = time.monotonic() - started
-    return _deploy_rendered(rendered, map_path, user, dry_run, force, record_noop, timings, started, interrupted)
+
+    def _target(self) -> Target:
+        """The new map: a patch of the deployed one when that is safe, else a full render."""
+        why = self._why_not_patch()
+        if not why:
+            t = time.monotonic()
+            try:
+                with transaction.atomic():
+                    locked = Domain.objects.select_for_update().get(pk=self.domain.pk)
+                    plan = plan_patch(locked, self.disk.data or b"")
+                    self.serial = locked.serial
+                    count = self._deployed_count() + plan.alias_delta
+            except NoPatch as exc:
+                why = str(exc)
+            else:
+                self._mark("plan", t)
+                return Target(plan.new, Deploy.Method.PATCH, count, patch=plan)
+        t = time.monotonic()
+        rendered = render_map(self.domain)
+        self.serial = rendered.serial
+        self._mark("render", t)
+        return Target(rendered.data, Deploy.Method.FULL, rendered.alias_count, rendered=rendered, why_full=why)
+
+    def _why_not_patch(self) -> str:
+        domain, disk = self.domain, self.disk
+        reasons = [
+            (not settings.DEPLOY_PATCH, "patching is switched off (ALIASDESK_DEPLOY_PATCH)"),
+            (self.force, "a forced deploy builds the whole map"),
+            (self.dry_run, "a preview checks the whole map"),
+            (domain.map_type not in PATCHABLE, f"{domain.map_type} tables are always built whole"),
+            (bool(self.interrupted), "a deploy was interrupted since the last good one"),
+            (not domain.deployed_sha256 or not domain.deployed_table, "no deploy to patch yet"),
+            (domain.rebuild_serial > domain.deployed_serial, "header, footer, settings or an import changed"),
+            (disk.sha != domain.deployed_sha256, "the map on disk is not the one last deployed"),
+            (disk.table != domain.deployed_table, "the compiled table is not the one last deployed"),
+        ]
+        return next((why for bad, why in reasons if bad), "")
+
+    def _deployed_count(self) -> int:
+        last = (
+            Deploy.objects.filter(domain=self.domain, status=Deploy.Status.OK)
+            .order_by("-id")
+            .values_list("alias_count", flat=True)
+            .first()
+        )
+        return int(last or 0)
+
+    def _preview(self, target: Target, drift: bool) -> DeployResult:
+        assert target.rendered is not None  # a preview always renders the whole map
+        findings, _ = check_rendered(target.rendered)
+        note = "the map on disk was edited by hand since the last deploy (drift)" if drift else ""
+        diff = map_diff(self.disk.text, target.rendered.text, str(self.map_path))
+        return DeployResult(self.domain.name, "dry-run", note, diff, findings, drift=drift, method=target.method)
+
+    def _install(self, target: Target, sha: str) -> DeployResult:
+        domain = self.domain
+        deploy = Deploy.objects.create(
+            domain=domain,
+            user=self.user,
+            status=Deploy.Status.RUNNING,
+            forced=self.force,
+            method=target.method,
+            why_full=target.why_full[:255],
+            serial=self.serial,
+            sha256=sha,
+            started_at=timezone.now(),
+            alias_count=target.alias_count,
+        )
+        try:
+            if target.patch is not None:
+                findings, output, diff = self._install_patch(target.patch)
+            else:
+                assert target.rendered is not None
+                findings, output, diff = self._install_full(target.rendered)
+        except DeployError as exc:
+            deploy.status = Deploy.Status.FAILED
+            deploy.error = str(exc)
+            deploy.postmap_output = getattr(exc, "output", "")
+            deploy.findings = [f.to_dict() for f in getattr(exc, "findings", [])]
+            deploy.finished_at = timezone.now()
+            deploy.timings = self.timings
+            deploy.save()
+            return DeployResult(domain.name, Deploy.Status.FAILED, str(exc), deploy_id=deploy.pk, timings=self.timings)
+        if domain.map_type == "texthash":
+            output += pm.run_reload(settings.RELOAD_COMMAND)
+        Domain.objects.filter(pk=domain.pk).update(
+            deployed_serial=self.serial,
+            deployed_sha256=sha,
+            deployed_table=_stamp(pm.compiled_path(self.map_path, domain.map_type)),
+        )
+        self.timings["total"] = time.monotonic() - self.started
+        deploy.status = Deploy.Status.OK
+        deploy.diff = diff
+        deploy.findings = [f.to_dict() for f in findings]
+        deploy.postmap_output = output
+        deploy.finished_at = timezone.now()
+        deploy.timings = self.timings
+        deploy.save()
+        return DeployResult(
+            domain.name,
+            Deploy.Status.OK,
+            "deployed",
+            diff,
+            findings,
+            deploy.pk,
+            self.timings,
+            method=target.method,
+            why_full=target.why_full,
+        )
+
+    def _temp(self) -> tuple[Path, Path | None, Path | None, int]:
+        tmp = self.map_path.parent / f".{self.map_path.name}{TMP_MARK}{os.getpid()}"
+        try:
+            mode = self.map_path.stat().st_mode & 0o7777
+        except FileNotFoundError:
+            mode = 0o644
+        map_type = self.domain.map_type
+        return tmp, pm.compiled_path(tmp, map_type), pm.compiled_path(self.map_path, map_type), mode
+
+    def _write_text(self, tmp: Path, data: bytes, mode: int) -> None:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+        except OSError as exc:
+            raise InstallFailed(f"cannot write {tmp}: {exc.strerror}") from exc
+
+    def _move_into_place(self, tmp: Path, tmp_compiled: Path | None, final_compiled: Path | None, mode: int) -> None:
+        """Compiled table first, then the text: the text never names entries Postfix lacks."""
+        try:
+            if tmp_compiled is not None and final_compiled is not None:
+                os.chmod(tmp_compiled, mode)
+                os.replace(tmp_compiled, final_compiled)
+            os.replace(tmp, self.map_path)
+            _fsync_dir(self.map_path.parent)
+        except OSError as exc:
+            raise InstallFailed(f"cannot move the new map into place: {exc.strerror}") from exc
+
+    def _install_full(self, rendered: RenderedMap) -> tuple[list[Finding], str, str]:
+        """Write, compile, verify and rename into place. Old files stay untouched on any failure.
+
+        postmap, the validation (in a forked child) and the diff run at the same time.
+        """
+        postmap = postmap_config()
+        map_type = self.domain.map_type
+        tmp, tmp_compiled, final_compiled, mode = self._temp()
+        t = time.monotonic()
+        try:
+            self._write_text(tmp, rendered.data, mode)
+            t = self._mark("write", t)
+            build = pm.Build(postmap, map_type, tmp) if tmp_compiled is not None else None
+            check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE, close_in_child=HELD_LOCKS)
+            try:
+                diff = map_diff(self.disk.text, rendered.text, str(self.map_path))
+                self._mark("diff", t)
+                findings, expected = check.result()
+            except BaseException:
+                check.cancel()
+                if build is not None:
+                    build.kill()
+                raise
+            t = self._mark("validate", t)
+            errors = [f for f in findings if f.severity == "error"]
+            if errors:
+                if build is not None:
+                    build.kill()
+                raise InstallFailed(f"validation failed: {errors[0].message}", findings=findings)
+            output = ""
+            if build is not None:
+                try:
+                    output = build.wait()
+                except pm.PostmapError as exc:
+                    raise InstallFailed(str(exc), exc.output, findings) from exc
+            t = self._mark("postmap", t)
+            try:
+                verify_sample(postmap, map_type, tmp, expected)
+            except pm.PostmapError as exc:
+                raise InstallFailed(f"verification failed: {exc}", exc.output, findings) from exc
+            self._mark("verify", t)
+            self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
+        finally:
+            for leftover in (tmp, tmp_compiled):
+                if leftover is not None:
+                    with suppress(OSError):
+                        leftover.unlink()
+        return findings, output, diff
+
+    def _install_patch(self, plan: PatchPlan) -> tuple[list[Finding], str, str]:
+        """Copy the compiled table beside it, apply the changes, verify, write the new text,
+        rename both into place. The table work runs beside the text's write and fsync."""
+        if settings.DEPLOY_PATCH_CHECK:
+            _check_patch(self.domain, plan)
+        postmap = postmap_config()
+        tmp, tmp_compiled, final_compiled, mode = self._temp()
+        assert tmp_compiled is not None and final_compiled is not None
+        t = time.monotonic()
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                table = pool.submit(self._patch_table, postmap, plan, tmp, tmp_compiled, final_compiled)
+                try:
+                    self._write_text(tmp, plan.new, mode)
+                    diff = splice_diff(plan.old, plan.splices, str(self.map_path))
+                finally:
+                    output = table.result()
+            t = self._mark("patch", t)
+            self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
+            self._mark("rename", t)
+        finally:
+            for leftover in (tmp, tmp_compiled):
+                with suppress(OSError):
+                    leftover.unlink()
+        return plan.findings, output, diff
+
+    def _patch_table(self, postmap: pm.Postmap, plan: PatchPlan, tmp: Path, tmp_compiled: Path, final: Path) -> str:
+        map_type = self.domain.map_type
+        try:
+            shutil.copyfile(final, tmp_compiled, follow_symlinks=False)
+        except OSError as exc:
+            raise InstallFailed(f"cannot copy {final}: {exc.strerror}") from exc
+        try:
+            output = pm.apply_changes(postmap, map_type, tmp, plan.upserts, plan.deletes)
+        except pm.PostmapError as exc:
+            raise InstallFailed(str(exc), exc.output, plan.findings) from exc
+        try:
+            fd = os.open(tmp_compiled, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise InstallFailed(f"cannot write {tmp_compiled}: {exc.strerror}") from exc
+        head = len(render_head(self.domain.header).encode("utf-8"))
+        tail = len(render_tail(self.domain.footer).encode("utf-8"))
+        expected = {**sample_lines(plan.new, head, len(plan.new) - tail), **plan.expected}
+        try:
+            found = pm.query_map(postmap, map_type, tmp, expected)
+        except pm.PostmapError as exc:
+            raise InstallFailed(f"verification failed: {exc}", exc.output, plan.findings) from exc
+        for key, value in expected.items():
+            if found.get(key) != value:
+                got = "nothing" if key not in found else repr(found[key])
+                want = "nothing" if value is None else repr(value)
+                raise InstallFailed(f"verification failed: the patched map answers {got} for {key}, expected {want}")
+        return output
+
+
+PATCHABLE = {"hash", "btree", "lmdb"}
+
+
+def _check_patch(domain: Domain, plan: PatchPlan) -> None:
+    """The patched text must be byte for byte what a full render gives (ALIASDESK_DEPLOY_PATCH_CHECK)."""
+    full = render_map(domain).data
+    if full != plan.new:
+        pairs = enumerate(zip(full, plan.new, strict=False))
+        at = next((i for i, (a, b) in pairs if a != b), min(len(full), len(plan.new)))
+        raise InstallFailed(
+            f"patch check failed at byte {at}: rendered {full[max(0, at - 60) : at + 60]!r}, "
+            f"patched {plan.new[max(0, at - 60) : at + 60]!r}"
+        )
 
 
 def _interrupted_shas(domain: Domain) -> set[str]:
@@ -246,195 +650,16 @@ def _interrupted_shas(domain: Domain) -> set[str]:
     return set(rows.values_list("sha256", flat=True))
 
 
-def _noop(
-    domain: Domain, user: User | None, record: bool, timings: dict[str, float], started: float, sha: str = ""
+def deploy_domain(
+    domain: Domain,
+    *,
+    user: User | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    record_noop: bool = True,
 ) -> DeployResult:
-    timings["total"] = time.monotonic() - started
-    deploy_id = None
-    if record:
-        deploy_id = _record(
-            domain,
-            user,
-            Deploy.Status.NOOP,
-            serial=domain.serial,
-            sha256=sha or domain.deployed_sha256,
-            timings=timings,
-        ).pk
-    return DeployResult(domain.name, Deploy.Status.NOOP, "unchanged", deploy_id=deploy_id, timings=timings)
-
-
-def _deploy_rendered(
-    rendered: RenderedMap,
-    map_path: Path,
-    user: User | None,
-    dry_run: bool,
-    force: bool,
-    record_noop: bool,
-    timings: dict[str, float],
-    started: float,
-    interrupted: set[str],
-) -> DeployResult:
-    domain = rendered.domain
-    data = rendered.data
-    sha = hashlib.sha256(data).hexdigest()
-    disk_sha = sha256_file(map_path)
-    drift = disk_sha is not None and disk_sha not in {domain.deployed_sha256, sha, *interrupted}
-
-    if dry_run:
-        old = read_map_text(map_path) if disk_sha is not None else ""
-        findings, _ = check_rendered(rendered)
-        note = "the map on disk was edited by hand since the last deploy (drift)" if drift else ""
-        return DeployResult(domain.name, "dry-run", note, map_diff(old, rendered.text, str(map_path)), findings)
-
-    unchanged = sha == domain.deployed_sha256 and disk_sha == sha and _unchanged_on_disk(domain, map_path)
-    if not force and not interrupted and unchanged:
-        Domain.objects.filter(pk=domain.pk).update(deployed_serial=rendered.serial)
-        return _noop(domain, user, record_noop, timings, started, sha)
-
-    if drift and not force:
-        old = read_map_text(map_path)
-        message = (
-            f"{map_path} was changed by hand since the last deploy: "
-            "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
-        )
-        diff = map_diff(old, rendered.text, str(map_path))
-        deploy = _record(
-            domain, user, Deploy.Status.FAILED, error=message, diff=diff, sha256=sha, serial=rendered.serial
-        )
-        return DeployResult(domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy.pk)
-
-    deploy = Deploy.objects.create(
-        domain=domain,
-        user=user,
-        status=Deploy.Status.RUNNING,
-        forced=force,
-        serial=rendered.serial,
-        sha256=sha,
-        started_at=timezone.now(),
-        alias_count=rendered.alias_count,
-    )
-    old_text = read_map_text(map_path) if disk_sha is not None else ""
-    try:
-        findings, postmap_output, diff = _install(rendered, data, map_path, timings, old_text)
-    except DeployError as exc:
-        deploy.status = Deploy.Status.FAILED
-        deploy.error = str(exc)
-        deploy.postmap_output = getattr(exc, "output", "")
-        deploy.findings = [f.to_dict() for f in getattr(exc, "findings", [])]
-        deploy.finished_at = timezone.now()
-        deploy.timings = timings
-        deploy.save()
-        return DeployResult(domain.name, Deploy.Status.FAILED, str(exc), deploy_id=deploy.pk, timings=timings)
-    Domain.objects.filter(pk=domain.pk).update(deployed_serial=rendered.serial, deployed_sha256=sha)
-    timings["total"] = time.monotonic() - started
-    deploy.status = Deploy.Status.OK
-    deploy.diff = diff
-    deploy.findings = [f.to_dict() for f in findings]
-    deploy.postmap_output = postmap_output
-    deploy.finished_at = timezone.now()
-    deploy.timings = timings
-    deploy.save()
-    return DeployResult(domain.name, Deploy.Status.OK, "deployed", diff, findings, deploy.pk, timings)
-
-
-class InstallFailed(DeployError):
-    def __init__(self, message: str, output: str = "", findings: list[Finding] | None = None) -> None:
-        super().__init__(message)
-        self.output = output
-        self.findings = findings or []
-
-
-def _install(
-    rendered: RenderedMap, data: bytes, map_path: Path, timings: dict[str, float], old_text: str
-) -> tuple[list[Finding], str, str]:
-    """Write, compile, verify and rename into place. Old files stay untouched on any failure.
-
-    postmap, the validation (in a forked child) and the diff run at the same time.
-    Returns the findings, postmap's output and the diff against the old file.
-    """
-    domain = rendered.domain
-    postmap = postmap_config()
-    tmp = map_path.parent / f".{map_path.name}{TMP_MARK}{os.getpid()}"
-    tmp_compiled = pm.compiled_path(tmp, domain.map_type)
-    final_compiled = pm.compiled_path(map_path, domain.map_type)
-    try:
-        mode = map_path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    t = time.monotonic()
-    try:
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-        except OSError as exc:
-            raise InstallFailed(f"cannot write {tmp}: {exc.strerror}") from exc
-        timings["write"] = time.monotonic() - t
-        build = pm.Build(postmap, domain.map_type, tmp) if tmp_compiled is not None else None
-        t = time.monotonic()
-        check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE, close_in_child=HELD_LOCKS)
-        try:
-            diff = map_diff(old_text, rendered.text, str(map_path))
-            timings["diff"] = time.monotonic() - t
-            findings, expected = check.result()
-        except BaseException:
-            check.cancel()
-            if build is not None:
-                build.kill()
-            raise
-        timings["validate"] = time.monotonic() - t
-        errors = [f for f in findings if f.severity == "error"]
-        if errors:
-            if build is not None:
-                build.kill()
-            raise InstallFailed(f"validation failed: {errors[0].message}", findings=findings)
-        output = ""
-        t = time.monotonic()
-        if build is not None:
-            try:
-                output = build.wait()
-            except pm.PostmapError as exc:
-                raise InstallFailed(str(exc), exc.output, findings) from exc
-        timings["postmap"] = time.monotonic() - t
-        t = time.monotonic()
-        try:
-            verify_sample(postmap, domain.map_type, tmp, expected)
-        except pm.PostmapError as exc:
-            raise InstallFailed(f"verification failed: {exc}", exc.output, findings) from exc
-        timings["verify"] = time.monotonic() - t
-        try:
-            if tmp_compiled is not None and final_compiled is not None:
-                os.chmod(tmp_compiled, mode)
-                os.replace(tmp_compiled, final_compiled)
-            os.replace(tmp, map_path)
-            _fsync_dir(map_path.parent)
-        except OSError as exc:
-            raise InstallFailed(f"cannot move the new map into place: {exc.strerror}") from exc
-    finally:
-        for leftover in (tmp, tmp_compiled):
-            if leftover is not None:
-                with suppress(OSError):
-                    leftover.unlink()
-    if domain.map_type == "texthash":
-        output += _reload()
-    return findings, output, diff
-
-
-def _reload() -> str:
-    """texthash maps are read once at start: Postfix must be told (configured command)."""
-    import shlex
-    import subprocess
-
-    if not settings.RELOAD_COMMAND:
-        return "texthash: no ALIASDESK_RELOAD_COMMAND set; run 'postfix reload' to load the new map\n"
-    proc = subprocess.run(shlex.split(settings.RELOAD_COMMAND), capture_output=True, timeout=120)
-    text = (proc.stdout + proc.stderr).decode("utf-8", "replace")
-    if proc.returncode != 0:
-        return f"reload command failed (exit {proc.returncode}): {text}"
-    return text
+    """Deploy one domain's map. Never raises for a failed deploy: the result says why."""
+    return MapDeploy(domain, user=user, dry_run=dry_run, force=force, record_noop=record_noop).run()
 
 
 def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool = False) -> list[DeployResult]:

@@ -23,6 +23,8 @@ class Deploy(models.Model):
 
     forced = models.BooleanField(default=False)
     method = models.CharField(max_length=8, choices=Method.choices, blank=True, default="")
+    # Why a deploy built the whole map although only rows changed ("the header changed", ...).
+    why_full = models.CharField(max_length=255, blank=True, default="")
     serial = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True, default="")
     diff = models.TextField(blank=True, default="")

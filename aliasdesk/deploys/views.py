@@ -52,7 +52,7 @@ def _preview_context(request: HttpRequest, domain: Domain, **extra: Any) -> dict
         "diff_hidden": hidden,
         "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
         "can_import": can_administer(request.user),  # type: ignore[arg-type]
-        "drift": "drift" in preview.message,
+        "drift": preview.drift,
         "nav": "domains",
         "tab": "deploy",
         **extra,

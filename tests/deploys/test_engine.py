@@ -74,7 +74,7 @@ def test_a_change_is_deployed_and_recorded_with_its_diff(map_dir, postfix_conf):
     alias = Alias.objects.get(key="info@example.com")
     update_alias(alias, version=alias.version, destinations="zoe@example.org")
     result = deploy_domain(domain)
-    assert result.status == "ok"
+    assert result.status == "ok", result.message
     assert "+info@example.com\tzoe@example.org" in result.diff
     assert postmap_query(map_dir / "example.com", "hash", postfix_conf, "info@example.com") == "zoe@example.org"
 

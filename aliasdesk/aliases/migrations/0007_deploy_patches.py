@@ -21,6 +21,9 @@ def add_serial_columns(apps, schema_editor):
             schema_editor.execute(f'ALTER TABLE {table} ADD COLUMN "serial" bigint unsigned NOT NULL DEFAULT 0')
         else:
             schema_editor.add_field(model, field)
+    # Rows written through aliasdesk always get a serial of 2 or more; a row with serial 0
+    # was written around its services, and the deploy then builds the whole map.
+    apps.get_model("aliases", "Alias").objects.update(serial=1)
 
 
 def drop_serial_columns(apps, schema_editor):

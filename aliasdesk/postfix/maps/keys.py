@@ -18,7 +18,6 @@ as different keys, but both belong to the same domain's mail).
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +25,7 @@ from functools import lru_cache
 import idna
 
 from aliasdesk.postfix.maps.expansion import last_at
+from aliasdesk.postfix.maps.postmap import postconf_value
 from aliasdesk.postfix.maps.resolve import unquote_local
 from aliasdesk.postfix.maps.validate import ERROR, WARNING, Finding
 from aliasdesk.postfix.maps.virtual import Entry
@@ -207,11 +207,7 @@ def virtual_alias_maps(postconf: str = "postconf", config_dir: str | None = None
     None when the configuration cannot be read (no postconf, no main.cf): the caller then
     falls back to its own order.
     """
-    argv = [postconf, *(["-c", config_dir] if config_dir else []), "-xh", "virtual_alias_maps"]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
+    value = postconf_value("virtual_alias_maps", postconf, config_dir)
+    if value is None:
         return None
-    if done.returncode != 0:
-        return None
-    return [t for t in done.stdout.replace(",", " ").split() if t]
+    return [t for t in value.replace(",", " ").split() if t]

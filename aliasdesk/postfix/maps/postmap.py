@@ -1,4 +1,6 @@
-"""The one place that runs postmap. No shell: arguments are a list, stderr is captured.
+"""The one place that runs Postfix's programs: postmap (builds, patches, queries), postconf,
+and the reload command texthash maps need. No shell: arguments are a list, stderr is
+captured. Also the stand-in configuration postmap needs on a host without Postfix's own.
 
 Tests that must force a failure swap ``run_postmap`` (or point the program at
 something that fails); everything else runs the real binary.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
 import signal
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -84,8 +87,8 @@ def run_postmap(postmap: Postmap, args: Sequence[str], stdin: str | None = None,
     except subprocess.TimeoutExpired as exc:
         raise PostmapError(f"postmap did not finish within {timeout:.0f} s") from exc
     err = proc.stderr.decode("utf-8", "replace")
-    # postmap -q exits 1 when no key was found: that is an answer, not a failure.
-    if proc.returncode != 0 and not (args and args[0] == "-q" and proc.returncode == 1 and not err):
+    # postmap -q and -d exit 1 when no key was found: that is an answer, not a failure.
+    if proc.returncode != 0 and not (args and args[0] in ("-q", "-d") and proc.returncode == 1 and not err):
         raise PostmapError(f"postmap failed (exit {proc.returncode}): {_first_line(err)}", err)
     return proc.stdout.decode("utf-8", "replace")
 
@@ -161,3 +164,60 @@ def dump_map(postmap: Postmap, map_type: str, path: Path) -> list[tuple[str, str
         key, _, value = line.partition("\t")
         rows.append((key, value))
     return rows
+
+
+def apply_changes(
+    postmap: Postmap, map_type: str, path: Path, upserts: dict[str, str], deletes: Iterable[str]
+) -> str:
+    """Patch a compiled table in place: delete ``deletes``, then insert or replace ``upserts``.
+
+    ``postmap -d -`` reads the keys to delete from stdin; ``postmap -r -i`` reads ``key value``
+    lines and replaces a key that exists (plain ``-i`` would keep the old value). Returns
+    what postmap said. Run it on a copy: postmap writes a hash table in place.
+    """
+    output = ""
+    gone = [k for k in deletes if k not in upserts]
+    if gone:
+        keys = "".join(f"{k}\n" for k in gone)
+        output += run_postmap(postmap, ["-d", "-", f"{map_type}:{path}"], stdin=keys)
+    if upserts:
+        lines = "".join(f"{k} {v}\n" for k, v in upserts.items())
+        output += run_postmap(postmap, ["-r", "-i", f"{map_type}:{path}"], stdin=lines)
+    return output
+
+
+def postconf_value(name: str, program: str = "postconf", config_dir: str | None = None) -> str | None:
+    """One parameter of Postfix's configuration, expanded (``postconf -xh``), or None when the
+    configuration cannot be read (no postconf, no main.cf)."""
+    argv = [program, *(["-c", config_dir] if config_dir else []), "-xh", name]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout
+
+
+def run_reload(command: str, timeout: float = 120) -> str:
+    """Run the configured reload command (texthash maps are read once, at start)."""
+    if not command:
+        return "texthash: no ALIASDESK_RELOAD_COMMAND set; run 'postfix reload' to load the new map\n"
+    try:
+        proc = subprocess.run(shlex.split(command), capture_output=True, timeout=timeout)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"reload command failed: {exc}\n"
+    text = (proc.stdout + proc.stderr).decode("utf-8", "replace")
+    if proc.returncode != 0:
+        return f"reload command failed (exit {proc.returncode}): {text}"
+    return text
+
+
+def standin_config(data_dir: str | Path) -> str:
+    """A minimal configuration directory for postmap where /etc/postfix/main.cf is absent
+    (a workstation, a demo): postmap refuses to run without one."""
+    config = Path(data_dir) / "postfix-config"
+    if not (config / "main.cf").exists():
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "main.cf").write_text("# used by aliasdesk's postmap where /etc/postfix/main.cf is absent\n")
+    return str(config)
