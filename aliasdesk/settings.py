@@ -146,6 +146,7 @@ MIDDLEWARE = [
     "aliasdesk.accounts.middleware.TwoFactorMiddleware",
     "aliasdesk.accounts.middleware.ReadOnlyDemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "aliasdesk.deploys.onsave.DeployOnSaveMiddleware",  # after messages: it adds some
     "aliasdesk.accounts.middleware.DirectoryRecheckMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",

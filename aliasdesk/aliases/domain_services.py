@@ -26,7 +26,11 @@ SETTINGS_FIELDS = (
     "allowed_destination_domains",
     "extra_domains",
     "editors_role_addresses",
+    "deploy_on_save",
 )
+FLAGS = ("editors_role_addresses", "deploy_on_save")
+# Settings that change what the map holds or how it is checked: the next deploy rebuilds.
+MAP_FIELDS = ("header", "footer", "localpart_pattern", "allowed_destination_domains", "extra_domains")
 FIELD_LABELS = {
     "header": "Header",
     "footer": "Footer",
@@ -34,6 +38,7 @@ FIELD_LABELS = {
     "allowed_destination_domains": "Allowed destination domains",
     "extra_domains": "Further mail domains",
     "editors_role_addresses": "Editors may change postmaster@ and abuse@",
+    "deploy_on_save": "Deploy on save",
 }
 PREVIEW_ROWS = 30
 _PATTERN_MAX = Domain._meta.get_field("localpart_pattern").max_length or 255
@@ -83,6 +88,7 @@ class DomainSettings:
     allowed_destination_domains: str = ""
     extra_domains: str = ""
     editors_role_addresses: bool = False
+    deploy_on_save: bool = False
 
     @classmethod
     def of(cls, domain: Domain) -> DomainSettings:
@@ -91,8 +97,9 @@ class DomainSettings:
     @classmethod
     def from_form(cls, data: object) -> DomainSettings:
         get = data.get  # type: ignore[attr-defined]
-        texts = {name: str(get(name, "")) for name in SETTINGS_FIELDS if name != "editors_role_addresses"}
-        return cls(**texts, editors_role_addresses=get("editors_role_addresses") == "on")  # type: ignore[arg-type]
+        texts = {name: str(get(name, "")) for name in SETTINGS_FIELDS if name not in FLAGS}
+        flags = {name: get(name) == "on" for name in FLAGS}
+        return cls(**texts, **flags)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -180,7 +187,9 @@ def clean_settings(wanted: DomainSettings) -> DomainSettings:
         problems.append(SettingsProblem("extra_domains", str(exc)))
     if problems:
         raise SettingsRefused(problems)
-    return DomainSettings(header, footer, pattern, allowed, extra, bool(wanted.editors_role_addresses))
+    return DomainSettings(
+        header, footer, pattern, allowed, extra, bool(wanted.editors_role_addresses), bool(wanted.deploy_on_save)
+    )
 
 
 def clean_extra_domains(text: str) -> str:
@@ -272,13 +281,14 @@ def update_domain_settings(
     if problems:
         raise SettingsRefused(problems)
     _sync_mail_domains(current, current.extra_domains, clean.extra_domains)
+    rebuild = any(getattr(current, name) != getattr(clean, name) for name in MAP_FIELDS)
     for name in SETTINGS_FIELDS:
         setattr(current, name, getattr(clean, name))
     current.version = version + 1
     current._history_user = user  # type: ignore[attr-defined]
     current._change_reason = "settings"  # type: ignore[attr-defined]
     current.save()
-    bump_serial(current, rebuild=True)
+    bump_serial(current, rebuild=rebuild, user=user)
     return current, True
 
 

@@ -238,7 +238,7 @@ def import_map(
         report = ImportReport(domain=domain, problems=sorted(problems, key=lambda p: p.line))
         report.problems += _claim_key_domains(domain, entries, user, name)
         # An import may change any part of the map: the next deploy rebuilds it.
-        serial = bump_serial(domain, rebuild=True)
+        serial = bump_serial(domain, rebuild=True, user=user)
         if replace:
             _replace(domain, entries, parsed.header, parsed.footer, user, report, serial)
         else:

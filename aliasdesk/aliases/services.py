@@ -32,6 +32,7 @@ from aliasdesk.aliases.ownership import (
     register_own_name,
     require_editor,
 )
+from aliasdesk.aliases.signals import map_changed
 from aliasdesk.deploys.paths import check_map_path
 from aliasdesk.postfix.maps.keys import key_form
 from aliasdesk.postfix.maps.validate import check_destination, check_key
@@ -96,20 +97,27 @@ def create_domain(
     return domain
 
 
-def bump_serial(domain: Domain, *, rebuild: bool = False) -> int:
+def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = None, announce: bool = True) -> int:
     """Count one more change of the domain; returns the new serial for the rows it touches.
 
     It locks the domain row until the transaction ends, so serials are handed out in the
     order changes commit and a deploy's snapshot sees every change up to its serial.
     ``rebuild``: the change is not one of rows (header, footer, settings, an import): the
-    next deploy builds the whole map instead of patching it.
+    next deploy builds the whole map instead of patching it. With the domain's "deploy on
+    save", ``map_changed`` goes out after the commit (unless ``announce`` is off: the deploy
+    engine's own changes).
     """
     fields: dict[str, object] = {"serial": F("serial") + 1}
     if rebuild:
         fields["rebuild_serial"] = F("serial") + 1
     Domain.objects.filter(pk=domain.pk).update(**fields)
-    serial: int = Domain.objects.filter(pk=domain.pk).values_list("serial", flat=True).get()
-    return serial
+    serial, on_save = Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save").get()
+    if on_save and announce:
+        # After the commit, so the deploy sees the change; the deploy skips when an earlier
+        # change of the same save already deployed it.
+        pk = domain.pk
+        transaction.on_commit(lambda: map_changed.send(sender=Domain, domain_id=pk, user=user))
+    return int(serial)
 
 
 def _require_text(text: str, field: str) -> None:
@@ -186,7 +194,7 @@ def create_alias(
     key = clean_key(domain, key)
     dests = clean_destinations(destinations, domain)
     comment = clean_comment(comment)
-    serial = bump_serial(domain)  # first: it locks the domain row, so imports and creations serialize
+    serial = bump_serial(domain, user=user)  # first: it locks the domain row, so imports and creations serialize
     claim = authorize_key(user, domain, key, owners=owners)
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}", "key")
@@ -242,7 +250,7 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     current.version = version + 1
     current.updated_by = user
     current._history_user = user  # type: ignore[attr-defined]
-    current.serial = bump_serial(current.domain)
+    current.serial = bump_serial(current.domain, user=user)
     current.save()
     current.claimed = (  # type: ignore[attr-defined]
         claim_mail_domains(current.domain, claims, user=user, reason=f"keys of it written: {current.key}")
@@ -290,7 +298,7 @@ def expire_aliases(domain: Domain, today: object = None) -> list[str]:
             pk__in=candidates, enabled=True, deleted_at__isnull=True, valid_until__lt=today
         )
     )
-    serial = bump_serial(domain) if due else 0
+    serial = bump_serial(domain, announce=False) if due else 0  # the deploy that called this goes on
     for alias in due:
         alias.enabled = False
         alias.version += 1
@@ -327,7 +335,7 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
         # A row deleted since the last deploy is still in the map on disk: without the row
         # a patch could not find its line, so the next deploy rebuilds.
         deployed = Domain.objects.filter(pk=domain.pk).values_list("deployed_serial", flat=True).get()
-        bump_serial(domain, rebuild=any(a.serial > deployed for a in gone))
+        bump_serial(domain, rebuild=any(a.serial > deployed for a in gone), user=user)
         for alias in gone:
             alias._history_user = user  # type: ignore[attr-defined]
             alias._change_reason = "purged from trash"  # type: ignore[attr-defined]
@@ -356,7 +364,7 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
             alias.deleted_at = None
         else:
             raise AliasError(f"unknown action {action}")
-        serial = serial or bump_serial(domain)
+        serial = serial or bump_serial(domain, user=user)
         save_change(alias, user, f"bulk {action}", serial)
         changed += 1
     if claims:
