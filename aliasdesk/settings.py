@@ -32,7 +32,7 @@ def envint(name: str, default: int) -> int:
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("DATA_DIR", "var")).resolve()
 MAP_DIR = Path(envstr("MAP_DIR", str(DATA_DIR / "maps"))).resolve()
-# The only directories a map file may live in (aliasdesk/deploys/paths.py: no symlinks below them).
+# The only directories a map file may live in (aliasdesk/aliases/paths.py: no symlinks below them).
 MAP_DIRS = [Path(d) for d in envstr("MAP_DIRS", f"{MAP_DIR}:/etc/postfix").split(":") if d.strip()]
 MAP_TYPE = envstr("MAP_TYPE", "hash")
 POSTMAP = envstr("POSTMAP", "postmap")
@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "aliasdesk.aliases",
     "aliasdesk.deploys",
     "aliasdesk.maillog",
+    "aliasdesk.web",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 

@@ -26,7 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias, Domain
-from aliasdesk.maillog.traffic import MAX_UNUSED_DAYS, unused_filter, unused_since
+from aliasdesk.aliases.traffic import traffic_columns
 
 FILTERS = {
     "all": "All live",
@@ -89,7 +89,7 @@ def _unused_days(text: str) -> int | None:
         days = int(text.strip()[:6])
     except ValueError:
         return None
-    return days if 0 < days <= MAX_UNUSED_DAYS else None
+    return days if 0 < days <= traffic_columns().max_unused_days else None
 
 
 def search_aliases(
@@ -131,7 +131,7 @@ def _filtered(domain: Domain, query: AliasQuery) -> QuerySet[Alias]:
     elif query.filter == "expiring":
         rows = rows.filter(valid_until__isnull=False)
     if query.unused:
-        rows = rows.filter(unused_filter(unused_since(query.unused)))
+        rows = rows.filter(traffic_columns().unused(query.unused))
     return rows
 
 

@@ -32,7 +32,7 @@ from aliasdesk.aliases.ownership import (
     register_own_name,
     require_editor,
 )
-from aliasdesk.deploys.paths import check_map_path
+from aliasdesk.aliases.paths import check_map_path
 from aliasdesk.postfix.maps.keys import key_form
 from aliasdesk.postfix.maps.validate import check_destination, check_key
 from aliasdesk.postfix.maps.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations

@@ -3,7 +3,6 @@ from django.urls import path
 from aliasdesk.aliases import domain_views, views
 
 urlpatterns = [
-    path("domains/", views.domain_list, name="domain-list"),
     path("domains/<str:name>/", views.domain_detail, name="domain-detail"),
     path("domains/<str:name>/aliases/new", views.alias_create, name="alias-create"),
     path("domains/<str:name>/aliases/bulk", views.alias_bulk, name="alias-bulk"),

@@ -1,4 +1,4 @@
-"""Domain and alias pages: the list of domains, the alias grid and its inline edits."""
+"""A domain's alias pages: the alias grid and its inline edits, paste, history, trash."""
 
 from __future__ import annotations
 
@@ -8,28 +8,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
+from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user
 from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
-from aliasdesk.aliases.search import (
-    FILTERS,
-    UNUSED_CHOICES,
-    AliasPaginator,
-    AliasQuery,
-    alias_counts,
-    alias_counts_many,
-)
-from aliasdesk.deploys.engine import edited_by_hand
-from aliasdesk.deploys.models import Deploy
-from aliasdesk.maillog.traffic import TRAFFIC_DAYS, attach_traffic
+from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, alias_counts
+from aliasdesk.aliases.traffic import traffic_columns
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
 PAGE_SIZE = 50
@@ -49,33 +39,11 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-@login_required
-@require_GET
-def domain_list(request: HttpRequest) -> HttpResponse:
-    latest = Deploy.objects.filter(domain=OuterRef("pk")).exclude(status=Deploy.Status.NOOP).order_by("-id")
-    domains = list(
-        visible_domains(request.user)  # type: ignore[arg-type]
-        .annotate(last_deploy_id=Subquery(latest.values("id")[:1]))
-        .order_by("name")
-    )
-    last = Deploy.objects.only("id", "domain_id", "status", "created_at", "finished_at").in_bulk(
-        [d.last_deploy_id for d in domains if d.last_deploy_id]  # type: ignore[attr-defined]
-    )
-    counts = alias_counts_many([(d.pk, d.created_at, d.serial) for d in domains])
-    for domain in domains:
-        domain.n_enabled = counts[domain.pk]["enabled"]  # type: ignore[attr-defined]
-        domain.n_disabled = counts[domain.pk]["disabled"]  # type: ignore[attr-defined]
-        domain.last_deploy = last.get(domain.last_deploy_id)  # type: ignore[attr-defined]
-        domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
-        finished = domain.last_deploy.finished_at if domain.last_deploy else None  # type: ignore[attr-defined]
-        domain.drift = edited_by_hand(domain, finished)  # type: ignore[attr-defined]
-    return render(request, "aliases/domain_list.html", {"domains": domains, "nav": "domains"})
-
-
 def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
     query = AliasQuery.from_params(request.GET)  # type: ignore[arg-type]
     page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
-    attach_traffic(page.object_list)
+    traffic = traffic_columns()
+    traffic.attach(page.object_list)
     mark_untouchable(request.user, domain, page.object_list)  # type: ignore[arg-type]
     for alias in page.object_list:
         # What a row's HTML depends on, besides the reader's rights: read by the row cache in _grid.html.
@@ -89,7 +57,7 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
         "query": query,
         "filters": FILTERS,
         "unused_choices": unused_choices,
-        "traffic_days": TRAFFIC_DAYS,
+        "traffic_days": traffic.days,
         "params": params,
         "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
         "is_admin": can_administer(request.user),  # type: ignore[arg-type]
@@ -113,7 +81,6 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
     context.update(counts=alias_counts(domain), nav="domains", tab="aliases")
-    context["last_deploy"] = domain.deploys.exclude(status=Deploy.Status.NOOP).first()
     return render(request, "aliases/domain_detail.html", context)
 
 
@@ -129,7 +96,7 @@ def refuse_untouchable(request: HttpRequest, alias: Alias) -> None:
 
 
 def _row(request: HttpRequest, domain: Domain, alias: Alias, **extra: Any) -> HttpResponse:
-    attach_traffic([alias])
+    traffic_columns().attach([alias])
     mark_untouchable(request.user, domain, [alias])  # type: ignore[arg-type]
     context = {"domain": domain, "alias": alias, "editable": can_edit(request.user, domain), **extra}  # type: ignore[arg-type]
     return render(request, "aliases/_row.html", context)

@@ -1,0 +1,97 @@
+"""Where a map file may live: the one policy for ALIASDESK_MAP_DIRS and symlinks.
+
+aliasdesk writes map files as the user it runs as, often one that may write /etc/postfix.
+A map path chosen by mistake or by someone who got hold of an admin account must not let
+it overwrite other files, so:
+
+- the map file lies inside one of ``settings.MAP_DIRS`` (compared after resolving ``..``
+  and against the real paths of those directories: a symlink *to* an allowed directory,
+  such as /etc/postfix on some systems, is fine);
+- nothing below the allowed directory is a symlink: not a directory between it and the
+  file, not the map file, not its compiled tables (.db, .lmdb, .cdb) and not the lock file
+  (those are also opened with O_NOFOLLOW by the deploy engine, for the moment between
+  this check and the write).
+
+``check_map_path`` is called when a domain is created (``domain add``, ``import
+--map-file``) and again by whoever writes the map, at every deploy.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from django.conf import settings
+
+# What postmap writes beside the source for each map type (postfix.postmap.COMPILED_SUFFIX);
+# all are checked, whatever the type: a type can change, a planted link should never stay.
+COMPILED_SUFFIXES = (".db", ".lmdb", ".cdb")
+
+
+class MapPathError(ValueError):
+    """A map path outside ALIASDESK_MAP_DIRS or through a symlink; the message says which."""
+
+
+def allowed_map_dirs() -> list[Path]:
+    """The real paths of the directories of ALIASDESK_MAP_DIRS."""
+    return [Path(os.path.realpath(d)) for d in settings.MAP_DIRS if str(d).strip()]
+
+
+def lock_path(map_path: Path) -> Path:
+    """The advisory lock file of a map (beside it, hidden)."""
+    return map_path.parent / f".{map_path.name}.lock"
+
+
+def _inside(path: Path, directory: Path) -> Path | None:
+    try:
+        return path.relative_to(directory)
+    except ValueError:
+        return None
+
+
+def _refuse_link(path: Path, what: str) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise MapPathError(f"{path}: cannot check the {what}: {exc.strerror}") from exc
+    if stat.S_ISLNK(mode):
+        raise MapPathError(f"{path}: the {what} is a symbolic link; aliasdesk never writes through one")
+    if not stat.S_ISREG(mode):
+        raise MapPathError(f"{path}: the {what} is not a regular file")
+
+
+def check_map_path(path: str | Path) -> Path:
+    """The map path to use (absolute, below the real allowed directory), or MapPathError."""
+    lexical = Path(os.path.normpath(os.path.abspath(os.fspath(path))))
+    allowed = allowed_map_dirs()
+    for configured in settings.MAP_DIRS:
+        # The path may be written with the directory as configured or as its real path.
+        real = Path(os.path.realpath(configured))
+        rel = _inside(lexical, Path(os.path.normpath(os.path.abspath(configured)))) or _inside(lexical, real)
+        if rel is not None and rel.parts:
+            break
+    else:
+        dirs = ":".join(str(d) for d in allowed) or "(none)"
+        raise MapPathError(f"{lexical} is not inside a map directory (ALIASDESK_MAP_DIRS={dirs})")
+    current = real
+    for part in rel.parts[:-1]:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            break  # made by the first deploy (below ALIASDESK_MAP_DIR only)
+        except OSError as exc:
+            raise MapPathError(f"{current}: cannot check the directory: {exc.strerror}") from exc
+        if stat.S_ISLNK(mode):
+            raise MapPathError(f"{current} is a symbolic link inside the map directory {real}; use the real path")
+        if not stat.S_ISDIR(mode):
+            raise MapPathError(f"{current} is not a directory")
+    final = real / rel
+    _refuse_link(final, "map file")
+    for suffix in COMPILED_SUFFIXES:
+        _refuse_link(Path(f"{final}{suffix}"), "compiled table")
+    _refuse_link(lock_path(final), "lock file")
+    return final

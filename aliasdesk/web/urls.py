@@ -1,0 +1,7 @@
+from django.urls import path
+
+from aliasdesk.web import views
+
+urlpatterns = [
+    path("domains/", views.domain_list, name="domain-list"),
+]
