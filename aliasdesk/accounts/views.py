@@ -1,8 +1,7 @@
-"""Account pages: users and grants, the audit log, and "where does this address go?"."""
+"""Account pages: users and their grants."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -15,12 +14,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts import login_views, services
-from aliasdesk.accounts.access import require_admin, require_reader_of_everything, sees_everything, visible_domains
-from aliasdesk.accounts.audit import KINDS, AuditFilter, audit_page, decode_cursor
+from aliasdesk.accounts.access import require_admin
 from aliasdesk.accounts.models import Grant, User
-from aliasdesk.aliases.lookup import hidden_answers, managed_table
 from aliasdesk.aliases.models import Domain
-from aliasdesk.postfix.maps.resolve import explain, resolve
 
 
 @login_required
@@ -179,42 +175,3 @@ def grant_revoke(request: HttpRequest, user_id: int, domain_id: int) -> HttpResp
     except services.AccountError as exc:
         return _grants_response(request, target, grant_error=str(exc))
     return _grants_response(request, target, grant_done=f"{target.username} no longer has {domain.name}.")
-
-
-@login_required
-@require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
-    """Every change to aliases and domains, newest first, filtered, in pages."""
-    require_reader_of_everything(request)
-    wanted = AuditFilter.from_params(request.GET)
-    before = decode_cursor(request.GET.get("before", ""))
-    after = None if before else decode_cursor(request.GET.get("after", ""))
-    page = audit_page(wanted, before=before, after=after)
-    return render(
-        request,
-        "accounts/audit.html",
-        {
-            "page": page,
-            "filter": wanted,
-            "kinds": KINDS,
-            "users": User.objects.order_by("username").values_list("username", flat=True),
-            "domains": Domain.objects.order_by("name").values_list("name", "deleted_at"),
-            "paged": before is not None or after is not None,
-            "nav": "audit",
-        },
-    )
-
-
-@login_required
-def resolve_page(request: HttpRequest) -> HttpResponse:
-    """Postfix's lookup path for an address, through the maps this user may see."""
-    address = request.GET.get("address", "").strip()[:512]
-    context: dict[str, object] = {"address": address, "nav": "resolve"}
-    if address:
-        table, domains = managed_table(visible_domains(request.user))  # type: ignore[arg-type]
-        resolution = resolve(address, table)
-        context.update(resolution=resolution, explanation=explain(resolution), maps=[d.name for d in domains])
-        if not sees_everything(request.user):  # type: ignore[arg-type]
-            context["hidden"] = hidden_answers(resolution, domains)
-        context["as_json"] = json.dumps(resolution.to_dict(), indent=2)
-    return render(request, "accounts/resolve.html", context)

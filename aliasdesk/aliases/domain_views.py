@@ -10,8 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, require_admin
+from aliasdesk.accounts.access import can_administer, require_admin
 from aliasdesk.aliases import domain_services as ds
+from aliasdesk.aliases.access import can_edit, get_domain_for_user
 from aliasdesk.aliases.models import Domain
 
 

@@ -26,8 +26,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
-from aliasdesk.accounts.access import can_edit
 from aliasdesk.accounts.models import User
+from aliasdesk.aliases.access import can_edit
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
 from aliasdesk.postfix.maps.expansion import last_at

@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.views import defaults
 
-from aliasdesk.accounts.access import get_domain_for_user
+from aliasdesk.aliases.access import get_domain_for_user
 
 # Room for the form's other fields, the multipart framing and the CR that browsers send
 # before every LF of a textarea (the text itself is measured with LF alone).

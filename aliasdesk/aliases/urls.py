@@ -1,6 +1,6 @@
 from django.urls import path
 
-from aliasdesk.aliases import domain_views, views
+from aliasdesk.aliases import domain_views, resolve_views, views
 
 urlpatterns = [
     path("domains/<str:name>/", views.domain_detail, name="domain-detail"),
@@ -23,4 +23,5 @@ urlpatterns = [
 urlpatterns += [
     path("domains/<str:name>/settings", domain_views.domain_settings, name="domain-settings"),
     path("domains/<str:name>/settings/preview", domain_views.domain_settings_preview, name="domain-settings-preview"),
+    path("resolve/", resolve_views.resolve_page, name="resolve"),
 ]

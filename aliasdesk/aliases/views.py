@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user
+from aliasdesk.accounts.access import can_administer
 from aliasdesk.aliases import paste_input, services
+from aliasdesk.aliases.access import can_edit, get_domain_for_user
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, alias_counts

@@ -16,7 +16,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from aliasdesk.accounts.access import get_domain_for_user, visible_domains
+from aliasdesk.aliases.access import get_domain_for_user, visible_domains
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.maillog.traffic import MAX_UNUSED_DAYS, logs_last_read, unused_filter, unused_since
 

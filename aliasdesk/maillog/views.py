@@ -11,7 +11,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from aliasdesk.accounts.access import get_domain_for_user, sees_everything, visible_domains
+from aliasdesk.accounts.access import sees_everything
+from aliasdesk.aliases.access import get_domain_for_user, visible_domains
 from aliasdesk.aliases.models import Domain
 from aliasdesk.maillog import dashboard
 from aliasdesk.maillog.dashboard import Scope

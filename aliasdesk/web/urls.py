@@ -4,4 +4,5 @@ from aliasdesk.web import views
 
 urlpatterns = [
     path("domains/", views.domain_list, name="domain-list"),
+    path("audit/", views.audit_log, name="audit-log"),
 ]
