@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST
 
 from aliasdesk.accounts.access import can_administer, require_admin
 from aliasdesk.aliases import domain_services as ds
-from aliasdesk.aliases.access import can_edit, get_domain_for_user
+from aliasdesk.aliases.access import get_domain_for_user
 from aliasdesk.aliases.models import Domain
+from aliasdesk.aliases.pages import domain_page_context
 
 
 def _int(value: str | None) -> int:
@@ -24,18 +25,17 @@ def _int(value: str | None) -> int:
 
 
 def _context(request: HttpRequest, domain: Domain, form: ds.DomainSettings, **extra: Any) -> dict[str, Any]:
-    return {
-        "domain": domain,
-        "form": form,
-        "version": domain.version,
-        "preview": ds.preview_map(domain, form.header, form.footer),
-        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-        "can_save": can_administer(request.user),  # type: ignore[arg-type]
-        "error_fields": set(),
-        "nav": "domains",
-        "tab": "settings",
+    return domain_page_context(
+        request,
+        domain,
+        "settings",
+        form=form,
+        version=domain.version,
+        preview=ds.preview_map(domain, form.header, form.footer),
+        can_save=can_administer(request.user),  # type: ignore[arg-type]
+        error_fields=set(),
         **extra,
-    }
+    )
 
 
 @login_required

@@ -19,6 +19,7 @@ from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.access import can_edit, get_domain_for_user
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
+from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, alias_counts
 from aliasdesk.aliases.traffic import traffic_columns
 from aliasdesk.postfix.maps.virtual import parse_virtual
@@ -52,18 +53,19 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
     given = (("q", query.q), ("show", query.filter), ("order", query.order), ("unused", str(query.unused or "")))
     params = {k: v for k, v in given if v}
     unused_choices = sorted({*UNUSED_CHOICES, *([query.unused] if query.unused else [])})
-    return {
-        "domain": domain,
-        "page": page,
-        "query": query,
-        "filters": FILTERS,
-        "unused_choices": unused_choices,
-        "traffic_days": traffic.days,
-        "params": params,
-        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-        "is_admin": can_administer(request.user),  # type: ignore[arg-type]
-        "text_entries": map_text_entries(domain),
-    }
+    return domain_page_context(
+        request,
+        domain,
+        "aliases",
+        page=page,
+        query=query,
+        filters=FILTERS,
+        unused_choices=unused_choices,
+        traffic_days=traffic.days,
+        params=params,
+        is_admin=can_administer(request.user),  # type: ignore[arg-type]
+        text_entries=map_text_entries(domain),
+    )
 
 
 def map_text_entries(domain: Domain) -> dict[str, int]:
@@ -81,7 +83,7 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     context = _grid_context(request, domain)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
-    context.update(counts=alias_counts(domain), nav="domains", tab="aliases")
+    context["counts"] = alias_counts(domain)
     return render(request, "aliases/domain_detail.html", context)
 
 
@@ -205,8 +207,6 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
         context = _grid_context(request, domain)
         context.update(
             counts=alias_counts(domain),
-            nav="domains",
-            tab="aliases",
             new=form,
             new_error=str(exc),
             new_error_field=exc.field,
@@ -251,7 +251,7 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
 def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
     """Add many aliases at once, written as map lines; the same parser and checks as import."""
     domain = get_domain_for_user(request, name, write=True)
-    context: dict[str, Any] = {"domain": domain, "nav": "domains", "tab": "paste", "text": "", **paste_input.limits()}
+    context = domain_page_context(request, domain, "paste", text="", **paste_input.limits())
     if request.method == "POST":
         try:
             paste_input.check_request_size(request)
@@ -282,18 +282,8 @@ def alias_history(request: HttpRequest, name: str, alias_id: int) -> HttpRespons
     domain = get_domain_for_user(request, name)
     alias = _alias(domain, alias_id)
     versions = services.alias_versions(alias)
-    return render(
-        request,
-        "aliases/history.html",
-        {
-            "domain": domain,
-            "alias": alias,
-            "versions": versions,
-            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "nav": "domains",
-            "tab": "aliases",
-        },
-    )
+    context = domain_page_context(request, domain, "aliases", alias=alias, versions=versions)
+    return render(request, "aliases/history.html", context)
 
 
 @login_required
@@ -321,15 +311,5 @@ def trash(request: HttpRequest, name: str) -> HttpResponse:
         .order_by("-deleted_at")
     )
     page = Paginator(rows, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
-    return render(
-        request,
-        "aliases/trash.html",
-        {
-            "domain": domain,
-            "page": page,
-            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "is_admin": can_administer(request.user),  # type: ignore[arg-type]
-            "nav": "domains",
-            "tab": "trash",
-        },
-    )
+    context = domain_page_context(request, domain, "trash", page=page, is_admin=can_administer(request.user))  # type: ignore[arg-type]
+    return render(request, "aliases/trash.html", context)
