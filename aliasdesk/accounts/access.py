@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
+from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import User
 
 
@@ -31,7 +32,7 @@ def can_administer(user: User) -> bool:
 
 
 def require_admin(request: HttpRequest) -> None:
-    user: User = request.user  # type: ignore[assignment]
+    user = current_user(request)
     if not user.is_admin:
         raise Http404("no such page")
     if request.method not in ("GET", "HEAD") and settings.DEMO_READONLY:
@@ -40,7 +41,7 @@ def require_admin(request: HttpRequest) -> None:
 
 def require_reader_of_everything(request: HttpRequest) -> None:
     """Audit pages: admins and auditors."""
-    if not sees_everything(request.user):  # type: ignore[arg-type]
+    if not sees_everything(current_user(request)):
         raise Http404("no such page")
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts import login_views, services
 from aliasdesk.accounts.access import require_admin
+from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.models import Domain
 
@@ -80,7 +81,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
                 target,
                 role=request.POST.get("role", ""),
                 is_active=request.POST.get("is_active") == "on",
-                by=request.user,  # type: ignore[arg-type]
+                by=current_user(request),
             )
         except services.AccountError as exc:
             context = _edit_context(request, target, error=str(exc), error_field=exc.field or "role")
@@ -114,7 +115,7 @@ def user_source(request: HttpRequest, user_id: int) -> HttpResponse:
     require_admin(request)
     target = _target(user_id)
     try:
-        services.convert_user(target, request.POST.get("to", ""), by=request.user)  # type: ignore[arg-type]
+        services.convert_user(target, request.POST.get("to", ""), by=current_user(request))
     except services.AccountError as exc:
         context = _edit_context(request, target, source_error=str(exc))
         return render(request, "accounts/user_edit.html", context, status=422)
@@ -132,7 +133,7 @@ _password_change = login_views.PasswordChangeView.as_view()
 @login_required
 def password_change(request: HttpRequest) -> HttpResponseBase:
     """Django's password change, except for directory users: the directory keeps theirs."""
-    if request.user.is_directory:  # type: ignore[union-attr]
+    if current_user(request).is_directory:
         return render(request, "accounts/password_directory.html")
     return _password_change(request)
 

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
 from aliasdesk.accounts.access import ReadOnlyMode, can_administer, sees_everything
+from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.models import Domain
 
@@ -42,7 +43,7 @@ def get_domain_for_user(request: HttpRequest, name: str, *, write: bool = False,
     ``write`` asks for the right to change its aliases, ``admin`` for the right to change
     the domain itself (header, footer, settings, purge); either answers 403 when missing.
     """
-    user: User = request.user  # type: ignore[assignment]
+    user = current_user(request)
     domain = visible_domains(user).filter(name=name.lower()).first()
     if domain is None:
         raise Http404("no such domain")

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from aliasdesk.accounts.access import can_administer, require_admin
+from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import domain_services as ds
 from aliasdesk.aliases.access import get_domain_for_user
 from aliasdesk.aliases.models import Domain
@@ -32,7 +33,7 @@ def _context(request: HttpRequest, domain: Domain, form: ds.DomainSettings, **ex
         form=form,
         version=domain.version,
         preview=ds.preview_map(domain, form.header, form.footer),
-        can_save=can_administer(request.user),  # type: ignore[arg-type]
+        can_save=can_administer(current_user(request)),
         error_fields=set(),
         **extra,
     )
@@ -49,7 +50,7 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
     form = ds.DomainSettings.from_form(request.POST)
     try:
         domain, changed = ds.update_domain_settings(
-            domain, form, version=_int(request.POST.get("version")), user=request.user  # type: ignore[arg-type]
+            domain, form, version=_int(request.POST.get("version")), user=current_user(request)
         )
     except ds.StaleSettings as stale:
         merge = ds.merge_stale(stale.current, form, _int(request.POST.get("version")))

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases.access import can_edit
 from aliasdesk.aliases.models import Domain
 
@@ -17,6 +18,6 @@ def domain_page_context(request: HttpRequest, domain: Domain, tab: str, **extra:
         "domain": domain,
         "nav": "domains",
         "tab": tab,
-        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
+        "editable": can_edit(current_user(request), domain),
         **extra,
     }

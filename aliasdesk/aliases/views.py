@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer
+from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.access import can_edit, get_domain_for_user
 from aliasdesk.aliases.models import Alias, Domain
@@ -46,7 +47,7 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
     page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
     traffic = traffic_columns()
     traffic.attach(page.object_list)
-    mark_untouchable(request.user, domain, page.object_list)  # type: ignore[arg-type]
+    mark_untouchable(current_user(request), domain, page.object_list)
     for alias in page.object_list:
         # What a row's HTML depends on, besides the reader's rights: read by the row cache in _grid.html.
         alias.row_key = f"{alias.pk}.{alias.version}.{alias.updated_at.timestamp()}.{alias.traffic.cache_key}"  # type: ignore[attr-defined]
@@ -63,7 +64,7 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
         unused_choices=unused_choices,
         traffic_days=traffic.days,
         params=params,
-        is_admin=can_administer(request.user),  # type: ignore[arg-type]
+        is_admin=can_administer(current_user(request)),
         text_entries=map_text_entries(domain),
     )
 
@@ -93,15 +94,15 @@ def _alias(domain: Domain, alias_id: int) -> Alias:
 
 def refuse_untouchable(request: HttpRequest, alias: Alias) -> None:
     """403 for an alias the user may see but not change (its key is not theirs to write)."""
-    reason = untouchable_reason(request.user, alias)  # type: ignore[arg-type]
+    reason = untouchable_reason(current_user(request), alias)
     if reason:
         raise PermissionDenied(reason)
 
 
 def _row(request: HttpRequest, domain: Domain, alias: Alias, **extra: Any) -> HttpResponse:
     traffic_columns().attach([alias])
-    mark_untouchable(request.user, domain, [alias])  # type: ignore[arg-type]
-    context = {"domain": domain, "alias": alias, "editable": can_edit(request.user, domain), **extra}  # type: ignore[arg-type]
+    mark_untouchable(current_user(request), domain, [alias])
+    context = {"domain": domain, "alias": alias, "editable": can_edit(current_user(request), domain), **extra}
     return render(request, "aliases/_row.html", context)
 
 
@@ -121,7 +122,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
         "enabled": form.get("enabled") == "on",
     }
     try:
-        alias = services.update_alias(alias, version=_int(form.get("version")), user=request.user, **changes)  # type: ignore[arg-type]
+        alias = services.update_alias(alias, version=_int(form.get("version")), user=current_user(request), **changes)
     except services.StaleEdit as stale:
         return render(
             request,
@@ -165,7 +166,7 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         alias = services.update_alias(
             alias,
             version=_int(request.POST.get("version")),
-            user=request.user,  # type: ignore[arg-type]
+            user=current_user(request),
             enabled=not alias.enabled,
         )
     except services.StaleEdit as stale:
@@ -182,7 +183,7 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
     try:
-        services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
+        services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=current_user(request))
     except services.StaleEdit as stale:
         return _row(request, domain, stale.current, error=str(stale))
     return HttpResponse("")
@@ -198,7 +199,7 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
             domain,
             form.get("key", ""),
             form.get("destinations", ""),
-            user=request.user,  # type: ignore[arg-type]
+            user=current_user(request),
             comment=form.get("comment", ""),
             enabled=form.get("enabled", "on") == "on",
         )
@@ -230,7 +231,7 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
         messages.warning(request, "Select aliases and an action first.")
         return redirect(back)
     try:
-        done = services.bulk_change(domain, ids, action, user=request.user)  # type: ignore[arg-type]
+        done = services.bulk_change(domain, ids, action, user=current_user(request))
     except services.KeyNotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
     except services.AliasError as exc:
@@ -265,7 +266,7 @@ def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
             return render(request, "aliases/paste.html", context, status=422)
         context["text"] = text
         try:
-            pasted = services.add_pasted(domain, text, user=request.user)  # type: ignore[arg-type]
+            pasted = services.add_pasted(domain, text, user=current_user(request))
         except services.PasteRefused as exc:
             context["problems"] = exc.problems
             return render(request, "aliases/paste.html", context, status=422)
@@ -293,7 +294,8 @@ def alias_restore_version(request: HttpRequest, name: str, alias_id: int, histor
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
     try:
-        services.restore_version(alias, history_id, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
+        version = _int(request.POST.get("version"))
+        services.restore_version(alias, history_id, version=version, user=current_user(request))
     except services.AliasError as exc:
         messages.error(request, str(exc))
     else:
@@ -311,5 +313,5 @@ def trash(request: HttpRequest, name: str) -> HttpResponse:
         .order_by("-deleted_at")
     )
     page = Paginator(rows, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
-    context = domain_page_context(request, domain, "trash", page=page, is_admin=can_administer(request.user))  # type: ignore[arg-type]
+    context = domain_page_context(request, domain, "trash", page=page, is_admin=can_administer(current_user(request)))
     return render(request, "aliases/trash.html", context)

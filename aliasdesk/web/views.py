@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from aliasdesk.accounts.access import require_reader_of_everything
+from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.access import visible_domains
 from aliasdesk.aliases.models import Domain
@@ -20,7 +21,7 @@ from aliasdesk.web.audit import KINDS, AuditFilter, audit_page, decode_cursor
 @require_GET
 def domain_list(request: HttpRequest) -> HttpResponse:
     """The domains this user may see: their alias counts and deploy state."""
-    domains = with_deploy_state(visible_domains(request.user).order_by("name"))  # type: ignore[arg-type]
+    domains = with_deploy_state(visible_domains(current_user(request)).order_by("name"))
     counts = alias_counts_many([(d.pk, d.created_at, d.serial) for d in domains])
     for domain in domains:
         domain.n_enabled = counts[domain.pk]["enabled"]  # type: ignore[attr-defined]
