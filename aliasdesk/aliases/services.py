@@ -308,41 +308,56 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
     rows = list(Alias.objects.select_for_update().select_related("domain").filter(domain=domain, pk__in=ids))
     claims = _authorize_bulk(user, rows, action)
     if action == "purge":
-        gone = [a for a in rows if a.deleted_at is not None]
-        for alias in gone:
-            alias._history_user = user  # type: ignore[attr-defined]
-            alias._change_reason = "purged from trash"  # type: ignore[attr-defined]
-            alias.delete()
-        return len(gone)
+        return _purge(rows, user)
     if action == "restore":
-        live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
-        clashes = [a.key for a in rows if a.deleted_at is not None and a.key_folded in live]
-        if clashes:
-            raise AliasError(f"cannot restore beside a live alias with the same key: {', '.join(clashes[:5])}")
+        _refuse_restore_clashes(domain, rows)
     changed = 0
     now = timezone.now()
     for alias in rows:
-        if action in ("enable", "disable"):
-            if alias.deleted_at is not None or alias.enabled == (action == "enable"):
-                continue
-            alias.enabled = action == "enable"
-        elif action == "delete":
-            if alias.deleted_at is not None:
-                continue
-            alias.deleted_at = now
-        elif action == "restore":
-            if alias.deleted_at is None:
-                continue
-            alias.deleted_at = None
-        else:
-            raise AliasError(f"unknown action {action}")
-        save_change(alias, user, f"bulk {action}")
-        changed += 1
-    if changed or action == "purge":
+        if _bulk_apply(alias, action, now):
+            save_change(alias, user, f"bulk {action}")
+            changed += 1
+    if changed:
         bump_serial(domain)
     if claims:
         claim_mail_domains(domain, claims, user=user, reason=f"keys of it switched on (bulk {action})")
     return changed
+
+
+def _purge(rows: list[Alias], user: User | None) -> int:
+    """Delete for good those of ``rows`` that are in the trash; how many."""
+    gone = [a for a in rows if a.deleted_at is not None]
+    for alias in gone:
+        alias._history_user = user  # type: ignore[attr-defined]
+        alias._change_reason = "purged from trash"  # type: ignore[attr-defined]
+        alias.delete()
+    return len(gone)
+
+
+def _refuse_restore_clashes(domain: Domain, rows: list[Alias]) -> None:
+    live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
+    clashes = [a.key for a in rows if a.deleted_at is not None and a.key_folded in live]
+    if clashes:
+        raise AliasError(f"cannot restore beside a live alias with the same key: {', '.join(clashes[:5])}")
+
+
+def _bulk_apply(alias: Alias, action: str, now: datetime.datetime) -> bool:
+    """Make one bulk ``action`` on ``alias`` in memory; False when it has nothing to do."""
+    if action in ("enable", "disable"):
+        if alias.deleted_at is not None or alias.enabled == (action == "enable"):
+            return False
+        alias.enabled = action == "enable"
+    elif action == "delete":
+        if alias.deleted_at is not None:
+            return False
+        alias.deleted_at = now
+    elif action == "restore":
+        if alias.deleted_at is None:
+            return False
+        alias.deleted_at = None
+    else:
+        raise AliasError(f"unknown action {action}")
+    return True
 
 
 def _authorize_bulk(user: User | None, rows: list[Alias], action: str) -> list[str]:
