@@ -93,7 +93,7 @@ class DomainSettings:
     def from_form(cls, data: object) -> DomainSettings:
         get = data.get  # type: ignore[attr-defined]
         texts = {name: str(get(name, "")) for name in SETTINGS_FIELDS if name != "editors_role_addresses"}
-        return cls(**texts, editors_role_addresses=get("editors_role_addresses") == "on")  # type: ignore[arg-type]
+        return cls(**texts, editors_role_addresses=get("editors_role_addresses") == "on")
 
 
 @dataclass
@@ -264,7 +264,7 @@ def update_domain_settings(
     """
     current = Domain.objects.select_for_update().get(pk=domain.pk)
     if current.version != version:
-        last = current.history.select_related("history_user").order_by("-history_id").first()  # type: ignore[attr-defined]
+        last = current.history.select_related("history_user").order_by("-history_id").first()
         raise StaleSettings(current, last.history_user if last else None, last.history_date if last else None)
     clean = clean_settings(wanted)
     if clean == DomainSettings.of(current):
@@ -331,7 +331,7 @@ def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMer
     A field the user left as it was at ``version`` takes the other person's value;
     a field the user changed keeps the user's text.
     """
-    base = current.history.filter(version=version).order_by("-history_id").first()  # type: ignore[attr-defined]
+    base = current.history.filter(version=version).order_by("-history_id").first()
     merged = DomainSettings()
     theirs: list[tuple[str, str, object]] = []
     conflicts: list[str] = []

@@ -57,12 +57,12 @@ def check_request_size(request: HttpRequest) -> None:
         raise PasteTooLarge(too_large_message())
 
 
-def decode_upload(upload: UploadedFile) -> str:
+def decode_upload(upload: UploadedFile[bytes]) -> str:
     """The uploaded map file as text: UTF-8 (a BOM is dropped), no NUL bytes, not too large."""
     name = upload.name or "the file"
     if upload.size is not None and upload.size > settings.MAX_PASTE_BYTES:
         raise PasteTooLarge(too_large_message())
-    data = upload.read()
+    data: bytes = upload.read()
     if b"\0" in data:
         raise NotMapText(
             f"{name} is a binary file, not map text (it holds NUL bytes): upload the text map, "

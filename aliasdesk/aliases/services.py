@@ -20,10 +20,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from aliasdesk.accounts.models import User
-from aliasdesk.aliases.errors import AliasError
+from aliasdesk.aliases.errors import AliasError as AliasError  # re-exported: callers catch it from here
 from aliasdesk.aliases.models import Alias, Domain, MapType
+from aliasdesk.aliases.ownership import KeyNotAllowed as KeyNotAllowed  # re-exported, as AliasError
 from aliasdesk.aliases.ownership import (
-    KeyNotAllowed,
     Owners,
     acts_as_admin,
     authorize_change,
@@ -446,7 +446,7 @@ TRACKED = ["key", "destinations", "enabled", "comment", "valid_until", "deleted_
 
 
 def alias_versions(alias: Alias) -> list[Version]:
-    records = list(alias.history.select_related("history_user").order_by("history_id"))  # type: ignore[attr-defined]
+    records = list(alias.history.select_related("history_user").order_by("history_id"))
     versions = []
     previous = None
     for record in records:
@@ -465,7 +465,7 @@ def alias_versions(alias: Alias) -> list[Version]:
 @transaction.atomic
 def restore_version(alias: Alias, history_id: int, *, version: int, user: User | None = None) -> Alias:
     """Make the alias as it was in one history entry (itself recorded as a new change)."""
-    record = alias.history.filter(history_id=history_id).first()  # type: ignore[attr-defined]
+    record = alias.history.filter(history_id=history_id).first()
     if record is None:
         raise AliasError("no such version")
     if record.deleted_at is None and alias.deleted_at is not None:

@@ -43,7 +43,7 @@ def _int(value: str | None, default: int = 0) -> int:
 
 
 def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
-    query = AliasQuery.from_params(request.GET)  # type: ignore[arg-type]
+    query = AliasQuery.from_params(request.GET)
     page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
     traffic = traffic_columns()
     traffic.attach(page.object_list)

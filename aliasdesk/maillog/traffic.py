@@ -153,7 +153,8 @@ def unused_filter(cutoff: datetime) -> Q:
 
 def logs_last_read() -> datetime | None:
     """When mail-log ingestion last read a log, on any machine (None: never)."""
-    return LogSource.objects.aggregate(last=Max("last_read_at"))["last"]
+    last: datetime | None = LogSource.objects.aggregate(last=Max("last_read_at"))["last"]
+    return last
 
 
 def grid_columns() -> TrafficColumns:

@@ -158,7 +158,7 @@ def _table(kind: str) -> Any:
     if kind == "security":
         return SecurityEvent
     model = Alias if kind == "alias" else Domain
-    return model.history.model  # type: ignore[attr-defined]
+    return model.history.model
 
 
 def _position_field(kind: str) -> str:
@@ -193,7 +193,7 @@ def _filtered(kind: str, wanted: AuditFilter, user_id: int | None, domain_id: in
     if kind == "security":
         return _filtered_events(wanted, user_id, domain_id)
     related = ("history_user", "domain") if kind == "alias" else ("history_user",)
-    rows = _table(kind).objects.select_related(*related)
+    rows: QuerySet[Any] = _table(kind).objects.select_related(*related)
     if wanted.user == "-":
         rows = rows.filter(history_user__isnull=True)
     elif wanted.user:
