@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from aliasdesk import datadir
+
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
@@ -17,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return logstats_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aliasdesk.settings")
+    datadir.prepare()
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 

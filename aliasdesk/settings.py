@@ -11,6 +11,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from aliasdesk.accounts.ldapconf import directory_settings
+from aliasdesk.datadir import data_dir, stored_secret_key
 
 
 def envstr(name: str, default: str = "") -> str:
@@ -30,9 +31,9 @@ def envint(name: str, default: int) -> int:
 
 
 BASE_DIR = Path(__file__).resolve().parent
-DATA_DIR = Path(envstr("DATA_DIR", "var")).resolve()
+DATA_DIR = data_dir()
 MAP_DIR = Path(envstr("MAP_DIR", str(DATA_DIR / "maps"))).resolve()
-# The only directories a map file may live in (aliasdesk/deploys/paths.py: no symlinks below them).
+# The only directories a map file may live in (aliasdesk/aliases/paths.py: no symlinks below them).
 MAP_DIRS = [Path(d) for d in envstr("MAP_DIRS", f"{MAP_DIR}:/etc/postfix").split(":") if d.strip()]
 MAP_TYPE = envstr("MAP_TYPE", "hash")
 POSTMAP = envstr("POSTMAP", "postmap")
@@ -54,30 +55,9 @@ DEPLOY_PATCH = envbool("DEPLOY_PATCH", True)
 # After each patch, render the whole map too and refuse the deploy if the two differ (tests).
 DEPLOY_PATCH_CHECK = envbool("DEPLOY_PATCH_CHECK", False)
 
-
-def _secret_key() -> str:
-    given = envstr("SECRET_KEY")
-    if given:
-        return given
-    path = DATA_DIR / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    key = secrets.token_urlsafe(50)
-    try:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key + "\n")
-    except FileExistsError:
-        return path.read_text().strip()
-    except OSError:
-        pass  # read-only data dir: a per-process key still lets commands run
-    return key
-
-
-SECRET_KEY = _secret_key()
+# Kept in the data dir, written by the entry points before Django starts (aliasdesk/datadir.py);
+# without it (a read-only data dir), a key per process.
+SECRET_KEY = envstr("SECRET_KEY") or stored_secret_key(DATA_DIR) or secrets.token_urlsafe(50)
 DEBUG = envbool("DEBUG")
 ALLOWED_HOSTS = [h.strip() for h in envstr("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 DEMO_READONLY = envbool("DEMO_READONLY")
@@ -130,6 +110,7 @@ INSTALLED_APPS = [
     "aliasdesk.aliases",
     "aliasdesk.deploys",
     "aliasdesk.maillog",
+    "aliasdesk.web",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 

@@ -192,7 +192,7 @@ def bench_many(work: Path, conf: Path, domains: int, per: int) -> list[tuple[str
             + CHANGE.format(key=f"a7@dom{domains // 2 + n}.example", dest=f"x{n}@example.org")
         )
         run([*AD, "shell", "-c", code], env)
-        t, _, out = run([*AD, "deploy", "--all"], env)
+        t, _, _out = run([*AD, "deploy", "--all"], env)
         times.append(t)
     t_noop_all = best([run([*AD, "deploy", "--all"], env)[0] for _ in range(3)])
     t = best(times)

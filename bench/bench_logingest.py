@@ -30,8 +30,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_deploy import AD, REPO, peak  # noqa: E402
-from bench_logstats import REALDATA, build_log  # noqa: E402
+from bench_deploy import AD, REPO, peak
+from bench_logstats import REALDATA, build_log
 
 FIELDS = ["received", "delivered", "forwarded", "deferrals", "bounced", "rejected", "reject_warnings", "held",
           "discarded"]

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["deploy", "validate", "logstats", "logingest", "web"]
+BENCHES = ["deploy", "patch", "validate", "logstats", "logingest", "web"]
 
 
 def _version(cmd: list[str]) -> str:

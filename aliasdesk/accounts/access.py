@@ -1,20 +1,19 @@
-"""Who may see and change what. Every view asks here; none decides by itself.
+"""What a user's global role allows. Every view asks here or in :mod:`aliasdesk.aliases.access`.
 
 Admins do everything; auditors read everything, history included, and change
 nothing; a domain editor changes the aliases of granted domains; a domain viewer
-reads granted domains. A domain the user may not see answers 404, as if it did not
-exist; one the user may see but not change answers 403 on a change.
+reads granted domains (which domains: ``aliases.access``, since domains are the
+aliases app's and it builds on this one).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
-from aliasdesk.accounts.models import Grant, User
-from aliasdesk.aliases.models import Domain
+from aliasdesk.accounts.current import current_user
+from aliasdesk.accounts.models import User
 
 
 class ReadOnlyMode(PermissionDenied):
@@ -25,49 +24,12 @@ def sees_everything(user: User) -> bool:
     return user.is_admin or user.role == User.Role.AUDITOR
 
 
-def visible_domains(user: User) -> QuerySet[Domain]:
-    domains = Domain.objects.filter(deleted_at__isnull=True)
-    if sees_everything(user):
-        return domains
-    return domains.filter(grants__user=user)
-
-
-def can_edit(user: User, domain: Domain) -> bool:
-    """May change the domain's aliases (not its header, footer or settings: admins only)."""
-    if settings.DEMO_READONLY:
-        return False
-    if user.is_admin:
-        return True
-    if user.role in (User.Role.AUDITOR, User.Role.VIEWER):
-        return False
-    return Grant.objects.filter(user=user, domain=domain, role=Grant.Role.EDITOR).exists()
-
-
 def can_administer(user: User) -> bool:
     return user.is_admin and not settings.DEMO_READONLY
 
 
-def get_domain_for_user(request: HttpRequest, name: str, *, write: bool = False, admin: bool = False) -> Domain:
-    """The domain called ``name`` if the user may see it (404 otherwise).
-
-    ``write`` asks for the right to change its aliases, ``admin`` for the right to change
-    the domain itself (header, footer, settings, purge); either answers 403 when missing.
-    """
-    user: User = request.user  # type: ignore[assignment]
-    domain = visible_domains(user).filter(name=name.lower()).first()
-    if domain is None:
-        raise Http404("no such domain")
-    if (write or admin) and settings.DEMO_READONLY:
-        raise ReadOnlyMode("this demo is read-only")
-    if admin and not can_administer(user):
-        raise PermissionDenied("only administrators may change this")
-    if write and not can_edit(user, domain):
-        raise PermissionDenied("you may read this domain but not change it")
-    return domain
-
-
 def require_admin(request: HttpRequest) -> None:
-    user: User = request.user  # type: ignore[assignment]
+    user = current_user(request)
     if not user.is_admin:
         raise Http404("no such page")
     if request.method not in ("GET", "HEAD") and settings.DEMO_READONLY:
@@ -76,5 +38,6 @@ def require_admin(request: HttpRequest) -> None:
 
 def require_reader_of_everything(request: HttpRequest) -> None:
     """Audit pages: admins and auditors."""
-    if not sees_everything(request.user):  # type: ignore[arg-type]
+    if not sees_everything(current_user(request)):
         raise Http404("no such page")
+

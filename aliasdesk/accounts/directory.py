@@ -143,10 +143,10 @@ def _refuse(request: HttpRequest | None, message: str) -> None:
         setattr(request, REFUSAL_ATTRIBUTE, message)
 
 
-class DirectoryBackend(LDAPBackend):
+class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap has no types
     """django-auth-ldap's backend, for directory users only; roles and grants from groups."""
 
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
     ) -> User | None:
         if not username or not password:
@@ -185,7 +185,7 @@ class DirectoryBackend(LDAPBackend):
             raise NoRoleGroup(username)
         _set_directory_role(user, membership.role)
         user.directory_checked_at = timezone.now()
-        user._aliasdesk_membership = membership  # type: ignore[attr-defined]
+        user._aliasdesk_membership = membership
         return user, built
 
     def get_user(self, user_id: int) -> User | None:

@@ -72,8 +72,9 @@ def record_event(
         raise ValueError(f"unknown security event {action!r}")
     request = request if request is not None else current_request()
     address = client_address(request) if request is not None else ""
-    if actor is None and request is not None and getattr(request, "user", None) is not None:
-        actor = request.user if request.user.is_authenticated else None  # type: ignore[assignment]
+    signed_in = getattr(request, "user", None)
+    if actor is None and isinstance(signed_in, User):  # not AnonymousUser
+        actor = signed_in
     if request is None and actor is None and not detail:
         detail = "command line"
     return SecurityEvent.objects.create(

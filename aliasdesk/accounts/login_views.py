@@ -50,7 +50,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
     next_url = _next_url(request)
     form = LoginForm(request, data=request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        user: User = form.get_user()  # type: ignore[assignment]
+        user: User = form.get_user()
         if twofactor.is_enrolled(user):
             request.session[PENDING] = {
                 "user": user.pk,

@@ -50,11 +50,11 @@ class TwoFactorMiddleware:
         user = request.user
         if (
             user.is_authenticated
-            and not user.is_verified()  # type: ignore[union-attr,attr-defined]
-            and twofactor.required_for(user)  # type: ignore[arg-type]
+            and not user.is_verified()  # type: ignore[attr-defined]  # django_otp's
+            and twofactor.required_for(user)
             and not request.path.startswith(self.ALLOWED)
         ):
-            if twofactor.is_enrolled(user):  # type: ignore[arg-type]
+            if twofactor.is_enrolled(user):
                 logout(request)
                 return redirect(f"{settings.LOGIN_URL}?{urlencode({'next': request.path})}")
             return redirect("two-factor")

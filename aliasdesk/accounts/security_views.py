@@ -16,13 +16,14 @@ from django_otp import login as otp_login
 
 from aliasdesk.accounts import lockouts, twofactor
 from aliasdesk.accounts.access import require_admin
+from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import User
 
 NEW_CODES = "aliasdesk_new_recovery_codes"  # session key: codes shown once, on the next page
 
 
 def _me(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
+    return current_user(request)
 
 
 def _page(request: HttpRequest, status: int = 200, **extra: Any) -> HttpResponse:
@@ -75,7 +76,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
 
 
 def _is_verified(request: HttpRequest) -> bool:
-    return bool(request.user.is_verified())  # type: ignore[union-attr]
+    return bool(current_user(request).is_verified())  # type: ignore[attr-defined]  # django_otp's
 
 
 @login_required

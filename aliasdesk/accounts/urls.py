@@ -20,12 +20,10 @@ urlpatterns = [
     path("users/<int:user_id>/source", views.user_source, name="user-source"),
     path("users/<int:user_id>/grants", views.grant_add, name="grant-add"),
     path("users/<int:user_id>/grants/<int:domain_id>/revoke", views.grant_revoke, name="grant-revoke"),
-    path("audit/", views.audit_log, name="audit-log"),
     path("account/2fa/", security_views.two_factor, name="two-factor"),
     path("account/2fa/enrol", security_views.enrol, name="two-factor-enrol"),
     path("account/2fa/codes", security_views.new_codes, name="two-factor-codes"),
     path("account/2fa/remove", security_views.remove, name="two-factor-remove"),
     path("users/<int:user_id>/2fa-reset", security_views.admin_reset, name="user-2fa-reset"),
     path("users/<int:user_id>/unlock", security_views.admin_unlock, name="user-unlock"),
-    path("resolve/", views.resolve_page, name="resolve"),
 ]

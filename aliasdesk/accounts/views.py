@@ -1,8 +1,7 @@
-"""Account pages: users and grants, the audit log, and "where does this address go?"."""
+"""Account pages: users and their grants."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -15,12 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts import login_views, services
-from aliasdesk.accounts.access import require_admin, require_reader_of_everything, sees_everything, visible_domains
-from aliasdesk.accounts.audit import KINDS, AuditFilter, audit_page, decode_cursor
+from aliasdesk.accounts.access import require_admin
+from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import Grant, User
-from aliasdesk.aliases.lookup import hidden_answers, managed_table
 from aliasdesk.aliases.models import Domain
-from aliasdesk.postfix.maps.resolve import explain, resolve
 
 
 @login_required
@@ -84,7 +81,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
                 target,
                 role=request.POST.get("role", ""),
                 is_active=request.POST.get("is_active") == "on",
-                by=request.user,  # type: ignore[arg-type]
+                by=current_user(request),
             )
         except services.AccountError as exc:
             context = _edit_context(request, target, error=str(exc), error_field=exc.field or "role")
@@ -118,7 +115,7 @@ def user_source(request: HttpRequest, user_id: int) -> HttpResponse:
     require_admin(request)
     target = _target(user_id)
     try:
-        services.convert_user(target, request.POST.get("to", ""), by=request.user)  # type: ignore[arg-type]
+        services.convert_user(target, request.POST.get("to", ""), by=current_user(request))
     except services.AccountError as exc:
         context = _edit_context(request, target, source_error=str(exc))
         return render(request, "accounts/user_edit.html", context, status=422)
@@ -136,7 +133,7 @@ _password_change = login_views.PasswordChangeView.as_view()
 @login_required
 def password_change(request: HttpRequest) -> HttpResponseBase:
     """Django's password change, except for directory users: the directory keeps theirs."""
-    if request.user.is_directory:  # type: ignore[union-attr]
+    if current_user(request).is_directory:
         return render(request, "accounts/password_directory.html")
     return _password_change(request)
 
@@ -179,42 +176,3 @@ def grant_revoke(request: HttpRequest, user_id: int, domain_id: int) -> HttpResp
     except services.AccountError as exc:
         return _grants_response(request, target, grant_error=str(exc))
     return _grants_response(request, target, grant_done=f"{target.username} no longer has {domain.name}.")
-
-
-@login_required
-@require_GET
-def audit_log(request: HttpRequest) -> HttpResponse:
-    """Every change to aliases and domains, newest first, filtered, in pages."""
-    require_reader_of_everything(request)
-    wanted = AuditFilter.from_params(request.GET)
-    before = decode_cursor(request.GET.get("before", ""))
-    after = None if before else decode_cursor(request.GET.get("after", ""))
-    page = audit_page(wanted, before=before, after=after)
-    return render(
-        request,
-        "accounts/audit.html",
-        {
-            "page": page,
-            "filter": wanted,
-            "kinds": KINDS,
-            "users": User.objects.order_by("username").values_list("username", flat=True),
-            "domains": Domain.objects.order_by("name").values_list("name", "deleted_at"),
-            "paged": before is not None or after is not None,
-            "nav": "audit",
-        },
-    )
-
-
-@login_required
-def resolve_page(request: HttpRequest) -> HttpResponse:
-    """Postfix's lookup path for an address, through the maps this user may see."""
-    address = request.GET.get("address", "").strip()[:512]
-    context: dict[str, object] = {"address": address, "nav": "resolve"}
-    if address:
-        table, domains = managed_table(visible_domains(request.user))  # type: ignore[arg-type]
-        resolution = resolve(address, table)
-        context.update(resolution=resolution, explanation=explain(resolution), maps=[d.name for d in domains])
-        if not sees_everything(request.user):  # type: ignore[arg-type]
-            context["hidden"] = hidden_answers(resolution, domains)
-        context["as_json"] = json.dumps(resolution.to_dict(), indent=2)
-    return render(request, "accounts/resolve.html", context)

@@ -272,7 +272,7 @@ def update_domain_settings(
     """
     current = Domain.objects.select_for_update().get(pk=domain.pk)
     if current.version != version:
-        last = current.history.select_related("history_user").order_by("-history_id").first()  # type: ignore[attr-defined]
+        last = current.history.select_related("history_user").order_by("-history_id").first()
         raise StaleSettings(current, last.history_user if last else None, last.history_date if last else None)
     clean = clean_settings(wanted)
     if clean == DomainSettings.of(current):
@@ -340,7 +340,7 @@ def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMer
     A field the user left as it was at ``version`` takes the other person's value;
     a field the user changed keeps the user's text.
     """
-    base = current.history.filter(version=version).order_by("-history_id").first()  # type: ignore[attr-defined]
+    base = current.history.filter(version=version).order_by("-history_id").first()
     merged = DomainSettings()
     theirs: list[tuple[str, str, object]] = []
     conflicts: list[str] = []

@@ -10,9 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, require_admin
+from aliasdesk.accounts.access import can_administer, require_admin
+from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import domain_services as ds
+from aliasdesk.aliases.access import get_domain_for_user
 from aliasdesk.aliases.models import Domain
+from aliasdesk.aliases.pages import domain_page_context
 
 
 def _int(value: str | None) -> int:
@@ -23,18 +26,17 @@ def _int(value: str | None) -> int:
 
 
 def _context(request: HttpRequest, domain: Domain, form: ds.DomainSettings, **extra: Any) -> dict[str, Any]:
-    return {
-        "domain": domain,
-        "form": form,
-        "version": domain.version,
-        "preview": ds.preview_map(domain, form.header, form.footer),
-        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-        "can_save": can_administer(request.user),  # type: ignore[arg-type]
-        "error_fields": set(),
-        "nav": "domains",
-        "tab": "settings",
+    return domain_page_context(
+        request,
+        domain,
+        "settings",
+        form=form,
+        version=domain.version,
+        preview=ds.preview_map(domain, form.header, form.footer),
+        can_save=can_administer(current_user(request)),
+        error_fields=set(),
         **extra,
-    }
+    )
 
 
 @login_required
@@ -48,7 +50,7 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
     form = ds.DomainSettings.from_form(request.POST)
     try:
         domain, changed = ds.update_domain_settings(
-            domain, form, version=_int(request.POST.get("version")), user=request.user  # type: ignore[arg-type]
+            domain, form, version=_int(request.POST.get("version")), user=current_user(request)
         )
     except ds.StaleSettings as stale:
         merge = ds.merge_stale(stale.current, form, _int(request.POST.get("version")))

@@ -127,7 +127,7 @@ def _history_layout(
     columns: list[str], reason: str, user_id: int | None, now: object
 ) -> tuple[list[str], Callable[[Sequence[Any], int], Any]]:
     """Columns of the history table, and a function that makes a history row from an alias row."""
-    history = Alias.history.model  # type: ignore[attr-defined]
+    history = Alias.history.model
     special = {"history_date": now, "history_change_reason": reason, "history_type": "+", "history_user_id": user_id}
     consts = list(special.values())
     # Positions in (alias row..., alias id, *consts)
@@ -196,7 +196,7 @@ def bulk_insert_aliases(
             if len(ids) != len(rows):
                 raise AliasError(f"import: wrote {len(rows)} rows to {domain}, read back {len(ids)}; nothing imported")
             history = [history_row(row, alias_id) for row, alias_id in zip(rows, ids, strict=True)]
-            _insert_rows(cursor, Alias.history.model._meta.db_table, hist_columns, history)  # type: ignore[attr-defined]
+            _insert_rows(cursor, Alias.history.model._meta.db_table, hist_columns, history)
     return len(entries)
 
 

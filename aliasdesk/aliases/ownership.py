@@ -26,8 +26,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
-from aliasdesk.accounts.access import can_edit
 from aliasdesk.accounts.models import User
+from aliasdesk.aliases.access import can_edit
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
 from aliasdesk.postfix.maps.expansion import last_at
@@ -272,6 +272,14 @@ def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> Map
     """
     owned = frozenset(owned_mail_domains(domain))
     tolerated = frozenset(tolerated_mail_domains(domain))
+    others = _defined_elsewhere(domain, owned, _keys_others_may_define(domain, rows, tolerated))
+    return MapOwnership(owned, tolerated, _shared_sentences(domain, others) if others else {})
+
+
+def _keys_others_may_define(
+    domain: Domain, rows: list[tuple[str, str, bool, str]], tolerated: frozenset[str]
+) -> list[str]:
+    """The map's live bare keys, header and footer keys, and keys in tolerated mail domains."""
     mine = [e.key for text in (domain.header, domain.footer) if text for e in parse_virtual(text).entries if e.enabled]
     # A comprehension: this runs over every row of a 500,000-alias map before each deploy.
     mine += [key for key, _d, enabled, _c in rows if enabled and ("@" not in key or '"' in key)]
@@ -280,6 +288,13 @@ def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> Map
             at = key.rfind("@") if '"' not in key else last_at(key)
             if enabled and at >= 0 and mail_domain(key[at + 1 :]) in tolerated:
                 mine.append(key)
+    return mine
+
+
+def _defined_elsewhere(domain: Domain, owned: frozenset[str], mine: list[str]) -> dict[str, int]:
+    """Folded key -> id of another live map that defines it: one of ``mine``, a key in a mail
+    domain this map owns (left in another map by an ownership conflict), or a header or
+    footer entry of another map."""
     others: dict[str, int] = {}
     live = Alias.objects.filter(deleted_at__isnull=True, enabled=True, domain__deleted_at__isnull=True)
     folded = sorted({k.lower() for k in mine})
@@ -295,8 +310,11 @@ def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> Map
             for entry in parse_virtual(text).entries if text else []:
                 if entry.enabled:
                     others.setdefault(entry.key.lower(), other.pk)
-    if not others:
-        return MapOwnership(owned, tolerated, {})
+    return others
+
+
+def _shared_sentences(domain: Domain, others: dict[str, int]) -> dict[str, str]:
+    """For each key another map defines too, which map Postfix consults first."""
     maps = {d.pk: d for d in Domain.objects.filter(pk__in=set(others.values()))}
     order = lookup_order([domain, *maps.values()])
     shared = {}
@@ -308,7 +326,7 @@ def map_ownership(domain: Domain, rows: list[tuple[str, str, bool, str]]) -> Map
             f"{key} is also defined by the map of {other.name} ({other.map_path}); Postfix consults "
             f"{first.name}'s map first, so {winner} answer wins"
         )
-    return MapOwnership(owned, tolerated, shared)
+    return shared
 
 
 

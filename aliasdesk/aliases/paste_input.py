@@ -15,7 +15,8 @@ from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
 from django.views import defaults
 
-from aliasdesk.accounts.access import get_domain_for_user
+from aliasdesk.aliases.access import get_domain_for_user
+from aliasdesk.aliases.pages import domain_page_context
 
 # Room for the form's other fields, the multipart framing and the CR that browsers send
 # before every LF of a textarea (the text itself is measured with LF alone).
@@ -56,12 +57,12 @@ def check_request_size(request: HttpRequest) -> None:
         raise PasteTooLarge(too_large_message())
 
 
-def decode_upload(upload: UploadedFile) -> str:
+def decode_upload(upload: UploadedFile[bytes]) -> str:
     """The uploaded map file as text: UTF-8 (a BOM is dropped), no NUL bytes, not too large."""
     name = upload.name or "the file"
     if upload.size is not None and upload.size > settings.MAX_PASTE_BYTES:
         raise PasteTooLarge(too_large_message())
-    data = upload.read()
+    data: bytes = upload.read()
     if b"\0" in data:
         raise NotMapText(
             f"{name} is a binary file, not map text (it holds NUL bytes): upload the text map, "
@@ -93,8 +94,8 @@ def pasted_text(request: HttpRequest) -> str:
 def paste_too_large(request: HttpRequest, name: str) -> HttpResponse:
     """The "Add many" page again, status 413: its post was larger than a paste may be."""
     domain = get_domain_for_user(request, name, write=True)
-    context = {"domain": domain, "nav": "domains", "tab": "paste", "text": "", "problems": [too_large_message()]}
-    return render(request, "aliases/paste.html", {**context, **limits()}, status=413)
+    context = domain_page_context(request, domain, "paste", text="", problems=[too_large_message()], **limits())
+    return render(request, "aliases/paste.html", context, status=413)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -26,7 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias, Domain
-from aliasdesk.maillog.traffic import MAX_UNUSED_DAYS, unused_filter, unused_since
+from aliasdesk.aliases.traffic import traffic_columns
 
 FILTERS = {
     "all": "All live",
@@ -89,7 +89,7 @@ def _unused_days(text: str) -> int | None:
         days = int(text.strip()[:6])
     except ValueError:
         return None
-    return days if 0 < days <= MAX_UNUSED_DAYS else None
+    return days if 0 < days <= traffic_columns().max_unused_days else None
 
 
 def search_aliases(
@@ -131,7 +131,7 @@ def _filtered(domain: Domain, query: AliasQuery) -> QuerySet[Alias]:
     elif query.filter == "expiring":
         rows = rows.filter(valid_until__isnull=False)
     if query.unused:
-        rows = rows.filter(unused_filter(unused_since(query.unused)))
+        rows = rows.filter(traffic_columns().unused(query.unused))
     return rows
 
 
@@ -200,7 +200,7 @@ def _sqlite_matches(domain: Domain, words: list[str], rows: QuerySet[Alias], wit
     return RawSQL(sql, (_fts_expression(domain, words), *probe_params, -1 if within is None else within))
 
 
-class AliasPaginator(Paginator):
+class AliasPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginator is no Generic at run time
     """Pages of a domain's search results that never count more than needed.
 
     An exact COUNT(*) of 500,000 matches costs more than the page itself. So the
@@ -218,7 +218,7 @@ class AliasPaginator(Paginator):
         self._ids: list[int] | None = None
         super().__init__(search_aliases(domain, query), per_page)
 
-    def get_page(self, number: Any) -> Page:
+    def get_page(self, number: Any) -> Page[Alias]:
         try:
             self._asked = max(1, int(number))
         except (TypeError, ValueError):
@@ -239,7 +239,7 @@ class AliasPaginator(Paginator):
         self.capped = True
         return limit - 1
 
-    def page(self, number: Any) -> Page:
+    def page(self, number: Any) -> Page[Alias]:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page

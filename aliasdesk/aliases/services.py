@@ -20,10 +20,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from aliasdesk.accounts.models import User
-from aliasdesk.aliases.errors import AliasError
+from aliasdesk.aliases.errors import AliasError as AliasError  # re-exported: callers catch it from here
 from aliasdesk.aliases.models import Alias, Domain, MapType
+from aliasdesk.aliases.ownership import KeyNotAllowed as KeyNotAllowed  # re-exported, as AliasError
 from aliasdesk.aliases.ownership import (
-    KeyNotAllowed,
     Owners,
     acts_as_admin,
     authorize_change,
@@ -32,8 +32,8 @@ from aliasdesk.aliases.ownership import (
     register_own_name,
     require_editor,
 )
+from aliasdesk.aliases.paths import check_map_path
 from aliasdesk.aliases.signals import map_changed
-from aliasdesk.deploys.paths import check_map_path
 from aliasdesk.postfix.maps.keys import key_form
 from aliasdesk.postfix.maps.validate import check_destination, check_key
 from aliasdesk.postfix.maps.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
@@ -331,45 +331,60 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
     rows = list(Alias.objects.select_for_update().select_related("domain").filter(domain=domain, pk__in=ids))
     claims = _authorize_bulk(user, rows, action)
     if action == "purge":
-        gone = [a for a in rows if a.deleted_at is not None]
-        # A row deleted since the last deploy is still in the map on disk: without the row
-        # a patch could not find its line, so the next deploy rebuilds.
-        deployed = Domain.objects.filter(pk=domain.pk).values_list("deployed_serial", flat=True).get()
-        bump_serial(domain, rebuild=any(a.serial > deployed for a in gone), user=user)
-        for alias in gone:
-            alias._history_user = user  # type: ignore[attr-defined]
-            alias._change_reason = "purged from trash"  # type: ignore[attr-defined]
-            alias.delete()
-        return len(gone)
+        return _purge(domain, rows, user)
     if action == "restore":
-        live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
-        clashes = [a.key for a in rows if a.deleted_at is not None and a.key_folded in live]
-        if clashes:
-            raise AliasError(f"cannot restore beside a live alias with the same key: {', '.join(clashes[:5])}")
+        _refuse_restore_clashes(domain, rows)
     changed = 0
     now = timezone.now()
     serial = 0
     for alias in rows:
-        if action in ("enable", "disable"):
-            if alias.deleted_at is not None or alias.enabled == (action == "enable"):
-                continue
-            alias.enabled = action == "enable"
-        elif action == "delete":
-            if alias.deleted_at is not None:
-                continue
-            alias.deleted_at = now
-        elif action == "restore":
-            if alias.deleted_at is None:
-                continue
-            alias.deleted_at = None
-        else:
-            raise AliasError(f"unknown action {action}")
-        serial = serial or bump_serial(domain, user=user)
-        save_change(alias, user, f"bulk {action}", serial)
-        changed += 1
+        if _bulk_apply(alias, action, now):
+            serial = serial or bump_serial(domain, user=user)
+            save_change(alias, user, f"bulk {action}", serial)
+            changed += 1
     if claims:
         claim_mail_domains(domain, claims, user=user, reason=f"keys of it switched on (bulk {action})")
     return changed
+
+
+def _purge(domain: Domain, rows: list[Alias], user: User | None) -> int:
+    """Delete for good those of ``rows`` that are in the trash; how many."""
+    gone = [a for a in rows if a.deleted_at is not None]
+    # A row deleted since the last deploy is still in the map on disk: without the row
+    # a patch could not find its line, so the next deploy rebuilds.
+    deployed = Domain.objects.filter(pk=domain.pk).values_list("deployed_serial", flat=True).get()
+    bump_serial(domain, rebuild=any(a.serial > deployed for a in gone), user=user)
+    for alias in gone:
+        alias._history_user = user  # type: ignore[attr-defined]
+        alias._change_reason = "purged from trash"  # type: ignore[attr-defined]
+        alias.delete()
+    return len(gone)
+
+
+def _refuse_restore_clashes(domain: Domain, rows: list[Alias]) -> None:
+    live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
+    clashes = [a.key for a in rows if a.deleted_at is not None and a.key_folded in live]
+    if clashes:
+        raise AliasError(f"cannot restore beside a live alias with the same key: {', '.join(clashes[:5])}")
+
+
+def _bulk_apply(alias: Alias, action: str, now: datetime.datetime) -> bool:
+    """Make one bulk ``action`` on ``alias`` in memory; False when it has nothing to do."""
+    if action in ("enable", "disable"):
+        if alias.deleted_at is not None or alias.enabled == (action == "enable"):
+            return False
+        alias.enabled = action == "enable"
+    elif action == "delete":
+        if alias.deleted_at is not None:
+            return False
+        alias.deleted_at = now
+    elif action == "restore":
+        if alias.deleted_at is None:
+            return False
+        alias.deleted_at = None
+    else:
+        raise AliasError(f"unknown action {action}")
+    return True
 
 
 def _authorize_bulk(user: User | None, rows: list[Alias], action: str) -> list[str]:
@@ -458,7 +473,7 @@ TRACKED = ["key", "destinations", "enabled", "comment", "valid_until", "deleted_
 
 
 def alias_versions(alias: Alias) -> list[Version]:
-    records = list(alias.history.select_related("history_user").order_by("history_id"))  # type: ignore[attr-defined]
+    records = list(alias.history.select_related("history_user").order_by("history_id"))
     versions = []
     previous = None
     for record in records:
@@ -477,7 +492,7 @@ def alias_versions(alias: Alias) -> list[Version]:
 @transaction.atomic
 def restore_version(alias: Alias, history_id: int, *, version: int, user: User | None = None) -> Alias:
     """Make the alias as it was in one history entry (itself recorded as a new change)."""
-    record = alias.history.filter(history_id=history_id).first()  # type: ignore[attr-defined]
+    record = alias.history.filter(history_id=history_id).first()
     if record is None:
         raise AliasError("no such version")
     if record.deleted_at is None and alias.deleted_at is not None:

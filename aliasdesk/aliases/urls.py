@@ -1,9 +1,8 @@
 from django.urls import path
 
-from aliasdesk.aliases import domain_views, views
+from aliasdesk.aliases import domain_views, resolve_views, views
 
 urlpatterns = [
-    path("domains/", views.domain_list, name="domain-list"),
     path("domains/<str:name>/", views.domain_detail, name="domain-detail"),
     path("domains/<str:name>/aliases/new", views.alias_create, name="alias-create"),
     path("domains/<str:name>/aliases/bulk", views.alias_bulk, name="alias-bulk"),
@@ -24,4 +23,5 @@ urlpatterns = [
 urlpatterns += [
     path("domains/<str:name>/settings", domain_views.domain_settings, name="domain-settings"),
     path("domains/<str:name>/settings/preview", domain_views.domain_settings_preview, name="domain-settings-preview"),
+    path("resolve/", resolve_views.resolve_page, name="resolve"),
 ]

@@ -1,4 +1,4 @@
-"""Domain and alias pages: the list of domains, the alias grid and its inline edits."""
+"""A domain's alias pages: the alias grid and its inline edits, paste, history, trash."""
 
 from __future__ import annotations
 
@@ -8,28 +8,21 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user, visible_domains
+from aliasdesk.accounts.access import can_administer
+from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import paste_input, services
+from aliasdesk.aliases.access import can_edit, get_domain_for_user
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
-from aliasdesk.aliases.search import (
-    FILTERS,
-    UNUSED_CHOICES,
-    AliasPaginator,
-    AliasQuery,
-    alias_counts,
-    alias_counts_many,
-)
-from aliasdesk.deploys.engine import edited_by_hand
-from aliasdesk.deploys.models import Deploy
-from aliasdesk.maillog.traffic import TRAFFIC_DAYS, attach_traffic
+from aliasdesk.aliases.pages import domain_page_context
+from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, alias_counts
+from aliasdesk.aliases.traffic import traffic_columns
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
 PAGE_SIZE = 50
@@ -49,52 +42,31 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-@login_required
-@require_GET
-def domain_list(request: HttpRequest) -> HttpResponse:
-    latest = Deploy.objects.filter(domain=OuterRef("pk")).exclude(status=Deploy.Status.NOOP).order_by("-id")
-    domains = list(
-        visible_domains(request.user)  # type: ignore[arg-type]
-        .annotate(last_deploy_id=Subquery(latest.values("id")[:1]))
-        .order_by("name")
-    )
-    last = Deploy.objects.only("id", "domain_id", "status", "created_at", "finished_at").in_bulk(
-        [d.last_deploy_id for d in domains if d.last_deploy_id]  # type: ignore[attr-defined]
-    )
-    counts = alias_counts_many([(d.pk, d.created_at, d.serial) for d in domains])
-    for domain in domains:
-        domain.n_enabled = counts[domain.pk]["enabled"]  # type: ignore[attr-defined]
-        domain.n_disabled = counts[domain.pk]["disabled"]  # type: ignore[attr-defined]
-        domain.last_deploy = last.get(domain.last_deploy_id)  # type: ignore[attr-defined]
-        domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
-        finished = domain.last_deploy.finished_at if domain.last_deploy else None  # type: ignore[attr-defined]
-        domain.drift = edited_by_hand(domain, finished)  # type: ignore[attr-defined]
-    return render(request, "aliases/domain_list.html", {"domains": domains, "nav": "domains"})
-
-
 def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
-    query = AliasQuery.from_params(request.GET)  # type: ignore[arg-type]
+    query = AliasQuery.from_params(request.GET)
     page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
-    attach_traffic(page.object_list)
-    mark_untouchable(request.user, domain, page.object_list)  # type: ignore[arg-type]
+    traffic = traffic_columns()
+    traffic.attach(page.object_list)
+    mark_untouchable(current_user(request), domain, page.object_list)
     for alias in page.object_list:
         # What a row's HTML depends on, besides the reader's rights: read by the row cache in _grid.html.
         alias.row_key = f"{alias.pk}.{alias.version}.{alias.updated_at.timestamp()}.{alias.traffic.cache_key}"  # type: ignore[attr-defined]
     given = (("q", query.q), ("show", query.filter), ("order", query.order), ("unused", str(query.unused or "")))
     params = {k: v for k, v in given if v}
     unused_choices = sorted({*UNUSED_CHOICES, *([query.unused] if query.unused else [])})
-    return {
-        "domain": domain,
-        "page": page,
-        "query": query,
-        "filters": FILTERS,
-        "unused_choices": unused_choices,
-        "traffic_days": TRAFFIC_DAYS,
-        "params": params,
-        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-        "is_admin": can_administer(request.user),  # type: ignore[arg-type]
-        "text_entries": map_text_entries(domain),
-    }
+    return domain_page_context(
+        request,
+        domain,
+        "aliases",
+        page=page,
+        query=query,
+        filters=FILTERS,
+        unused_choices=unused_choices,
+        traffic_days=traffic.days,
+        params=params,
+        is_admin=can_administer(current_user(request)),
+        text_entries=map_text_entries(domain),
+    )
 
 
 def map_text_entries(domain: Domain) -> dict[str, int]:
@@ -112,8 +84,7 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     context = _grid_context(request, domain)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
-    context.update(counts=alias_counts(domain), nav="domains", tab="aliases")
-    context["last_deploy"] = domain.deploys.exclude(status=Deploy.Status.NOOP).first()
+    context["counts"] = alias_counts(domain)
     return render(request, "aliases/domain_detail.html", context)
 
 
@@ -123,15 +94,15 @@ def _alias(domain: Domain, alias_id: int) -> Alias:
 
 def refuse_untouchable(request: HttpRequest, alias: Alias) -> None:
     """403 for an alias the user may see but not change (its key is not theirs to write)."""
-    reason = untouchable_reason(request.user, alias)  # type: ignore[arg-type]
+    reason = untouchable_reason(current_user(request), alias)
     if reason:
         raise PermissionDenied(reason)
 
 
 def _row(request: HttpRequest, domain: Domain, alias: Alias, **extra: Any) -> HttpResponse:
-    attach_traffic([alias])
-    mark_untouchable(request.user, domain, [alias])  # type: ignore[arg-type]
-    context = {"domain": domain, "alias": alias, "editable": can_edit(request.user, domain), **extra}  # type: ignore[arg-type]
+    traffic_columns().attach([alias])
+    mark_untouchable(current_user(request), domain, [alias])
+    context = {"domain": domain, "alias": alias, "editable": can_edit(current_user(request), domain), **extra}
     return render(request, "aliases/_row.html", context)
 
 
@@ -151,7 +122,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
         "enabled": form.get("enabled") == "on",
     }
     try:
-        alias = services.update_alias(alias, version=_int(form.get("version")), user=request.user, **changes)  # type: ignore[arg-type]
+        alias = services.update_alias(alias, version=_int(form.get("version")), user=current_user(request), **changes)
     except services.StaleEdit as stale:
         return render(
             request,
@@ -195,7 +166,7 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         alias = services.update_alias(
             alias,
             version=_int(request.POST.get("version")),
-            user=request.user,  # type: ignore[arg-type]
+            user=current_user(request),
             enabled=not alias.enabled,
         )
     except services.StaleEdit as stale:
@@ -212,7 +183,7 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
     try:
-        services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
+        services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=current_user(request))
     except services.StaleEdit as stale:
         return _row(request, domain, stale.current, error=str(stale))
     return HttpResponse("")
@@ -228,7 +199,7 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
             domain,
             form.get("key", ""),
             form.get("destinations", ""),
-            user=request.user,  # type: ignore[arg-type]
+            user=current_user(request),
             comment=form.get("comment", ""),
             enabled=form.get("enabled", "on") == "on",
         )
@@ -237,8 +208,6 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
         context = _grid_context(request, domain)
         context.update(
             counts=alias_counts(domain),
-            nav="domains",
-            tab="aliases",
             new=form,
             new_error=str(exc),
             new_error_field=exc.field,
@@ -262,7 +231,7 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
         messages.warning(request, "Select aliases and an action first.")
         return redirect(back)
     try:
-        done = services.bulk_change(domain, ids, action, user=request.user)  # type: ignore[arg-type]
+        done = services.bulk_change(domain, ids, action, user=current_user(request))
     except services.KeyNotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
     except services.AliasError as exc:
@@ -283,7 +252,7 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
 def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
     """Add many aliases at once, written as map lines; the same parser and checks as import."""
     domain = get_domain_for_user(request, name, write=True)
-    context: dict[str, Any] = {"domain": domain, "nav": "domains", "tab": "paste", "text": "", **paste_input.limits()}
+    context = domain_page_context(request, domain, "paste", text="", **paste_input.limits())
     if request.method == "POST":
         try:
             paste_input.check_request_size(request)
@@ -297,7 +266,7 @@ def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
             return render(request, "aliases/paste.html", context, status=422)
         context["text"] = text
         try:
-            pasted = services.add_pasted(domain, text, user=request.user)  # type: ignore[arg-type]
+            pasted = services.add_pasted(domain, text, user=current_user(request))
         except services.PasteRefused as exc:
             context["problems"] = exc.problems
             return render(request, "aliases/paste.html", context, status=422)
@@ -314,18 +283,8 @@ def alias_history(request: HttpRequest, name: str, alias_id: int) -> HttpRespons
     domain = get_domain_for_user(request, name)
     alias = _alias(domain, alias_id)
     versions = services.alias_versions(alias)
-    return render(
-        request,
-        "aliases/history.html",
-        {
-            "domain": domain,
-            "alias": alias,
-            "versions": versions,
-            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "nav": "domains",
-            "tab": "aliases",
-        },
-    )
+    context = domain_page_context(request, domain, "aliases", alias=alias, versions=versions)
+    return render(request, "aliases/history.html", context)
 
 
 @login_required
@@ -335,7 +294,8 @@ def alias_restore_version(request: HttpRequest, name: str, alias_id: int, histor
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
     try:
-        services.restore_version(alias, history_id, version=_int(request.POST.get("version")), user=request.user)  # type: ignore[arg-type]
+        version = _int(request.POST.get("version"))
+        services.restore_version(alias, history_id, version=version, user=current_user(request))
     except services.AliasError as exc:
         messages.error(request, str(exc))
     else:
@@ -353,15 +313,5 @@ def trash(request: HttpRequest, name: str) -> HttpResponse:
         .order_by("-deleted_at")
     )
     page = Paginator(rows, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
-    return render(
-        request,
-        "aliases/trash.html",
-        {
-            "domain": domain,
-            "page": page,
-            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "is_admin": can_administer(request.user),  # type: ignore[arg-type]
-            "nav": "domains",
-            "tab": "trash",
-        },
-    )
+    context = domain_page_context(request, domain, "trash", page=page, is_admin=can_administer(current_user(request)))
+    return render(request, "aliases/trash.html", context)

@@ -98,7 +98,7 @@ class BackgroundCheck:
                 os.close(fd)
         try:
             sender.send(self._run())
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the deploy
+        except BaseException as exc:
             sender.send(exc)
         finally:
             sender.close()

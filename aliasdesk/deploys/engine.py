@@ -27,10 +27,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from aliasdesk.accounts.models import User
+from aliasdesk.aliases import paths
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.render import RenderedMap, render_map
 from aliasdesk.aliases.services import expire_aliases
-from aliasdesk.deploys import paths
 from aliasdesk.deploys.checks import BackgroundCheck, check_rendered, map_diff, verify_sample
 from aliasdesk.deploys.incremental import NoPatch, PatchPlan, plan_patch, sample_lines
 from aliasdesk.deploys.models import Deploy
@@ -673,9 +673,9 @@ def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool =
         .distinct()
     )
     for domain in domains:
-        if not force and not dry_run and domain.serial == domain.deployed_serial and domain.pk not in expiring:
-            if _unchanged_on_disk(domain, Path(domain.map_path)):
-                results.append(DeployResult(domain.name, Deploy.Status.NOOP, "unchanged"))
-                continue
+        quiet = not force and not dry_run and domain.serial == domain.deployed_serial and domain.pk not in expiring
+        if quiet and _unchanged_on_disk(domain, Path(domain.map_path)):
+            results.append(DeployResult(domain.name, Deploy.Status.NOOP, "unchanged"))
+            continue
         results.append(deploy_domain(domain, user=user, dry_run=dry_run, force=force, record_noop=False))
     return results

@@ -122,7 +122,7 @@ def _changes(domain: Domain) -> list[_Change]:
         raise NoPatch(f"more than {PATCH_MAX} aliases changed")
     if not rows:
         return []
-    history = Alias.history.model  # type: ignore[attr-defined]
+    history = Alias.history.model
     before: dict[int, Row | None] = {}
     records = (
         history.objects.filter(id__in=[r[0] for r in rows], serial__lte=domain.deployed_serial)
@@ -212,10 +212,10 @@ def _ascii(text: str) -> bool:
     return text.isascii() and '"' not in text
 
 
-def _table_changes(domain: Domain, changes: list[_Change], plan: PatchPlan) -> None:
-    """What Postfix must answer for every key a change touches, and the table edits for it."""
+def _touched_keys(changes: list[_Change]) -> tuple[set[str], dict[str, str]]:
+    """The folded keys the changes touch, and what the old table answered for those the
+    changed rows held."""
     old_answer: dict[str, str] = {}
-    changed_ids = {c.id for c in changes}
     keys: set[str] = set()
     for change in changes:
         for row in (change.old, change.new):
@@ -225,10 +225,14 @@ def _table_changes(domain: Domain, changes: list[_Change], plan: PatchPlan) -> N
                 keys.add(row[0].lower())
         if change.old is not None and change.old[2]:
             old_answer[change.old[0].lower()] = change.old[1]
-    if not keys:
-        return
-    # Who holds each key now; ``steady`` marks holders the change did not touch (header,
-    # footer, unchanged rows): what they answer, the old table answered too.
+    return keys, old_answer
+
+
+def _holders(
+    domain: Domain, keys: set[str], changed_ids: set[int]
+) -> tuple[dict[str, list[tuple[str, bool]]], dict[str, str]]:
+    """Who holds each key now, in map order: (value, steady). A steady holder (header, footer,
+    an unchanged row) answered the same in the old table. Also each key as a row writes it."""
     holders: dict[str, list[tuple[str, bool]]] = {}
     for text in (domain.header, domain.footer):
         for entry in parse_virtual(text).entries if text else []:
@@ -238,6 +242,15 @@ def _table_changes(domain: Domain, changes: list[_Change], plan: PatchPlan) -> N
     for pk, folded, key, dests in _live_with_keys(domain, sorted(keys), "key_folded", "key", "destinations"):
         holders.setdefault(str(folded), []).append((str(dests), pk not in changed_ids))
         written.setdefault(str(folded), str(key))
+    return holders, written
+
+
+def _table_changes(domain: Domain, changes: list[_Change], plan: PatchPlan) -> None:
+    """What Postfix must answer for every key a change touches, and the table edits for it."""
+    keys, old_answer = _touched_keys(changes)
+    if not keys:
+        return
+    holders, written = _holders(domain, keys, {c.id for c in changes})
     for folded in sorted(keys):
         found = holders.get(folded, [])
         if len(found) > 1:

@@ -11,11 +11,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from aliasdesk.accounts.access import can_administer, can_edit, get_domain_for_user
+from aliasdesk.accounts.access import can_administer
+from aliasdesk.accounts.current import current_user
+from aliasdesk.aliases import paths
+from aliasdesk.aliases.access import get_domain_for_user
 from aliasdesk.aliases.importer import ImportRefused, import_map
 from aliasdesk.aliases.models import Domain
+from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.services import AliasError
-from aliasdesk.deploys import paths
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
 
@@ -45,18 +48,17 @@ def diff_lines(diff: str, limit: int = DIFF_LINES) -> tuple[list[tuple[str, str]
 def _preview_context(request: HttpRequest, domain: Domain, **extra: Any) -> dict[str, Any]:
     preview = deploy_domain(domain, dry_run=True)
     lines, hidden = diff_lines(preview.diff)
-    return {
-        "domain": domain,
-        "preview": preview,
-        "diff_lines": lines,
-        "diff_hidden": hidden,
-        "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-        "can_import": can_administer(request.user),  # type: ignore[arg-type]
-        "drift": preview.drift,
-        "nav": "domains",
-        "tab": "deploy",
+    return domain_page_context(
+        request,
+        domain,
+        "deploy",
+        preview=preview,
+        diff_lines=lines,
+        diff_hidden=hidden,
+        can_import=can_administer(current_user(request)),
+        drift=preview.drift,
         **extra,
-    }
+    )
 
 
 @login_required
@@ -65,7 +67,7 @@ def deploy_preview(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST":
         domain = get_domain_for_user(request, name, write=True)
         force = request.POST.get("force") == "1"
-        result = deploy_domain(domain, user=request.user, force=force)  # type: ignore[arg-type]
+        result = deploy_domain(domain, user=current_user(request), force=force)
         if result.ok:
             messages.success(request, f"{domain.name}: {result.message}.")
         else:
@@ -84,7 +86,7 @@ def import_hand_edits(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name, admin=True)
     try:
         map_path = paths.check_map_path(domain.map_path)  # never read through a link planted beside the map
-        report = import_map(str(map_path), domain.name, replace=True, user=request.user)  # type: ignore[arg-type]
+        report = import_map(str(map_path), domain.name, replace=True, user=current_user(request))
     except paths.MapPathError as exc:
         context = _preview_context(request, domain, import_problems=[str(exc)])
         return render(request, "deploys/preview.html", context, status=422)
@@ -110,17 +112,7 @@ def import_hand_edits(request: HttpRequest, name: str) -> HttpResponse:
 def deploy_history(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
     page = Paginator(domain.deploys.select_related("user").defer("diff"), 20).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "deploys/history.html",
-        {
-            "domain": domain,
-            "page": page,
-            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "nav": "domains",
-            "tab": "deploys",
-        },
-    )
+    return render(request, "deploys/history.html", domain_page_context(request, domain, "deploys", page=page))
 
 
 @login_required
@@ -134,18 +126,8 @@ def deploy_detail(request: HttpRequest, name: str, deploy_id: int) -> HttpRespon
     duration = None
     if deploy.finished_at and (deploy.started_at or deploy.created_at):
         duration = (deploy.finished_at - (deploy.started_at or deploy.created_at)).total_seconds()
-    return render(
-        request,
-        "deploys/detail.html",
-        {
-            "domain": domain,
-            "deploy": deploy,
-            "diff_lines": lines,
-            "diff_hidden": hidden,
-            "timings": timings,
-            "duration": duration,
-            "editable": can_edit(request.user, domain),  # type: ignore[arg-type]
-            "nav": "domains",
-            "tab": "deploys",
-        },
+    context = domain_page_context(
+        request, domain, "deploys",
+        deploy=deploy, diff_lines=lines, diff_hidden=hidden, timings=timings, duration=duration,
     )
+    return render(request, "deploys/detail.html", context)

@@ -30,7 +30,7 @@ __all__ = ["DEMO_HOST", "load_demo_traffic", "write_demo_log"]
 
 DEMO_HOST = "mx1"
 DEMO_LOG = "demo-mail.log"
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 # Share of a day's mail in each local hour: quiet nights, busy office hours.
 _HOURLY = [2, 1.5, 1, 1, 1, 2, 4, 8, 14, 18, 19, 18, 15, 17, 18, 17, 15, 12, 9, 7, 6, 5, 4, 3]
 _ROLES = ("info", "sales", "support", "billing", "jobs", "press", "office", "team", "hello", "contact")

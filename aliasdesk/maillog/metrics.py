@@ -194,9 +194,9 @@ def metrics_allowed(request: HttpRequest) -> bool:
     METRICS_ALLOW (an address or a network)."""
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer "):
-        if hmac.compare_digest(header[len("Bearer "):].strip().encode(), token.encode()):
-            return True
+    bearer = header.removeprefix("Bearer ").strip().encode()
+    if token and header.startswith("Bearer ") and hmac.compare_digest(bearer, token.encode()):
+        return True
     if is_forwarded(request):
         return False
     try:

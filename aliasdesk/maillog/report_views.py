@@ -16,7 +16,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from aliasdesk.accounts.access import get_domain_for_user, visible_domains
+from aliasdesk.accounts.current import current_user
+from aliasdesk.aliases.access import get_domain_for_user, visible_domains
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.maillog.traffic import MAX_UNUSED_DAYS, logs_last_read, unused_filter, unused_since
 
@@ -63,7 +64,7 @@ def unused_aliases_in(domains: QuerySet[Domain], days: int) -> QuerySet[Alias]:
 def unused_aliases(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """Across every domain the user may see, or one (``domain``): the aliases without mail for ``days`` days."""
     days, problem = _days(request.GET.get("days"))
-    visible = visible_domains(request.user)  # type: ignore[arg-type]
+    visible = visible_domains(current_user(request))
     domains = visible
     domain = None
     if name := request.GET.get("domain", "").strip():

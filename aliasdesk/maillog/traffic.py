@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from aliasdesk.aliases.models import Alias
+from aliasdesk.aliases.traffic import TrafficColumns
 from aliasdesk.maillog.models import AliasDay, AliasUsage, LogSource
 
 TRAFFIC_DAYS = 30
@@ -152,4 +153,15 @@ def unused_filter(cutoff: datetime) -> Q:
 
 def logs_last_read() -> datetime | None:
     """When mail-log ingestion last read a log, on any machine (None: never)."""
-    return LogSource.objects.aggregate(last=Max("last_read_at"))["last"]
+    last: datetime | None = LogSource.objects.aggregate(last=Max("last_read_at"))["last"]
+    return last
+
+
+def grid_columns() -> TrafficColumns:
+    """This module as the alias grid uses it (see :mod:`aliasdesk.aliases.traffic`)."""
+    return TrafficColumns(
+        days=TRAFFIC_DAYS,
+        max_unused_days=MAX_UNUSED_DAYS,
+        attach=attach_traffic,
+        unused=lambda days: unused_filter(unused_since(days)),
+    )

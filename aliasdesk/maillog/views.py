@@ -11,7 +11,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from aliasdesk.accounts.access import get_domain_for_user, sees_everything, visible_domains
+from aliasdesk.accounts.access import sees_everything
+from aliasdesk.accounts.current import current_user
+from aliasdesk.aliases.access import get_domain_for_user, visible_domains
 from aliasdesk.aliases.models import Domain
 from aliasdesk.maillog import dashboard
 from aliasdesk.maillog.dashboard import Scope
@@ -39,8 +41,8 @@ def get_scope_for_user(request: HttpRequest) -> tuple[Scope, Domain | None]:
     people who see everything (404 for anyone else). Without either, those
     people get the whole server, everyone else the domains granted to them.
     """
-    user = request.user
-    everything = sees_everything(user)  # type: ignore[arg-type]
+    user = current_user(request)
+    everything = sees_everything(user)
     host = request.GET.get("host", "").strip()
     if host and not everything:
         raise Http404("no such host")
@@ -50,7 +52,7 @@ def get_scope_for_user(request: HttpRequest) -> tuple[Scope, Domain | None]:
         return Scope.of_domains(Domain.objects.filter(pk=domain.pk)), domain
     if everything:
         return Scope.server(host), None
-    return Scope.of_domains(visible_domains(user)), None  # type: ignore[arg-type]
+    return Scope.of_domains(visible_domains(user)), None
 
 
 def _cards(current: dict[str, int], previous: dict[str, int]) -> list[dict[str, Any]]:
@@ -76,9 +78,9 @@ def _cards(current: dict[str, int], previous: dict[str, int]) -> list[dict[str, 
 @require_GET
 def dashboard_page(request: HttpRequest) -> HttpResponse:
     scope, domain = get_scope_for_user(request)
-    user = request.user
-    everything = sees_everything(user)  # type: ignore[arg-type]
-    mine = visible_domains(user)  # type: ignore[arg-type]
+    user = current_user(request)
+    everything = sees_everything(user)
+    mine = visible_domains(user)
     day = dashboard.last_hours()
     week = dashboard.last_hours(count=24 * TOP_DAYS)
     since_week = dashboard.last_days(count=TOP_DAYS)[0]

@@ -14,12 +14,12 @@ from django.core.management import call_command
 from django.test import Client
 
 from aliasdesk.accounts import twofactor
-from aliasdesk.accounts.audit import AuditFilter, audit_page
 from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.models import SecurityEvent, User
 from aliasdesk.aliases.domain_services import DomainSettings, update_domain_settings
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import create_alias, create_domain
+from aliasdesk.web.audit import AuditFilter, audit_page
 from tests.accounts.conftest import PASSWORD, client_from, current_code, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -187,7 +187,7 @@ def _walk(wanted: AuditFilter, size: int) -> list[tuple[str, Any]]:
         rows += [(c.kind, c.record.pk if c.kind == "security" else c.record.history_id) for c in page.changes]
         if not page.older:
             break
-        from aliasdesk.accounts.audit import decode_cursor
+        from aliasdesk.web.audit import decode_cursor
 
         page = audit_page(wanted, before=decode_cursor(page.older), size=size)
         pages.append(page)
@@ -220,7 +220,7 @@ def test_paging_back_with_newer_gives_the_same_page(alice: User, example: Domain
     for n in range(12):
         create_alias(example, f"b{n}@example.com", "x@example.org", user=alice)
         record_event("logout", actor=alice, subject=alice)
-    from aliasdesk.accounts.audit import decode_cursor
+    from aliasdesk.web.audit import decode_cursor
 
     first = audit_page(AuditFilter(), size=5)
     second = audit_page(AuditFilter(), before=decode_cursor(first.older), size=5)

@@ -168,7 +168,7 @@ def test_new_recovery_codes_replace_the_old_ones(enrolled):
 
 
 def test_removing_needs_a_code_or_the_password(enrolled):
-    bob, codes = enrolled
+    bob, _codes = enrolled
     client = client_from()
     client.force_login(bob)
     response = client.post("/account/2fa/remove", {"proof": "nonsense"})

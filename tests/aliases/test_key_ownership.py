@@ -398,7 +398,7 @@ def test_admin_may_edit_the_comment_of_a_foreign_legacy_alias_but_not_switch_it_
     alias = update_alias(alias, version=alias.version, user=world.admin, comment="settle this")
     assert alias.comment == "settle this"
     before = snapshot()
-    with pytest.raises(KeyNotAllowed, match="belongs to the map of victim.example"):
+    with pytest.raises(KeyNotAllowed, match=r"belongs to the map of victim\.example"):
         update_alias(alias, version=alias.version, user=world.admin, enabled=True)
     assert snapshot() == before
 
@@ -449,7 +449,7 @@ def test_name_pattern_applies_to_every_key_form(world: World, key: str, allowed:
     if allowed:
         assert act(world, user, key, state).key == key
         return
-    with pytest.raises(AliasError, match="pattern|problem") as caught:
+    with pytest.raises(AliasError, match=r"pattern|problem") as caught:
         act(world, user, key, state)
     if isinstance(caught.value, PasteRefused):
         assert "pattern" in caught.value.problems[0]
@@ -478,13 +478,13 @@ def test_admin_claim_adds_the_mail_domain_and_a_second_map_can_not_claim_it(worl
     assert MailDomain.objects.get(name="unowned.example").domain == world.own
     before = snapshot()
     for user in (world.admin, None):
-        with pytest.raises(KeyNotAllowed, match="belongs to the map of own.example"):
+        with pytest.raises(KeyNotAllowed, match=r"belongs to the map of own\.example"):
             create_alias(world.victim, "x@unowned.example", DEST, user=user)
         with pytest.raises(KeyNotAllowed):
             claim_mail_domains(world.victim, ["unowned.example"], user=user, reason="test")
         with pytest.raises(KeyNotAllowed):
             claim_mail_domains(world.victim, ["UNOWNED.example."], user=user, reason="test")
-    with pytest.raises(AliasError, match="mail domain of the map of own.example"):
+    with pytest.raises(AliasError, match=r"mail domain of the map of own\.example"):
         create_domain("unowned.example")
     assert snapshot() == before
 
@@ -612,7 +612,7 @@ def test_authorize_key_is_the_rule(world: World) -> None:
         authorize_key(world.editor, world.own, "root")
     with pytest.raises(KeyNotAllowed, match="administrators only"):
         authorize_key(world.editor, world.own, "postmaster@own.example")
-    with pytest.raises(KeyNotAllowed, match="belongs to the map of victim.example"):
+    with pytest.raises(KeyNotAllowed, match=r"belongs to the map of victim\.example"):
         authorize_key(None, world.own, "a@victim.example")
 
 

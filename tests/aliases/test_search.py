@@ -178,10 +178,9 @@ def test_sqlite_triggers_and_index_survive_every_migration() -> None:
 
 def test_bulk_insert_puts_the_insert_trigger_back_even_when_it_fails(example: Domain) -> None:
     before = _trigger_sql()
-    with pytest.raises(ValueError):
-        with search.indexing_in_bulk():
-            bulk_insert_aliases(example, [Entry("x@example.com", "y@example.org")], None, "test")
-            raise ValueError("stop")
+    with pytest.raises(ValueError), search.indexing_in_bulk():
+        bulk_insert_aliases(example, [Entry("x@example.com", "y@example.org")], None, "test")
+        raise ValueError("stop")
     assert _trigger_sql() == before
     assert keys(example, "x@example.com") == []
     bulk_insert_aliases(example, [Entry("late@example.com", "zora@example.org")], None, "test")

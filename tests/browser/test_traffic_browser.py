@@ -123,7 +123,7 @@ def test_the_unused_report_lists_silent_aliases_and_downloads_them(ui: UI, traff
 
     with ui.page.expect_download() as download:
         ui.page.get_by_role("button", name="Download CSV").click()
-    lines = open(download.value.path(), encoding="utf-8").read().splitlines()
+    lines = download.value.path().read_text(encoding="utf-8").splitlines()
     assert lines[0] == "address,domain,destinations,created,last_seen"
     assert len(lines) == 5
 

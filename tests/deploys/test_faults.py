@@ -273,7 +273,7 @@ def test_two_concurrent_deploys_of_one_domain_serialize(make_desk: Callable[...,
         for pid in {c[0] for c in calls}:
             mine = [c for c in calls if c[0] == pid]
             spans[pid] = (min(float(c[2]) for c in mine), max(float(c[3]) for c in mine))
-        (s1, e1), (s2, e2) = sorted(spans.values())
+        (_s1, e1), (s2, _e2) = sorted(spans.values())
         assert e1 <= s2, f"round {round_}: postmap runs of the two deploys overlap: {spans}"
 
         rows = [r for r in desk.deploys() if r.id not in before]

@@ -13,10 +13,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from aliasdesk.aliases.models import Domain
+from aliasdesk.aliases.paths import MapPathError, check_map_path
 from aliasdesk.aliases.services import create_alias, create_domain
 from aliasdesk.deploys.engine import deploy_domain, map_lock
 from aliasdesk.deploys.models import Deploy
-from aliasdesk.deploys.paths import MapPathError, check_map_path
 from tests.conftest import require_postmap
 
 pytestmark = [pytest.mark.django_db]

@@ -148,7 +148,7 @@ def test_follow_reads_new_lines_as_they_come_and_stops_on_sigterm(tmp_path: Path
             time.sleep(0.3)
     finally:
         follower.send_signal(signal.SIGTERM)
-        out, err = follower.communicate(timeout=30)
+        _out, err = follower.communicate(timeout=30)
     assert follower.returncode == 0, err
     got = totals(run)
     assert got.pop("lines") == len(lines)

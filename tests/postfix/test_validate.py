@@ -273,7 +273,7 @@ def test_finding_to_dict() -> None:
 
 
 # The bulk screens must flag every entry the exact per-entry checks would complain about.
-_PIECES = st.sampled_from(list("ab09.@-+_,# \t\"|/\x00\nÄß") + ["xn--", "..", "@@", "x.example", "a" * 64])
+_PIECES = st.sampled_from([*'ab09.@-+_,# \t"|/\x00\nÄß', "xn--", "..", "@@", "x.example", "a" * 64])
 _TRICKY = st.lists(_PIECES, max_size=8).map("".join)
 
 
@@ -291,12 +291,12 @@ def test_screens_miss_nothing_the_exact_checks_find(pairs: list[tuple[str, str]]
 
 
 _USERS = ["a@p.example", "b@p.example", "c@q.example", "d@q.example", "a@q.example"]
-_VALUES = st.one_of(st.lists(st.sampled_from(_USERS + ["x@r.example"]), min_size=1, max_size=3).map(", ".join),
+_VALUES = st.one_of(st.lists(st.sampled_from([*_USERS, "x@r.example"]), min_size=1, max_size=3).map(", ".join),
                     st.sampled_from(["@p.example", "@q.example"]))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(_USERS + ["@p.example", "@q.example"]), _VALUES, min_size=1, max_size=6))
+@given(st.dictionaries(st.sampled_from([*_USERS, "@p.example", "@q.example"]), _VALUES, min_size=1, max_size=6))
 def test_a_loop_is_reported_exactly_when_postfix_would_defer_some_address(aliases: dict[str, str]) -> None:
     items = [Entry(key, value, True, "", line) for line, (key, value) in enumerate(aliases.items(), start=1)]
     reported = [f for f in validate_entries(items) if f.code == "loop"]

@@ -220,7 +220,7 @@ def test_every_page_sends_the_enforced_policy(db, settings) -> None:  # type: ig
         response = client.get(path)
         assert "Content-Security-Policy-Report-Only" not in response.headers, path
         policy = dict(
-            (part.strip().split(" ", 1) + [""])[:2] for part in response.headers["Content-Security-Policy"].split(";")
+            ([*part.strip().split(" ", 1), ""])[:2] for part in response.headers["Content-Security-Policy"].split(";")
         )
         assert policy["default-src"] == "'self'", path
         assert policy["script-src"] == "'self'" and policy["style-src"] == "'self'", path

@@ -507,10 +507,7 @@ def send(clients: Clients, role: str, method: str, url: str, data: dict[str, Any
     with transaction.atomic():
         before = snapshot(world.map_dir)
         try:
-            if method == "GET":
-                response = client.get(url, follow=follow)
-            else:
-                response = client.post(url, data, follow=follow)
+            response = client.get(url, follow=follow) if method == "GET" else client.post(url, data, follow=follow)
         except Exception:
             lines = traceback.format_exc().strip().splitlines()
             return Answer(500, "", "", "", error=" | ".join(lines[-3:]))

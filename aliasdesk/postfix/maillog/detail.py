@@ -134,7 +134,7 @@ _LOCAL_CONFIG = re.compile(rb".*?\d{3} (Server configuration (?:error|problem));
 _SOURCE = re.compile(rb".+? from (\S+?):.*$")
 
 
-def smtpd_reject_detail(text: bytes) -> tuple[bytes, bytes, bytes]:
+def smtpd_reject_detail(text: bytes) -> tuple[bytes, bytes, bytes]:  # noqa: C901 (pflogsumm's substitutions, in order)
     """(SMTP stage, reason, who) for one smtpd reject/hold/discard line, as pflogsumm groups it.
 
     ``text`` is the line from the program name on. The stage is RCPT, MAIL,

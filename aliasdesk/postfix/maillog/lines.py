@@ -37,13 +37,13 @@ from typing import BinaryIO, NamedTuple
 
 __all__ = [
     "CLASSIC_TIMESTAMP",
-    "LogParser",
-    "LogReadError",
-    "LogRecord",
     "MAX_LINE",
     "MONTHS",
     "RFC3339_TIMESTAMP",
     "STAMP_AND_HOST",
+    "LogParser",
+    "LogReadError",
+    "LogRecord",
     "YearGuesser",
     "is_gzip_file",
     "iter_blocks",

@@ -24,7 +24,7 @@ NO_SIZE_SAMPLE = 5000
 
 
 class _Message:
-    __slots__ = ("size", "sized", "origin", "client", "deferred", "fresh", "removed")
+    __slots__ = ("client", "deferred", "fresh", "origin", "removed", "size", "sized")
 
     def __init__(self) -> None:
         self.size = 0
@@ -81,7 +81,7 @@ class MessageTracker:
         self.extra_senders: set[bytes] = set()
         self.extra_sending_domains: set[bytes] = set()
 
-    def replay(self, events: list[Event]) -> None:
+    def replay(self, events: list[Event]) -> None:  # noqa: C901 (one branch per event kind, hot loop)
         active, finished = self.active, self.finished
         sizes = self.recipient_bytes
         delivered_bytes = 0
@@ -166,8 +166,10 @@ class MessageTracker:
             at = addr.find(b"@")
             if 0 < at < len(addr) - 1:
                 domain = addr[at + 1 :]
+            elif origin == b"pickup":
+                domain = addr
             else:
-                domain = addr if origin == b"pickup" else origin  # type: ignore[assignment]
+                domain = origin  # type: ignore[assignment]
             entry = self.senders.get(addr)
             if entry is None:
                 entry = self.senders[addr] = [0, 0]

@@ -61,7 +61,16 @@ def _limit(items: list[Any], top: int) -> list[Any]:
 def render_text(summary: LogSummary, top: int = 10) -> bytes:
     out: list[bytes] = []
     w = out.append
-    t, q = summary.tally, summary.tracker
+    _grand_totals(w, summary)
+    _traffic_summaries(w, summary)
+    _host_summaries(w, summary, top)
+    _top_addresses(w, summary, top)
+    _details(w, summary, top)
+    _corrections(w, summary)
+    return b"".join(out)
+
+
+def _grand_totals(w: Any, summary: LogSummary) -> None:
     totals = summary.totals
     rejected_pct, discarded_pct = summary.rejected_percent()
     w(_title(b"Grand Totals") + b"messages\n\n")
@@ -86,6 +95,10 @@ def render_text(summary: LogSummary, top: int = 10) -> bytes:
         w(b" %6d%s  %s\n" % (*_units(totals[name]), label))
     w(b"\n")
 
+
+def _traffic_summaries(w: Any, summary: LogSummary) -> None:
+    """Per-day (when the log spans days) and per-hour traffic."""
+    t = summary.tally
     days = summary.day_changes
     heading = b"    %s          received  delivered   deferred    bounced     rejected\n    " + b"-" * 68 + b"\n"
     if days > 1:
@@ -105,6 +118,9 @@ def render_text(summary: LogSummary, top: int = 10) -> bytes:
             w(b"    %6d%s" % _units(value))
         w(b"\n")
 
+
+def _host_summaries(w: Any, summary: LogSummary, top: int) -> None:
+    q = summary.tracker
     topcnt = b" (top %d)" % top if top > 0 else b" "
     domains = summary.recipient_domains()
     w(_title(b"Host/Domain Summary: Message Delivery" + topcnt))
@@ -121,6 +137,10 @@ def render_text(summary: LogSummary, top: int = 10) -> bytes:
     for dom in _limit(sorted(senders, key=lambda d: (-senders[d][0], -senders[d][1], d)), top):
         w(b" %6d%s  %6d%s  %s\n" % (*_units(senders[dom][0]), *_units(senders[dom][1]), dom))
 
+
+def _top_addresses(w: Any, summary: LogSummary, top: int) -> None:
+    """Senders and recipients by count and by size, then messages without a size."""
+    t, q = summary.tally, summary.tracker
     recipients = {addr: (stats[0], q.recipient_bytes.get(addr, 0)) for addr, stats in t.recipients.items() if stats[0]}
     for index, by in ((0, b"count"), (1, b"size")):
         for table, what in ((q.senders, b"Senders"), (recipients, b"Recipients")):
@@ -137,6 +157,9 @@ def render_text(summary: LogSummary, top: int = 10) -> bytes:
         for qid in _limit(sorted(q.no_size), top):
             w(b" %s  %s\n" % (qid, q.no_size[qid]))
 
+
+def _details(w: Any, summary: LogSummary, top: int) -> None:
+    t = summary.tally
     for name, title in _DETAIL_TITLES:
         _nested(w, t.detail[name], title, top)
     _nested(w, t.detail["fatal"], b"Fatal Errors", 0)
@@ -145,8 +168,6 @@ def render_text(summary: LogSummary, top: int = 10) -> bytes:
     w(b"\nMaster daemon messages" + (b"\n" + b"-" * 22 if master else b": none") + b"\n")
     for key in _ranked(master):
         w(b" %6d%s  %s\n" % (*_units(master[key]), key))
-    _corrections(w, summary)
-    return b"".join(out)
 
 
 def _nested(w: Any, table: dict[bytes, Any], title: bytes, top: int, level: int = 0) -> None:

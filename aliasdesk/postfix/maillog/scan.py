@@ -103,7 +103,9 @@ def _cleanup_reject(t: Tally, line: bytes, pos: int) -> bool:
     return False
 
 
-def scan(lines: list[bytes], t: Tally, events: list[Event], patterns: tuple[re.Pattern[bytes], ...]) -> None:
+def scan(  # noqa: C901 (the hot loop, in pflogsumm's order of tests; a call per branch costs more than the branch)
+    lines: list[bytes], t: Tally, events: list[Event], patterns: tuple[re.Pattern[bytes], ...]
+) -> None:
     """Count ``lines`` (one log's, in order, newlines removed) into ``t`` and ``events``.
 
     ``patterns`` comes from :func:`line_patterns`. The tests run in pflogsumm's
@@ -143,7 +145,7 @@ def scan(lines: list[bytes], t: Tally, events: list[Event], patterns: tuple[re.P
             continue
         cmd, qid = m.group(CMD, QID)
         if qid in special:
-            if cmd == b"cleanup" and _cleanup_reject(t, line, m.start(8)) or t.special(cmd, qid, line[m.start(8) :]):
+            if (cmd == b"cleanup" and _cleanup_reject(t, line, m.start(8))) or t.special(cmd, qid, line[m.start(8) :]):
                 h_rej[hour] += 1
                 row[4] += 1
             continue

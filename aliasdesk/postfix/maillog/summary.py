@@ -59,12 +59,13 @@ from aliasdesk.postfix.maillog.queue import QUEUE_MEMORY, MessageTracker
 from aliasdesk.postfix.maillog.scan import Event, line_patterns, scan
 from aliasdesk.postfix.maillog.tally import DETAIL_LIMIT, OTHER, Tally
 
-__all__ = ["CONTINUE", "HOURLY", "LogSummary", "TOTALS"]
+__all__ = ["CONTINUE", "HOURLY", "TOTALS", "LogSummary"]
 
-TOTALS = (
-    "received delivered forwarded deferred deferrals bounced rejected reject_warnings held discarded "
-    "bytes_received bytes_delivered senders sending_hosts recipients recipient_hosts"
-).split()
+TOTALS = [
+    "received", "delivered", "forwarded", "deferred", "deferrals", "bounced", "rejected", "reject_warnings",
+    "held", "discarded", "bytes_received", "bytes_delivered", "senders", "sending_hosts", "recipients",
+    "recipient_hosts",
+]
 HOURLY = ("received", "delivered", "deferred", "bounced", "rejected")
 CONTINUE = -1.0  # a reference meaning "this stretch continues the previous one"
 

@@ -67,11 +67,11 @@ class Tally:
     ``(1, year, month, day)`` for RFC 3339. The summary turns them into dates.
     """
 
-    COUNTERS = (
-        "lines forwarded rejected reject_warnings held discarded "
-        "expired smtpd_milter_rejects other_smtpd_received other_smtpd_rejected discard_deliveries "
-        "postfix_lines skipped_postfix_lines other_lines unparsed_lines"
-    ).split()
+    COUNTERS = [
+        "lines", "forwarded", "rejected", "reject_warnings", "held", "discarded", "expired",
+        "smtpd_milter_rejects", "other_smtpd_received", "other_smtpd_rejected", "discard_deliveries",
+        "postfix_lines", "skipped_postfix_lines", "other_lines", "unparsed_lines",
+    ]
     __slots__ = (*COUNTERS, "hours", "per_day", "recipients", "detail", "skipped_names",
                  "first_month", "month", "turns", "first_day", "last_day", "day_changes")
     lines: int

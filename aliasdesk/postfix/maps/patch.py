@@ -8,6 +8,7 @@ into lines (a 500,000-line map would cost more to diff than to patch).
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ class SpliceError(ValueError):
 def ordered(splices: Sequence[Splice]) -> list[Splice]:
     """The splices in file order; overlapping ones are an error (a plan that is wrong)."""
     result = sorted(splices, key=lambda s: (s.start, s.end))
-    for before, after in zip(result, result[1:], strict=False):
+    for before, after in itertools.pairwise(result):
         if after.start < before.end:
             raise SpliceError(f"changes overlap at byte {after.start}")
     return result

@@ -315,9 +315,11 @@ class _Expander:
         return None
 
 
-def resolve(address: str, table: AliasTable, *, local_domains: Iterable[str] = (), recipient_delimiter: str = "+",
-            recursion_limit: int = 1000, expansion_limit: int = 1000, address_length_limit: int = 1000,
-            myorigin: str = "", propagate_extension: bool = True) -> Resolution:
+def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one piece to compare with it)
+    address: str, table: AliasTable, *, local_domains: Iterable[str] = (), recipient_delimiter: str = "+",
+    recursion_limit: int = 1000, expansion_limit: int = 1000, address_length_limit: int = 1000,
+    myorigin: str = "", propagate_extension: bool = True,
+) -> Resolution:
     """Expand ``address`` through ``table`` exactly as Postfix's cleanup(8) would.
 
     ``local_domains`` stands for $mydestination, $myorigin and the interface addresses:
@@ -405,7 +407,7 @@ def explain(resolution: Resolution, *, max_lines: int = 400) -> str:
             lines.append(f"{indent}   {step.address} maps to itself: Postfix keeps that copy and stops there")
     if len(lines) > max_lines:
         hidden = len(lines) - max_lines
-        lines = lines[:max_lines] + [f"... {hidden} more lines"]
+        lines = [*lines[:max_lines], f"... {hidden} more lines"]
     if resolution.deferred:
         lines.append("Result: Postfix would not accept this mail (deferred, 4.6.0 Alias expansion error).")
     else:

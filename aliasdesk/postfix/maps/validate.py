@@ -109,19 +109,26 @@ def _check_domain(domain: str) -> str | None:
     for label in labels:
         if not label:
             return f"the domain {domain} has an empty label ('..' or a leading dot)"
-        try:
-            ascii_label = label.encode("ascii").decode() if label.isascii() else idna.encode(label, uts46=True).decode()
-            if ascii_label.lower().startswith("xn--"):
-                idna.decode(ascii_label)
-        except (idna.IDNAError, UnicodeError) as exc:
-            return f"'{label}' is not a valid internationalised domain label ({exc})"
-        if len(ascii_label) > 63:
-            return f"the domain label '{label}' is longer than 63 characters"
-        if label.isascii() and not re.fullmatch(r"[A-Za-z0-9-]+", label):
-            bad = next(ch for ch in label if not (ch.isalnum() or ch == "-"))
-            return f"'{bad}' is not allowed in a domain name"
-        if label.startswith("-") or label.endswith("-"):
-            return f"the domain label '{label}' starts or ends with '-'"
+        problem = _check_label(label)
+        if problem:
+            return problem
+    return None
+
+
+def _check_label(label: str) -> str | None:
+    try:
+        ascii_label = label.encode("ascii").decode() if label.isascii() else idna.encode(label, uts46=True).decode()
+        if ascii_label.lower().startswith("xn--"):
+            idna.decode(ascii_label)
+    except (idna.IDNAError, UnicodeError) as exc:
+        return f"'{label}' is not a valid internationalised domain label ({exc})"
+    if len(ascii_label) > 63:
+        return f"the domain label '{label}' is longer than 63 characters"
+    if label.isascii() and not re.fullmatch(r"[A-Za-z0-9-]+", label):
+        bad = next(ch for ch in label if not (ch.isalnum() or ch == "-"))
+        return f"'{bad}' is not allowed in a domain name"
+    if label.startswith("-") or label.endswith("-"):
+        return f"the domain label '{label}' starts or ends with '-'"
     return None
 
 

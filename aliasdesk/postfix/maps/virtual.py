@@ -22,12 +22,12 @@ __all__ = [
     "Entry",
     "ParsedMap",
     "Problem",
+    "decode_map_bytes",
+    "join_destinations",
     "parse_virtual",
     "render_entry",
     "render_virtual",
     "split_destinations",
-    "join_destinations",
-    "decode_map_bytes",
 ]
 
 # Characters postmap treats as white space between key and value.
@@ -175,7 +175,7 @@ def _header_as_comment(lines: list[str]) -> list[str]:
     return [_comment_text(line.strip(_WS)) for line in lines]
 
 
-def parse_virtual(text: str) -> ParsedMap:
+def parse_virtual(text: str) -> ParsedMap:  # noqa: C901 - one pass over lines, as postmap reads them
     """Parse virtual(5) text as postmap reads it, keeping comments and switched-off entries.
 
     Problems are reported with line numbers: an entry without a value and

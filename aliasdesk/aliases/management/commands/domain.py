@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from aliasdesk.aliases.models import Domain, MapType
+from aliasdesk.aliases.paths import MapPathError
 from aliasdesk.aliases.services import AliasError, create_domain
-from aliasdesk.deploys.paths import MapPathError
 
 
 class Command(BaseCommand):

@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from aliasdesk.aliases.importer import ImportRefused, import_map
+from aliasdesk.aliases.paths import MapPathError
 from aliasdesk.aliases.services import AliasError
-from aliasdesk.deploys.paths import MapPathError
 
 
 class Command(BaseCommand):

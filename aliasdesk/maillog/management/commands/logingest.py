@@ -55,6 +55,10 @@ class Command(BaseCommand):
             if failures:
                 raise CommandError("; ".join(failures))
             return
+        self._follow(options)
+
+    def _follow(self, options: dict[str, Any]) -> None:
+        """Read every file again and again, holding their reader locks, until SIGTERM or SIGINT."""
         stop: list[int] = []
 
         def _stop(signum: int, frame: FrameType | None) -> None:

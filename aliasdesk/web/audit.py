@@ -158,7 +158,7 @@ def _table(kind: str) -> Any:
     if kind == "security":
         return SecurityEvent
     model = Alias if kind == "alias" else Domain
-    return model.history.model  # type: ignore[attr-defined]
+    return model.history.model
 
 
 def _position_field(kind: str) -> str:
@@ -192,11 +192,8 @@ def _filtered_events(wanted: AuditFilter, user_id: int | None, domain_id: int | 
 def _filtered(kind: str, wanted: AuditFilter, user_id: int | None, domain_id: int | None) -> QuerySet[Any]:
     if kind == "security":
         return _filtered_events(wanted, user_id, domain_id)
-    rows = _table(kind).objects.all()
-    if kind == "alias":
-        rows = rows.select_related("history_user", "domain")
-    else:
-        rows = rows.select_related("history_user")
+    related = ("history_user", "domain") if kind == "alias" else ("history_user",)
+    rows: QuerySet[Any] = _table(kind).objects.select_related(*related)
     if wanted.user == "-":
         rows = rows.filter(history_user__isnull=True)
     elif wanted.user:

@@ -8,8 +8,9 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from aliasdesk.aliases.demo import load_demo_data
-from aliasdesk.aliases.management.commands.serve import exec_gunicorn
+from aliasdesk.deploys.engine import deploy_all
+from aliasdesk.web.demo import load_demo_data
+from aliasdesk.web.management.commands.serve import exec_gunicorn
 
 
 class Command(BaseCommand):
@@ -22,8 +23,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0)
         logins = load_demo_data()
-        from aliasdesk.deploys.engine import deploy_all
-
         failed = [r for r in deploy_all() if not r.ok]
         for result in failed:
             self.stderr.write(f"demo deploy of {result.domain} failed: {result.message}")

@@ -1,0 +1,23 @@
+"""What every page under a domain's tabs (aliases/_tabs.html) puts in its template context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from aliasdesk.accounts.current import current_user
+from aliasdesk.aliases.access import can_edit
+from aliasdesk.aliases.models import Domain
+
+
+def domain_page_context(request: HttpRequest, domain: Domain, tab: str, **extra: Any) -> dict[str, Any]:
+    """The domain, the current tab, whether the user may change its aliases (the "Add many"
+    tab and the edit controls), and ``extra``."""
+    return {
+        "domain": domain,
+        "nav": "domains",
+        "tab": tab,
+        "editable": can_edit(current_user(request), domain),
+        **extra,
+    }

@@ -1,0 +1,30 @@
+"""Where does it go? Postfix's lookup path for an address, through the managed maps."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from aliasdesk.accounts.access import sees_everything
+from aliasdesk.accounts.current import current_user
+from aliasdesk.aliases.access import visible_domains
+from aliasdesk.aliases.lookup import hidden_answers, managed_table
+from aliasdesk.postfix.maps.resolve import explain, resolve
+
+
+@login_required
+def resolve_page(request: HttpRequest) -> HttpResponse:
+    """Postfix's lookup path for an address, through the maps this user may see."""
+    address = request.GET.get("address", "").strip()[:512]
+    context: dict[str, object] = {"address": address, "nav": "resolve"}
+    if address:
+        table, domains = managed_table(visible_domains(current_user(request)))
+        resolution = resolve(address, table)
+        context.update(resolution=resolution, explanation=explain(resolution), maps=[d.name for d in domains])
+        if not sees_everything(current_user(request)):
+            context["hidden"] = hidden_answers(resolution, domains)
+        context["as_json"] = json.dumps(resolution.to_dict(), indent=2)
+    return render(request, "accounts/resolve.html", context)

@@ -1,0 +1,32 @@
+"""Each domain's deploy state at a glance, for the list of domains.
+
+The last deploy that did something (a no-op is not news), how many changes wait for
+a deploy, and whether the map was edited by hand since aliasdesk last wrote it.
+"""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from aliasdesk.aliases.models import Domain
+from aliasdesk.deploys.engine import edited_by_hand
+from aliasdesk.deploys.models import Deploy
+
+
+def with_deploy_state(domains: QuerySet[Domain]) -> list[Domain]:
+    """The domains, each with ``last_deploy`` (or None), ``pending`` and ``drift`` set.
+
+    ``pending`` is the number of changes since the last good deploy, None before the
+    first one. Two queries, whatever the number of domains.
+    """
+    latest = Deploy.objects.filter(domain=OuterRef("pk")).exclude(status=Deploy.Status.NOOP).order_by("-id")
+    listed: list[Domain] = list(domains.annotate(last_deploy_id=Subquery(latest.values("id")[:1])))
+    last = Deploy.objects.only("id", "domain_id", "status", "created_at", "finished_at").in_bulk(
+        [d.last_deploy_id for d in listed if d.last_deploy_id]  # type: ignore[attr-defined]
+    )
+    for domain in listed:
+        deploy = last.get(domain.last_deploy_id)  # type: ignore[attr-defined]
+        domain.last_deploy = deploy  # type: ignore[attr-defined]
+        domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
+        domain.drift = edited_by_hand(domain, deploy.finished_at if deploy else None)  # type: ignore[attr-defined]
+    return listed

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from aliasdesk.web import views
+
+urlpatterns = [
+    path("domains/", views.domain_list, name="domain-list"),
+    path("audit/", views.audit_log, name="audit-log"),
+]
