@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean debian-deps
+.PHONY: install demo test test-fast test-postgres test-mariadb lint bench clean debian-deps
 
 $(STAMP): pyproject.toml package-lock.json
 	bash scripts/debian-deps.sh build || echo "make install: without those packages directory login (LDAP) is left out" >&2
@@ -29,6 +29,21 @@ test: debian-deps install
 # Without a real Postfix, a browser or the long fault trials: the quick loop while coding.
 test-fast: install
 	$(BIN)/pytest -n 2 --dist loadgroup tests --ignore=tests/browser --ignore=tests/e2e -m "not postfix and not slow"
+
+# The suite on real PostgreSQL and MariaDB servers (scripts/test-db.sh: a fresh test database
+# per run). Left out: tests/e2e and the slow fault trials, which run aliasdesk on their own
+# SQLite files whatever the suite's database is.
+DB_TESTS ?= tests --ignore=tests/e2e -m "not slow"
+# What CI runs on each server: models and imports (aliases, maillog counters), deploys, web.
+# test_faults and test_crashpoints drive aliasdesk on SQLite in subprocesses: `make test` has them.
+CI_DB_TESTS := tests/aliases tests/deploys tests/web tests/maillog/test_ingest.py \
+	--ignore=tests/deploys/test_faults.py --ignore=tests/deploys/test_crashpoints.py -m "not slow"
+
+test-postgres: debian-deps install
+	bash scripts/test-db.sh postgres -n 2 --dist loadgroup $(DB_TESTS)
+
+test-mariadb: debian-deps install
+	bash scripts/test-db.sh mariadb -n 2 --dist loadgroup $(DB_TESTS)
 
 lint: install
 	$(BIN)/ruff check aliasdesk tests bench

@@ -168,6 +168,8 @@ def _database() -> dict[str, object]:
         }
     elif engine.endswith("mysql"):
         config["OPTIONS"] = {"charset": "utf8mb4", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+        # Test databases (pytest-django) in utf8mb4 whatever the server's default.
+        config["TEST"] = {"CHARSET": "utf8mb4"}
     return config
 
 
@@ -178,6 +180,9 @@ if str(DATABASES["default"]["ENGINE"]).endswith("mysql"):
     pymysql.install_as_MySQLdb()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Change reasons name keys and files, which may be long: no length limit for them
+# (a varchar(100) took them on SQLite and refused them on PostgreSQL and MariaDB).
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 AUTH_USER_MODEL = "accounts.User"
 
 # Directory login (LDAP / Active Directory), off while ALIASDESK_LDAP_URI is unset: the

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages aliasdesk needs, only those missing. Needs root when something is missing.
 #   debian-deps.sh build   what `make install` needs: a venv and a C build of python-ldap
-#   debian-deps.sh         that and everything the tests use (Postfix, slapd, chromium)
+#   debian-deps.sh         that and everything the tests use (Postfix, slapd, chromium, the
+#                          PostgreSQL and MariaDB clients; not the servers: scripts/db-servers.sh)
 set -euo pipefail
 build=(python3-venv python3-dev gcc libc6-dev libldap-dev libsasl2-dev)
 tests=(postfix postfix-lmdb postfix-cdb pflogsumm chromium slapd ldap-utils)
@@ -14,6 +15,11 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The database clients the engine tests call (tests/test_cli.py): any version will do.
+if [ "${1:-}" != build ]; then
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  command -v mariadb >/dev/null || command -v mysql >/dev/null || missing+=(mariadb-client)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing Debian packages: ${missing[*]} (run 'make test' as root, or apt-get install them)" >&2

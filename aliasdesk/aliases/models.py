@@ -1,4 +1,9 @@
-"""Domains (one managed map file each) and their aliases."""
+"""Domains (one managed map file each) and their aliases.
+
+Names, map paths and folded keys compare exactly on MariaDB too (migration 0007,
+aliasdesk/aliases/collation.py): a migration that alters one of those fields must
+set the collation again.
+"""
 
 from __future__ import annotations
 

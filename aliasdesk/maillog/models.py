@@ -2,6 +2,9 @@
 
 Rows are only ever added to by ingestion (:mod:`aliasdesk.maillog.ingest`); the
 hour is the start of a clock hour in UTC, a day is a date in the site's zone.
+Sources, hosts, reasons and peer domains compare exactly on MariaDB too (migration
+0002, aliasdesk/aliases/collation.py): a migration that alters one of those fields
+must set the collation again.
 """
 
 from __future__ import annotations

@@ -61,7 +61,9 @@ def test_a_good_password_is_taken_everywhere(admin, bob: User):
 
 @pytest.mark.parametrize(("password", "message"), [("henrietta9", SIMILAR), ("8401739265", NUMERIC)])
 def test_the_command_refuses_and_says_why(tmp_path, password: str, message: str):
-    env = {**__import__("os").environ, "ALIASDESK_DATA_DIR": str(tmp_path)}
+    # The command on its own SQLite file: the suite's database (a test database) is not its.
+    env = {k: v for k, v in __import__("os").environ.items() if k != "ALIASDESK_DATABASE_URL"}
+    env["ALIASDESK_DATA_DIR"] = str(tmp_path)
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "aliasdesk", *args], env=env, input=stdin,

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 
 from django.db import migrations
 
+from aliasdesk.aliases.collation import compare_exactly
 from aliasdesk.postfix.maps.keys import key_form, mail_domain
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
@@ -56,6 +57,13 @@ def forward(apps, schema_editor):
     )
 
 
+def exact_names(apps, schema_editor):
+    """Before any name goes in: on MariaDB hjolavefsja.is and hjólavefsjá.is would be one
+    unique name (0007 does the same for the older tables' columns)."""
+    compare_exactly(schema_editor, apps.get_model("aliases", "MailDomain"), ["name"])
+    compare_exactly(schema_editor, apps.get_model("aliases", "OwnershipConflict"), ["mail_domain"])
+
+
 def backward(apps, schema_editor):
     apps.get_model("aliases", "OwnershipConflict").objects.all().delete()
     apps.get_model("aliases", "MailDomain").objects.all().delete()
@@ -64,4 +72,8 @@ def backward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [("aliases", "0005_mail_domains")]
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [
+        # DDL: outside a transaction, which MariaDB cannot roll it back in anyway.
+        migrations.RunPython(exact_names, migrations.RunPython.noop, atomic=False),
+        migrations.RunPython(forward, backward),
+    ]
