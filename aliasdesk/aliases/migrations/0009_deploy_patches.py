@@ -44,7 +44,7 @@ def rebuild_once(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('aliases', '0006_mail_domains_from_keys'),
+        ('aliases', '0008_history_change_reason_text'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
