@@ -182,41 +182,67 @@ def _stamp(path: Path | None) -> str:
     return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
 
-@dataclass
+def files_stamp(map_path: Path, map_type: str) -> str:
+    """"table stamp|text stamp" of a map's files (see ``_stamp``)."""
+    return f"{_stamp(pm.compiled_path(map_path, map_type))}|{_stamp(map_path)}"
+
+
 class DiskState:
-    """The map's files as this deploy found them, read once."""
+    """The map's files as this deploy found them.
 
-    data: bytes | None  # the text, None when absent (or a symlink: never read through one)
-    sha: str | None
-    table: str  # stamp of the compiled table
-    table_fresh: bool  # the compiled table is not older than the text (or there is none to have)
+    ``files`` is "table stamp|text stamp": when it is what the last deploy installed, the
+    text is the one it wrote and its hash is known without reading 45 MB; otherwise the text
+    is read (never through a symlink) and hashed. The text itself is read only when needed.
+    """
 
-    @classmethod
-    def read(cls, map_path: Path, map_type: str) -> DiskState:
+    def __init__(
+        self, map_path: Path | None = None, map_type: str = "hash", known: str = "", known_sha: str = ""
+    ) -> None:
+        self.path = map_path
+        self._data: bytes | None = None
+        self.sha: str | None = None
+        self.table = self.files = ""
+        self.table_fresh = True
+        if map_path is None:
+            return
+        compiled = pm.compiled_path(map_path, map_type)
+        self.files = files_stamp(map_path, map_type)
+        self.table = self.files.split("|")[0]
+        if compiled is not None:
+            try:
+                self.table_fresh = compiled.stat().st_mtime_ns >= map_path.stat().st_mtime_ns
+            except FileNotFoundError:
+                self.table_fresh = False
+        if known and known_sha and self.files == known and not self.files.endswith("|"):
+            self.sha = known_sha
+            return
+        self._data = self._read()
+        self.sha = hashlib.sha256(self._data).hexdigest() if self._data is not None else None
+
+    def _read(self) -> bytes | None:
+        assert self.path is not None
         try:
-            fd = os.open(map_path, os.O_RDONLY | os.O_NOFOLLOW)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
         except FileNotFoundError:
-            data = None
+            return None
         except OSError as exc:
             if exc.errno != errno.ELOOP:
                 raise
-            data = None
-        else:
-            with os.fdopen(fd, "rb") as fh:
-                data = fh.read()
-        compiled = pm.compiled_path(map_path, map_type)
-        fresh = True
-        if compiled is not None:
-            try:
-                fresh = compiled.stat().st_mtime_ns >= map_path.stat().st_mtime_ns
-            except FileNotFoundError:
-                fresh = False
-        sha = hashlib.sha256(data).hexdigest() if data is not None else None
-        return cls(data, sha, _stamp(compiled), fresh)
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+
+    @property
+    def data(self) -> bytes | None:
+        """The text, None when absent (or a symlink: never read through one)."""
+        if self._data is None and self.sha is not None:
+            self._data = self._read()
+        return self._data
 
     @property
     def text(self) -> str:
-        return self.data.decode("utf-8", "replace") if self.data is not None else ""
+        data = self.data
+        return data.decode("utf-8", "replace") if data is not None else ""
 
 
 def _unchanged_on_disk(domain: Domain, map_path: Path) -> bool:
@@ -272,7 +298,7 @@ class MapDeploy:
         self.timings: dict[str, float] = {}
         self.interrupted: set[str] = set()
         self.map_path = Path(domain.map_path)
-        self.disk = DiskState(None, None, "", True)
+        self.disk = DiskState()
 
     # -- outcome --------------------------------------------------------------------------
 
@@ -334,7 +360,7 @@ class MapDeploy:
         self.serial = domain.serial
         self.interrupted = _interrupted_shas(domain)
         t = time.monotonic()
-        self.disk = DiskState.read(self.map_path, domain.map_type)
+        self.disk = DiskState(self.map_path, domain.map_type, domain.deployed_table, domain.deployed_sha256)
         t = self._mark("read", t)
         if self.force or self.dry_run or self.interrupted or domain.serial != domain.deployed_serial:
             target: Target | None = self._target()
@@ -406,7 +432,7 @@ class MapDeploy:
             (not domain.deployed_sha256 or not domain.deployed_table, "no deploy to patch yet"),
             (domain.rebuild_serial > domain.deployed_serial, "header, footer, settings or an import changed"),
             (disk.sha != domain.deployed_sha256, "the map on disk is not the one last deployed"),
-            (disk.table != domain.deployed_table, "the compiled table is not the one last deployed"),
+            (disk.table != domain.deployed_table.split("|")[0], "the compiled table is not the one last deployed"),
         ]
         return next((why for bad, why in reasons if bad), "")
 
@@ -460,7 +486,7 @@ class MapDeploy:
         Domain.objects.filter(pk=domain.pk).update(
             deployed_serial=self.serial,
             deployed_sha256=sha,
-            deployed_table=_stamp(pm.compiled_path(self.map_path, domain.map_type)),
+            deployed_table=files_stamp(self.map_path, domain.map_type),
         )
         self.timings["total"] = time.monotonic() - self.started
         deploy.status = Deploy.Status.OK
