@@ -264,3 +264,32 @@ def test_header_edit_shows_a_live_preview_then_saves(ui: UI, desk: Desk):
     domain = Domain.objects.get(name="example.com")
     assert domain.header == "# Managed by aliasdesk, ticket OPS-9\n# do not edit by hand\n"
     assert domain.footer == "# end of example.com\n"
+
+
+def test_deploy_on_save_says_where_the_user_saved_that_the_change_is_live(ui: UI, desk: Desk):
+    require_postmap()
+    from aliasdesk.deploys.engine import deploy_domain
+
+    com = desk.domains["example.com"]
+    assert deploy_domain(com).status == "ok"
+    ui.sign_in(desk.users["alice"])
+    ui.open("/domains/example.com/settings")
+    ui.page.get_by_label("Deploy on save").check()
+    ui.shot("settings-deploy-on-save")
+    ui.page.get_by_role("button", name="Save settings").click()
+    ui.page.wait_for_load_state("load")
+    assert Domain.objects.get(pk=com.pk).deploy_on_save
+
+    info = desk.alias("info@example.com")
+    ui.open("/domains/example.com/")
+    row = row_of(ui, info.pk)
+    ui.page.get_by_role("button", name="Edit info@example.com").click()
+    row.locator("textarea[name=destinations]").fill("live@example.net")
+    row.get_by_role("button", name="Save").click()
+    expect(ui.page.locator("#deploy-status")).to_contain_text("example.com: saved and deployed")
+    ui.shot("alias-edit-deployed-on-save")
+    last = Deploy.objects.filter(domain=com).first()
+    assert last is not None and last.status == "ok"
+    assert "live@example.net" in Path(com.map_path).read_text()
+    ui.open(f"/domains/example.com/deploys/{last.pk}")
+    ui.shot("deploy-detail-patch")
