@@ -96,7 +96,7 @@ def test_kill_9_of_patch_deploys_never_breaks_the_map(make_desk: Callable[..., D
     phases = Counter(r.phase for r in run.records)
     killed = sum(r.killed for r in run.records)
     print(f"{killed} of {trials} deploys killed; where: {dict(phases)}; reader: {reader.seen}")
-    assert killed >= trials // 2, f"only {killed} of {trials} deploys were killed: the delays are too long"
+    assert killed >= trials // 3, f"only {killed} of {trials} deploys were killed: the delays are too long"
     assert phases["table and text"] >= trials // 6, f"too few kills while the patch was written: {dict(phases)}"
     assert any(r.repaired_by for r in run.records), "no kill left an interrupted deploy to repair"
 
