@@ -6,13 +6,17 @@ deployed); a ``Desk`` runs commands in it and reads what Postfix would see.
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
 import signal
 import sqlite3
 import stat
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -318,3 +322,450 @@ def desk_maker(tmp_path: Path, postfix_conf: Path) -> Iterator[Callable[..., Des
             for pid in desk.orphans():
                 with suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- patch deploys: one alias at a time
+#
+# A patch deploy is chosen when few aliases changed since the last good deploy, so these
+# trials change one alias (through aliasdesk's services, in a long-lived ``Agent``), then
+# run a plain ``deploy`` and kill it. ``PatchTrials`` keeps what the table must answer as
+# last deployed and as the database says now, and judges every kill against the two.
+
+AGENT = r'''
+import json, sys
+from pathlib import Path
+
+import django
+
+django.setup()
+from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.render import render_map
+from aliasdesk.aliases.services import create_alias, soft_delete_alias, update_alias
+from aliasdesk.deploys.engine import deploy_domain
+
+
+def serve(req):
+    domain = Domain.objects.get(name=req["domain"])
+    op = req["op"]
+    if op == "render":
+        Path(req["path"]).write_bytes(render_map(domain).data)
+        return {}
+    if op == "deploy":
+        r = deploy_domain(domain)
+        return {"status": r.status, "method": r.method, "why_full": r.why_full, "message": r.message}
+    if op == "create":
+        alias = create_alias(domain, req["key"], req["value"])
+    else:
+        alias = Alias.objects.get(domain=domain, key=req["key"], deleted_at__isnull=True)
+        if op == "value":
+            alias = update_alias(alias, version=alias.version, destinations=req["value"])
+        elif op in ("disable", "enable"):
+            alias = update_alias(alias, version=alias.version, enabled=op == "enable")
+        elif op == "delete":
+            alias = soft_delete_alias(alias, version=alias.version)
+        else:
+            raise ValueError(f"unknown op {op}")
+    alias = Alias.objects.get(pk=alias.pk)
+    return {"key": alias.key, "value": alias.destinations, "enabled": alias.enabled, "live": alias.deleted_at is None}
+
+
+for line in sys.stdin:
+    try:
+        answer = {"ok": True, **serve(json.loads(line))}
+    except Exception as exc:
+        answer = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(answer), flush=True)
+'''
+
+
+class Agent:
+    """A Python with Django set up in a desk, for changes without a start-up per change.
+
+    It changes aliases through aliasdesk's services, renders the map as ``export`` does,
+    and deploys with the engine in-process (as the web does). It runs in the data dir, so
+    ``Desk.orphans`` (what runs in the desk dir) never counts it.
+    """
+
+    def __init__(self, desk: Desk, domain: str) -> None:
+        self.domain = domain
+        env = dict(desk.env(), DJANGO_SETTINGS_MODULE="aliasdesk.settings")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", AGENT], env=env, cwd=desk.root / "data",
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+
+    def call(self, op: str, **args: str) -> dict[str, object]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"op": op, "domain": self.domain, **args}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"the agent died (exit {self.proc.poll()})"
+        answer: dict[str, object] = json.loads(line)
+        assert answer.pop("ok"), f"agent {op} {args}: {answer['error']}"
+        return answer
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def table_of(text: bytes) -> dict[str, str]:
+    """What ``postmap -s`` of a table built from ``text`` must print: enabled entries, keys
+    folded, the first of a key wins."""
+    from aliasdesk.postfix.maps.virtual import parse_virtual
+
+    found: dict[str, str] = {}
+    for entry in parse_virtual(text.decode("utf-8")).entries:
+        if entry.enabled:
+            found.setdefault(entry.key.lower(), entry.value)
+    return found
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a read of ``keys`` may answer: the table as last deployed or as the database says."""
+
+    keys: tuple[str, ...]
+    old: dict[str, str]
+    new: dict[str, str]
+
+    def which(self, found: dict[str, str]) -> str | None:
+        for name, answers in (("new", self.new), ("old", self.old)):
+            if found == answers:
+                return name
+        return None
+
+    def narrowed(self, keys: tuple[str, ...]) -> Expected:
+        return Expected(keys, *({k: v for k, v in s.items() if k in keys} for s in (self.old, self.new)))
+
+
+class PatchReader(threading.Thread):
+    """Queries the live table over and over, as Postfix would; keeps every answer that is
+    neither the whole old nor the whole new map (for the sample and the changed keys)."""
+
+    def __init__(self, trials: PatchTrials, pause: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.trials, self.pause = trials, pause
+        self.halt = threading.Event()
+        self.reads = 0
+        self.seen: dict[str, int] = {"old": 0, "new": 0}
+        self.bad: list[str] = []
+
+    def run(self) -> None:
+        desk = self.trials.desk
+        while not self.halt.is_set():
+            before = self.trials.expected
+            proc = desk.postmap("-q", "-", desk.table, stdin="".join(f"{k}\n" for k in before.keys))
+            after = self.trials.expected.narrowed(before.keys)
+            self.reads += 1
+            if proc.stderr or proc.returncode not in (0, 1):
+                self.bad.append(f"read {self.reads}: exit {proc.returncode}: {proc.stderr.strip()}")
+            else:
+                found = parse_answers(proc.stdout)
+                state = before.which(found) or after.which(found)
+                if state is None:
+                    self.bad.append(f"read {self.reads}: {len(found)} keys answered, neither the old nor the new map")
+                elif before.old != before.new:
+                    self.seen[state] += 1
+            self.halt.wait(self.pause)
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(timeout=TIMEOUT)
+
+
+# Where a kill landed, judged by what it left: no Deploy record; a record but no temporary
+# files yet; temporary files (the table copy being patched, the text being written, or the
+# table renamed and the text not yet); both renamed but not recorded; recorded.
+PHASES = ("start-up and plan", "before the copy", "table and text", "after the renames", "after the record")
+INTERRUPTED_WHY = "a deploy was interrupted since the last good one"
+
+
+@dataclass
+class TrialRecord:
+    trial: int
+    where: str
+    killed: bool
+    phase: str  # one of PHASES, or "finished" when the deploy ended before the kill
+    postfix: str  # "old" or "new": what the table answered right after
+    text: str  # "old" or "new": the map source right after
+    repaired_by: str = ""  # the method of the deploy that repaired an interrupted one
+
+
+@dataclass
+class PatchTiming:
+    wall: float  # start of the command to its end
+    window: float  # first temporary file seen to the last one gone (copy, patch, verify, write, renames)
+    tail: float  # first temporary file seen to the end of the command
+
+
+class PatchTrials:
+    """Patch deploys of one desk's domain, each after one changed alias, killed or not.
+
+    ``answers`` is what the deployed table answers now (folded key -> value); the map on
+    disk must be what ``aliasdesk export`` prints.
+    """
+
+    def __init__(
+        self, desk: Desk, domain: str, answers: dict[str, str], rng: random.Random, *, sample: int = 40,
+        render_each: bool = True,
+    ) -> None:
+        self.desk, self.domain, self.rng = desk, domain, rng
+        # Render the new map after every change (as export would) to compare the text with.
+        # Without: the first new text seen for a database state is the one every later
+        # deploy of that state must write too; the last one is compared with export.
+        self.render_each = render_each
+        self.db_text: bytes | None
+        self.agent = Agent(desk, domain)
+        self.deployed, self.db = dict(answers), dict(answers)
+        self.disabled: dict[str, str] = {}
+        self.deployed_text = self.db_text = self.render()
+        assert desk.map_path.read_bytes() == self.db_text, "the map on disk is not what export prints"
+        self.sample = [*rng.sample(sorted(answers), min(sample, len(answers))), f"nobody@{domain}"]
+        self.touched: list[str] = []  # every key a change touched, for the reader too
+        self.expected = self._expect()
+        self.records: list[TrialRecord] = []
+        self.reader = PatchReader(self)
+        self.created = 0
+
+    # -- the model ------------------------------------------------------------------------
+
+    def _expect(self) -> Expected:
+        keys = tuple(dict.fromkeys([*self.sample, *self.touched]))
+        return Expected(keys, {k: self.deployed[k] for k in keys if k in self.deployed},
+                        {k: self.db[k] for k in keys if k in self.db})
+
+    def render(self) -> bytes:
+        path = self.desk.root / "data" / "expected.virtual"
+        self.agent.call("render", path=str(path))
+        return path.read_bytes()
+
+    def change(self, kind: str = "") -> str:
+        """Change one alias the pending deploy does not touch yet (``kind``: value, disable,
+        enable, create, delete; random when not given); returns what was done."""
+        pending = {k for k in self.db.keys() | self.deployed.keys() if self.db.get(k) != self.deployed.get(k)}
+        pending |= {k for k in self.disabled if k in self.deployed}
+        n = len(self.touched)
+        live = [k for k in self.sample[:-1] if k in self.db and k not in pending]
+        if n % 3 or not live:  # one change in three is of a key the reader queries anyway
+            live = [k for k in self.db if k not in pending]
+        waking = sorted(k for k in self.disabled if k not in pending)
+        kinds = ["value"] * 5 + ["disable", "create", "delete"] + ["enable"] * (2 if waking else 0)
+        kind = kind or self.rng.choice(kinds)
+        args: dict[str, str] = {}
+        if kind == "create":
+            self.created += 1
+            domain = self.rng.choice(self.sample[:-1]).partition("@")[2]
+            key, args = f"new{self.created}-{self.rng.randrange(10**6)}@{domain}", {"value": f"fresh{n}@example.net"}
+        elif kind == "enable":
+            key = self.rng.choice(waking)
+        else:
+            key = self.rng.choice(live)
+            if kind == "value":
+                args = {"value": f"changed{n}@example.net, copy{n}@example.org"}
+        return self.apply(kind, key, **args)
+
+    def apply(self, kind: str, key: str, **args: str) -> str:
+        """Make one change through the agent and follow it in the model."""
+        answer = self.agent.call(kind, key=key, **args)
+        folded = str(answer["key"]).lower()
+        self.db.pop(folded, None)
+        self.disabled.pop(folded, None)
+        if answer["live"]:
+            (self.db if answer["enabled"] else self.disabled)[folded] = str(answer["value"])
+        self.touched.append(folded)
+        self.db_text = self.render() if self.render_each else None
+        self.expected = self._expect()
+        return f"{kind} {folded}"
+
+    def deployed_now(self) -> None:
+        if self.db_text is None:
+            self.db_text = self.desk.map_path.read_bytes()
+        self.deployed, self.deployed_text = dict(self.db), self.db_text
+        self.expected = self._expect()
+
+    # -- what Postfix sees ----------------------------------------------------------------
+
+    def table_state(self, where: str) -> str:
+        """'old' or 'new': the real table, read whole and by sample, is exactly one of them."""
+        dump = self.desk.dump()
+        by_dump = "new" if dump == self.db else "old" if dump == self.deployed else None
+        expected = self.expected
+        proc = self.desk.postmap("-q", "-", self.desk.table, stdin="".join(f"{k}\n" for k in expected.keys))
+        assert not proc.stderr, f"{where}: postmap -q cannot read {self.desk.table}: {proc.stderr}"
+        by_query = expected.which(parse_answers(proc.stdout))
+        assert by_dump is not None and by_query == by_dump, (
+            f"{where}: the table is neither the whole old nor the whole new map: {len(dump)} entries "
+            f"(old {len(self.deployed)}, new {len(self.db)}); queries say {by_query}"
+        )
+        return by_dump
+
+    def text_state(self, where: str) -> str:
+        text = self.desk.map_path.read_bytes()
+        if text == self.db_text:
+            return "new"
+        if text == self.deployed_text:
+            return "old"
+        if self.db_text is None:
+            self.db_text = text
+        assert text == self.db_text, f"{where}: the map source is neither the old nor the new text (half written?)"
+        return "new"
+
+    def rows(self, after: int) -> list[tuple[int, str, str, str, str]]:
+        with sqlite3.connect(self.desk.root / "data" / "aliasdesk.sqlite3", timeout=30) as db:
+            return db.execute(
+                "SELECT id, status, method, why_full, error FROM deploys_deploy WHERE id > ? ORDER BY id", (after,)
+            ).fetchall()
+
+    def last_id(self) -> int:
+        with sqlite3.connect(self.desk.root / "data" / "aliasdesk.sqlite3", timeout=30) as db:
+            return int(db.execute("SELECT coalesce(max(id), 0) FROM deploys_deploy").fetchone()[0])
+
+    def _tmp_paths(self, pid: int) -> tuple[Path, Path]:
+        tmp = self.desk.map_path.parent / f".{self.desk.map_path.name}{TMP_MARK}{pid}"
+        return tmp, Path(f"{tmp}{COMPILED_SUFFIX[self.desk.map_type]}")
+
+    # -- deploys --------------------------------------------------------------------------
+
+    def measure(self, runs: int = 3) -> PatchTiming:
+        """Median timings of plain patch deploys of one change each (not killed)."""
+        walls, windows, tails = [], [], []
+        for run in range(runs):
+            self.change()
+            before = self.last_id()
+            start = time.monotonic()
+            proc = self.desk.spawn("deploy", self.domain)
+            paths = self._tmp_paths(proc.pid)
+            first = last = None
+            while proc.poll() is None:
+                if any(p.exists() for p in paths):
+                    last = time.monotonic()
+                    first = first or last
+                time.sleep(0.001)
+            end = time.monotonic()
+            err = self.desk.finish(proc)
+            assert proc.returncode == 0, f"measuring run {run}: the deploy failed:\n{err}"
+            rows = self.rows(before)
+            assert [r[1:3] for r in rows] == [("ok", "patch")], f"measuring run {run}: not one patch: {rows}"
+            assert self.table_state(f"measuring run {run}") == "new" and self.text_state(f"run {run}") == "new"
+            self.deployed_now()
+            walls.append(end - start)
+            if first is not None and last is not None:
+                windows.append(last - first)
+                tails.append(end - first)
+        assert windows, "never saw a patch deploy's temporary files"
+        return PatchTiming(statistics.median(walls), statistics.median(windows), statistics.median(tails))
+
+    def trial(self, trial: int, delay: float, *, after_tmp: bool, group: bool, label: str = "") -> TrialRecord:
+        """Change one alias, start a plain deploy, SIGKILL it ``delay`` s after its start (or
+        after its first temporary file appeared), then judge what it left and repair."""
+        what = self.change()
+        where = (
+            f"{label}trial {trial} ({what}): kill {'group' if group else 'pid'} "
+            f"{delay:.3f} s after {'the temporary files appeared' if after_tmp else 'start'}"
+        )
+        before = self.last_id()
+        proc = self.desk.spawn("deploy", self.domain)
+        paths = self._tmp_paths(proc.pid)
+        anchor: float | None = time.monotonic()
+        if after_tmp:
+            anchor = None
+            while proc.poll() is None and anchor is None:
+                if any(p.exists() for p in paths):
+                    anchor = time.monotonic()
+                time.sleep(0.0005)
+        if anchor is not None:
+            while proc.poll() is None and time.monotonic() < anchor + delay:
+                time.sleep(0.0005)
+            kill(proc, group)
+        err = self.desk.finish(proc)
+        killed = proc.returncode == -signal.SIGKILL
+        assert killed or proc.returncode == 0, f"{where}: the deploy failed by itself:\n{err}"
+        stuck = self.desk.wait_for_orphans(timeout=30)
+        assert not stuck, f"{where}: still running 30 s after the kill: {self.desk.describe(stuck)}"
+
+        postfix, text = self.table_state(where), self.text_state(where)
+        assert not (postfix == "old" and text == "new"), f"{where}: the text names entries the table lacks"
+        rows = self.rows(before)
+        assert len(rows) <= 1, f"{where}: one deploy, several records: {rows}"
+        leftovers = self.desk.leftovers()
+        phase = "finished" if not killed else "start-up and plan"
+        repaired_by = ""
+        if rows:
+            _id, status, method, why_full, error = rows[0]
+            assert (method, why_full) == ("patch", ""), f"{where}: not a patch: {rows[0]}"
+            if status == "ok":
+                assert (postfix, text) == ("new", "new"), f"{where}: recorded ok, Postfix sees {postfix}, text {text}"
+                phase = "after the record" if killed else phase
+                self.deployed_now()
+            else:
+                assert killed and status == "running", f"{where}: {rows[0]}"
+                if leftovers:
+                    phase = "table and text"
+                else:
+                    phase = "before the copy" if text == "old" else "after the renames"
+                    assert postfix == text, f"{where}: no temporary files, but table {postfix} and text {text}"
+                repaired_by = self.repair(where)
+        else:
+            assert killed and (postfix, text) == ("old", "old"), f"{where}: unrecorded, yet {postfix}/{text}"
+            assert leftovers == [], f"{where}: killed before its record, yet left {leftovers}"
+        record = TrialRecord(trial, where, killed, phase, postfix, text, repaired_by)
+        self.records.append(record)
+        return record
+
+    def repair(self, where: str) -> str:
+        """The deploy after an interrupted one builds the whole map and installs the database's."""
+        result = self.agent.call("deploy")
+        assert result["status"] == "ok", f"{where}: the repairing deploy failed: {result}"
+        assert (result["method"], result["why_full"]) == ("full", INTERRUPTED_WHY), f"{where}: {result}"
+        assert self.table_state(f"{where}, repaired") == "new" and self.text_state(f"{where}, repaired") == "new"
+        assert self.desk.leftovers() == [], f"{where}: the repair left {self.desk.leftovers()}"
+        self.deployed_now()
+        return str(result["method"])
+
+    def plain_deploy(self, where: str, method: str | None = "patch", postmap: Path | str | None = None) -> str:
+        """``aliasdesk deploy DOMAIN`` through the CLI must succeed (with ``method`` when one is given)."""
+        before = self.last_id()
+        self.desk.ok("deploy", self.domain, postmap=postmap)
+        rows = self.rows(before)
+        assert [r[1] for r in rows] in (["ok"], ["noop"]), f"{where}: {rows}"
+        if method is not None:
+            assert rows[0][1:3] == ("ok", method), f"{where}: expected a {method} deploy: {rows}"
+        assert self.table_state(where) == "new" and self.text_state(where) == "new"
+        self.deployed_now()
+        return str(rows[0][2])
+
+    def settle(self) -> None:
+        """After the trials: a plain deploy; text, table and database agree exactly; the
+        deploys after it are patches again."""
+        self.plain_deploy("the deploy after the trials", method=None)
+        self.agree("after the trials")
+        for n in range(2):
+            self.change()
+            self.plain_deploy(f"deploy {n + 1} after the trials")
+            self.agree(f"deploy {n + 1} after the trials")
+
+    def agree(self, where: str) -> None:
+        desk = self.desk
+        export = subprocess.run(
+            [*CLI, "export", self.domain], env=desk.env(), capture_output=True, timeout=TIMEOUT, cwd=desk.root / "data"
+        )
+        assert export.returncode == 0, export.stderr
+        text = desk.map_path.read_bytes()
+        assert text == export.stdout, f"{where}: the map on disk is not what aliasdesk export prints"
+        dump = desk.dump()
+        assert dump == table_of(text), f"{where}: postmap -s of the table is not what the text says"
+        assert dump == self.db, f"{where}: the table is not what the database says"
+        assert desk.leftovers() == [], f"{where}: temporary files left: {desk.leftovers()}"
+        stale = [r for r in self.rows(0) if r[1] == "running"]
+        assert not stale, f"{where}: deploys still marked running: {stale}"
+
+    def close(self) -> None:
+        if self.reader.is_alive():
+            self.reader.stop()
+        self.agent.close()
