@@ -528,16 +528,28 @@ class MapDeploy:
         except OSError as exc:
             raise InstallFailed(f"cannot write {tmp}: {exc.strerror}") from exc
 
-    def _move_into_place(self, tmp: Path, tmp_compiled: Path | None, final_compiled: Path | None, mode: int) -> None:
-        """Compiled table first, then the text: the text never names entries Postfix lacks."""
+    def _move_into_place(self, tmp: Path, tmp_compiled: Path | None, final_compiled: Path | None, mode: int) -> str:
+        """Compiled table first, then the text: the text never names entries Postfix lacks.
+
+        Once both are renamed the new map is live: a directory fsync failing after that is a
+        warning (returned), not a failed deploy, or the next one would take our own file
+        for a hand edit.
+        """
         try:
             if tmp_compiled is not None and final_compiled is not None:
                 os.chmod(tmp_compiled, mode)
                 os.replace(tmp_compiled, final_compiled)
             os.replace(tmp, self.map_path)
-            _fsync_dir(self.map_path.parent)
         except OSError as exc:
             raise InstallFailed(f"cannot move the new map into place: {exc.strerror}") from exc
+        try:
+            _fsync_dir(self.map_path.parent)
+        except OSError as exc:
+            return (
+                f"warning: the new map is in place, but syncing {self.map_path.parent} failed ({exc.strerror}): "
+                "it may not survive a power loss\n"
+            )
+        return ""
 
     def _install_full(self, rendered: RenderedMap) -> tuple[list[Finding], str, str]:
         """Write, compile, verify and rename into place. Old files stay untouched on any failure.
@@ -580,7 +592,7 @@ class MapDeploy:
             except pm.PostmapError as exc:
                 raise InstallFailed(f"verification failed: {exc}", exc.output, findings) from exc
             self._mark("verify", t)
-            self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
+            output += self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
         finally:
             for leftover in (tmp, tmp_compiled):
                 if leftover is not None:
@@ -606,7 +618,7 @@ class MapDeploy:
                 finally:
                     output = table.result()
             t = self._mark("patch", t)
-            self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
+            output += self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
             self._mark("rename", t)
         finally:
             for leftover in (tmp, tmp_compiled):

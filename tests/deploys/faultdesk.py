@@ -697,7 +697,7 @@ class PatchTrials:
         phase = "finished" if not killed else "start-up and plan"
         repaired_by = ""
         if rows:
-            _id, status, method, why_full, error = rows[0]
+            _id, status, method, why_full, _error = rows[0]
             assert (method, why_full) == ("patch", ""), f"{where}: not a patch: {rows[0]}"
             if status == "ok":
                 assert (postfix, text) == ("new", "new"), f"{where}: recorded ok, Postfix sees {postfix}, text {text}"

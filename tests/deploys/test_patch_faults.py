@@ -156,13 +156,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug (reported): MapDeploy._move_into_place raises InstallFailed when the directory "
-    "fsync fails after both renames, so the deploy is recorded failed with the new files in place, and "
-    "the next deploy after another change refuses the map on disk as a hand edit",
-)
-def test_a_deploy_failing_after_its_renames_is_not_taken_for_a_hand_edit(make_desk: Callable[..., Desk]) -> None:
+def test_a_directory_sync_failing_after_the_renames_is_a_warning(make_desk: Callable[..., Desk]) -> None:
     desk = make_desk("hash")
     run = patch_trials(desk, f"{SEED}-fsync")
     try:
@@ -172,8 +166,9 @@ def test_a_deploy_failing_after_its_renames_is_not_taken_for_a_hand_edit(make_de
             env=dict(desk.env(), DJANGO_SETTINGS_MODULE="aliasdesk.settings"),
             capture_output=True, text=True, timeout=120, cwd=desk.root,
         )
-        assert proc.returncode != 0 and "Input/output error" in proc.stderr, proc.stderr
-        run.table_state("after the failed fsync")  # whole, old or new (new: the renames happened)
+        # The renames happened: the new map is live, the deploy says so and warns.
+        assert proc.returncode == 0, proc.stderr
+        run.table_state("after the failed fsync")
         run.change("value")
         run.plain_deploy("the deploy after the failed one", method=None)
         run.agree("after the failed fsync")
