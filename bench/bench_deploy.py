@@ -218,7 +218,14 @@ def main() -> None:
         conf.mkdir()
         (conf / "main.cf").write_text("compatibility_level = 3.6\n")
         rows = bench_big(work, conf, count) + bench_many(work, conf, domains, 100)
-    print("## Deploy and import (issue 3)\n")
+    print_table("Deploy and import (issue 3)", rows)
+
+
+def print_table(title: str, rows: list[tuple[str, str, str, str]], intro: str = "") -> None:
+    """A benchmark's Markdown section: the title, a few words, the table of measured against target."""
+    print(f"## {title}\n")
+    if intro:
+        print(intro + "\n")
     print("| what | measured | target | |")
     print("|---|---|---|---|")
     for row in rows:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_deploy import AD, best, env_for, make_map, postmap_time, run
+from bench_deploy import AD, best, env_for, make_map, postmap_time, print_table, run
 
 CHANGE = (
     "from aliasdesk.aliases.models import Alias; from aliasdesk.aliases.services import update_alias; "
@@ -157,14 +157,11 @@ def main() -> None:
         env, path = setup(work, conf, "patch", count, "hash", "long")
         rows = patch_rows(env, path, conf, "hash", 0) + patch_rows(env, path, conf, "lmdb", 100)
         rows += full_rows(work, conf, count)
-    print("## Instant deploys (issue 10)\n")
-    print(f"One domain of {count:,} aliases (bench_deploy's map: two destinations each), first as a hash map, then")
-    print("as an lmdb map; then a second domain whose every value is one short address.\n")
-    print("| what | measured | target | |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print()
+    intro = (
+        f"One domain of {count:,} aliases (bench_deploy's map: two destinations each), first as a hash map, "
+        "then as an lmdb map; then a second domain whose every value is one short address."
+    )
+    print_table("Instant deploys (issue 10)", rows, intro)
 
 
 if __name__ == "__main__":
