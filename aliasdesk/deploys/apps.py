@@ -1,4 +1,13 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+
+def _deploy_saved(sender: object, **kwargs: Any) -> None:
+    # Imported on first use: the engine is not needed to start every command.
+    from aliasdesk.deploys.onsave import deploy_saved
+
+    deploy_saved(sender, **kwargs)
 
 
 class DeploysConfig(AppConfig):
@@ -7,6 +16,5 @@ class DeploysConfig(AppConfig):
 
     def ready(self) -> None:
         from aliasdesk.aliases.signals import map_changed
-        from aliasdesk.deploys.onsave import deploy_saved
 
-        map_changed.connect(deploy_saved, dispatch_uid="aliasdesk-deploy-on-save")
+        map_changed.connect(_deploy_saved, dispatch_uid="aliasdesk-deploy-on-save")
