@@ -245,19 +245,6 @@ class DiskState:
         return data.decode("utf-8", "replace") if data is not None else ""
 
 
-def _unchanged_on_disk(domain: Domain, map_path: Path) -> bool:
-    """The source is what was last deployed, and its compiled table is not older than it
-    (a hand edit imported without running postmap leaves a stale table: that is a change)."""
-    compiled = pm.compiled_path(map_path, domain.map_type)
-    if compiled is not None:
-        try:
-            if compiled.stat().st_mtime_ns < map_path.stat().st_mtime_ns:
-                return False
-        except FileNotFoundError:
-            return False
-    return sha256_file(map_path) == domain.deployed_sha256
-
-
 class InstallFailed(DeployError):
     def __init__(self, message: str, output: str = "", findings: list[Finding] | None = None) -> None:
         super().__init__(message)
@@ -712,7 +699,10 @@ def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool =
     )
     for domain in domains:
         quiet = not force and not dry_run and domain.serial == domain.deployed_serial and domain.pk not in expiring
-        if quiet and _unchanged_on_disk(domain, Path(domain.map_path)):
+        if quiet:
+            disk = DiskState(Path(domain.map_path), domain.map_type, domain.deployed_table, domain.deployed_sha256)
+            quiet = bool(domain.deployed_sha256) and disk.sha == domain.deployed_sha256 and disk.table_fresh
+        if quiet:
             results.append(DeployResult(domain.name, Deploy.Status.NOOP, "unchanged"))
             continue
         results.append(deploy_domain(domain, user=user, dry_run=dry_run, force=force, record_noop=False))
