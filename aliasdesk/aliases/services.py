@@ -284,13 +284,7 @@ class Expired:
 def expire_aliases(domain: Domain, today: object = None) -> list[str]:
     """Switch off the aliases whose valid-until date has passed, with history."""
     today = today or timezone.localdate()
-    # Asked by date alone, so the small valid-until index answers (with the domain in the
-    # query, databases walk the domain's whole alias index instead).
-    candidates = [
-        pk
-        for pk, domain_id in Alias.objects.filter(valid_until__lt=today).order_by().values_list("pk", "domain_id")
-        if domain_id == domain.pk
-    ]
+    candidates = Alias.expiring_ids(domain.pk, today)  # type: ignore[arg-type]
     if not candidates:
         return []
     due = list(

@@ -16,7 +16,7 @@ from aliasdesk.postfix.maps import postmap as pm
 from aliasdesk.postfix.maps.keys import ownership_findings
 from aliasdesk.postfix.maps.postmap import die_with_parent
 from aliasdesk.postfix.maps.validate import Finding, validate_entries
-from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
+from aliasdesk.postfix.maps.virtual import Entry, parse_virtual, read_back
 
 FULL_DIFF_LINES = 20000
 DIFF_SHOWN_LINES = 2000
@@ -37,19 +37,27 @@ def check_rendered(
     postmap keeps.
     """
     domain = rendered.domain
-    findings: list[Finding] = []
-    parsed = parse_virtual(rendered.text)
-    for problem in parsed.problems:
-        if problem.severity == "error":
-            findings.append(Finding("error", "unreadable", problem.message, line=problem.line))
-    head = parse_virtual(domain.header).entries if domain.header else []
-    foot = parse_virtual(domain.footer).entries if domain.footer else []
-    wanted = [(e.key, e.value, e.enabled) for e in head]
-    wanted += [(key, value, enabled) for key, value, enabled, _ in rendered.rows]
-    wanted += [(e.key, e.value, e.enabled) for e in foot]
-    got = [(e.key, e.value, e.enabled) for e in parsed.entries]
-    if got != wanted:
-        findings.append(Finding("error", "render-mismatch", _first_mismatch(wanted, got)))
+    # Rows that read back verbatim need no parse (read_back proves it); otherwise the
+    # whole text is parsed and compared with the rows.
+    parsed = read_back(domain.header, rendered.rows, domain.footer)
+    mismatch = ""
+    if parsed is None:
+        parsed = parse_virtual(rendered.text)
+        head = parse_virtual(domain.header).entries if domain.header else []
+        foot = parse_virtual(domain.footer).entries if domain.footer else []
+        wanted = [(e.key, e.value, e.enabled) for e in head]
+        wanted += [(key, value, enabled) for key, value, enabled, _ in rendered.rows]
+        wanted += [(e.key, e.value, e.enabled) for e in foot]
+        got = [(e.key, e.value, e.enabled) for e in parsed.entries]
+        if got != wanted:
+            mismatch = _first_mismatch(wanted, got)
+    findings = [
+        Finding("error", "unreadable", problem.message, line=problem.line)
+        for problem in parsed.problems
+        if problem.severity == "error"
+    ]
+    if mismatch:
+        findings.append(Finding("error", "render-mismatch", mismatch))
     findings += validate_entries(parsed.entries)
     findings += ownership_findings(parsed.entries, rendered.owned, rendered.tolerated, rendered.shared)
     expected: dict[str, str] = {}

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.conf import settings
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import map_ownership
 from aliasdesk.postfix.maps.keys import ownership_findings
-from aliasdesk.postfix.maps.patch import Splice, apply_splices, ordered
+from aliasdesk.postfix.maps.patch import Splice, ordered, splice_pieces, spliced_lines
 from aliasdesk.postfix.maps.resolve import split_extension
 from aliasdesk.postfix.maps.validate import Finding, validate_entries
 from aliasdesk.postfix.maps.virtual import Entry, Row, parse_virtual, render_block, render_head, render_tail
@@ -47,13 +48,28 @@ class NoPatch(Exception):
 class PatchPlan:
     old: bytes
     splices: list[Splice]
-    new: bytes
     upserts: dict[str, str]  # key as written -> value
     deletes: list[str]  # folded keys
     expected: dict[str, str | None]  # folded key -> what the patched table must answer (None: nothing)
     findings: list[Finding] = field(default_factory=list)
     alias_delta: int = 0  # live rows added minus removed
     changed: int = 0
+
+    def pieces(self) -> list[bytes | memoryview]:
+        """The new text in pieces: written and hashed without joining 45 MB first."""
+        return splice_pieces(self.old, self.splices)
+
+    @cached_property
+    def new(self) -> bytes:
+        return b"".join(self.pieces())
+
+    @property
+    def size(self) -> int:
+        return len(self.old) + sum(len(s.text) - (s.end - s.start) for s in self.splices)
+
+    @property
+    def unchanged(self) -> bool:
+        return all(self.old[s.start : s.end] == s.text for s in self.splices)
 
 
 @dataclass
@@ -81,7 +97,7 @@ def plan_patch(domain: Domain, old: bytes) -> PatchPlan:
     every = _changes(domain)
     changes = [c for c in every if not c.same]
     if not changes:
-        return PatchPlan(old, [], old, {}, [], {})
+        return PatchPlan(old, [], {}, [], {})
     splices: list[Splice] = []
     spans: dict[int, tuple[int, int]] = {}
     for change in every:
@@ -102,11 +118,10 @@ def plan_patch(domain: Domain, old: bytes) -> PatchPlan:
             text += b"\n"  # the old first block had no blank line above it: now it follows others
         splices.append(Splice(at, at, text))
     splices = _strip_leading_blank(old, r0, r1, ordered(splices))
-    new = apply_splices(old, splices)
-    plan = PatchPlan(old, splices, new, {}, [], {}, changed=len(changes))
+    plan = PatchPlan(old, splices, {}, [], {}, changed=len(changes))
     plan.alias_delta = sum((c.new is not None) - (c.old is not None) for c in changes)
     _table_changes(domain, changes, plan)
-    plan.findings = _check(domain, changes, new)
+    plan.findings = _check(domain, changes, plan)
     return plan
 
 
@@ -264,7 +279,7 @@ def _table_changes(domain: Domain, changes: list[_Change], plan: PatchPlan) -> N
             plan.upserts[written.get(folded, folded)] = new
 
 
-def _check(domain: Domain, changes: list[_Change], new: bytes) -> list[Finding]:
+def _check(domain: Domain, changes: list[_Change], plan: PatchPlan) -> list[Finding]:
     """The checks of a full deploy for the changed entries; any error means: build fully."""
     rows = [c.new for c in changes if c.new is not None]
     if not rows:
@@ -275,7 +290,7 @@ def _check(domain: Domain, changes: list[_Change], new: bytes) -> list[Finding]:
         p for p in parsed.problems if p.severity == "error"
     ]:
         raise NoPatch("a changed alias does not read back as stored")
-    lines = _line_numbers(new, [r[0] for r in rows])
+    lines = _line_numbers(plan, [r[0] for r in rows])
     changed = [Entry(r[0], r[1], r[2], r[3], lines.get(r[0], 0)) for r in rows]
     for entry in changed:
         if entry.enabled and not all(_ascii(d) for d in entry.value.replace(",", " ").split()):
@@ -289,15 +304,17 @@ def _check(domain: Domain, changes: list[_Change], new: bytes) -> list[Finding]:
     return findings
 
 
-def _line_numbers(new: bytes, keys: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for key in keys[:50]:
-        for needle in (f"\n{key}\t", f"\n#{key}\t"):
-            pos = new.find(needle.encode("utf-8"))
-            if pos >= 0:
-                found[key] = new.count(b"\n", 0, pos + 1) + 1
-                break
-    return found
+def _line_numbers(plan: PatchPlan, keys: list[str]) -> dict[str, int]:
+    """Where the changed entries stand in the new text (for the findings)."""
+    keys = keys[:50]
+    needles = [f"{prefix}{key}\t".encode() for key in keys for prefix in ("", "#")]
+    found = spliced_lines(plan.old, plan.splices, needles)
+    lines = {}
+    for key in keys:
+        at = [found[n] for n in (f"{key}\t".encode(), f"#{key}\t".encode()) if n in found]
+        if at:
+            lines[key] = min(at)
+    return lines
 
 
 def _candidates(address: str) -> list[str]:

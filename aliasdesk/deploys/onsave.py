@@ -29,7 +29,8 @@ def deploy_saved(sender: object, domain_id: int, user: Any = None, **kwargs: obj
     domain = Domain.objects.filter(pk=domain_id, deleted_at__isnull=True).first()
     if domain is None or domain.serial == domain.deployed_serial:
         return  # an earlier change of the same save deployed it already
-    result = deploy_domain(domain, user=user if getattr(user, "pk", None) else None, record_noop=False)
+    who = user if getattr(user, "pk", None) else None
+    result = deploy_domain(domain, user=who, record_noop=False, background=True)
     outcomes = OUTCOMES.get()
     if outcomes is not None:
         outcomes.append(result)

@@ -67,7 +67,7 @@ def deploy_preview(request: HttpRequest, name: str) -> HttpResponse:
     if request.method == "POST":
         domain = get_domain_for_user(request, name, write=True)
         force = request.POST.get("force") == "1"
-        result = deploy_domain(domain, user=current_user(request), force=force)
+        result = deploy_domain(domain, user=current_user(request), force=force, background=True)
         if result.ok:
             messages.success(request, f"{domain.name}: {result.message}.")
         else:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aliasdesk.postfix.maps.virtual import Entry, normalize_comment, parse_virtual, render_virtual, split_destinations
+from aliasdesk.postfix.maps.virtual import (
+    Entry,
+    normalize_comment,
+    parse_virtual,
+    read_back,
+    render_virtual,
+    split_destinations,
+)
 
 LOCAL = st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,12}", fullmatch=True)
 DOMAIN = st.from_regex(r"[a-z0-9]{1,10}(\.[a-z0-9]{1,8}){1,2}", fullmatch=True)
@@ -35,6 +42,38 @@ def test_parse_of_render_gives_back_what_was_rendered(header, entries, footer):
         assert parsed.header == header
         assert parsed.footer == footer
         assert render_virtual(parsed.header, shape(parsed.entries), parsed.footer) == text
+
+
+# Anything a row could hold, hostile too: blanks, quotes, marks, control characters.
+NASTY = st.text(st.sampled_from(list('ab@.# \t"\r\n\x00\x0b\x7f\ufeff\u00a0é')), max_size=8)
+ROW = st.tuples(
+    st.one_of(KEY, NASTY),
+    st.one_of(VALUE, NASTY),
+    st.booleans(),
+    st.one_of(COMMENT, st.just(""), NASTY),
+)
+RAW_BLOCK = st.one_of(BLOCK, NASTY.map(lambda t: t + "\n" if t else t), st.just("a@x.test b@y.test\n"))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(RAW_BLOCK, st.lists(ROW, max_size=8), RAW_BLOCK)
+def test_read_back_is_what_the_parse_reads_or_none(header, rows, footer):
+    """The deploy check's shortcut: never a different answer from the parse, only none."""
+    fast = read_back(header, rows, footer)
+    if fast is None:
+        return
+    parsed = parse_virtual(render_virtual(header, rows, footer))
+    assert fast.entries == parsed.entries
+    assert fast.problems == parsed.errors
+
+
+@settings(max_examples=300, deadline=None)
+@given(BLOCK, st.lists(ENTRY, max_size=8, unique_by=lambda e: e.key.lower()), BLOCK)
+def test_read_back_answers_for_the_maps_aliasdesk_writes(header, entries, footer):
+    rows = shape(entries)
+    fast = read_back(header, rows, footer)
+    assert fast is not None
+    assert fast.entries == parse_virtual(render_virtual(header, rows, footer)).entries
 
 
 def test_hash_inside_a_value_is_part_of_the_value():

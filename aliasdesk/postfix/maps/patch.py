@@ -36,8 +36,9 @@ def ordered(splices: Sequence[Splice]) -> list[Splice]:
     return result
 
 
-def apply_splices(old: bytes, splices: Sequence[Splice]) -> bytes:
-    view = memoryview(old)  # slices of a view copy nothing: the join is the one copy
+def splice_pieces(old: bytes, splices: Sequence[Splice]) -> list[bytes | memoryview]:
+    """The new bytes as pieces, in order: the unchanged ones are views of ``old`` (no copy)."""
+    view = memoryview(old)
     parts: list[bytes | memoryview] = []
     at = 0
     for splice in ordered(splices):
@@ -45,7 +46,29 @@ def apply_splices(old: bytes, splices: Sequence[Splice]) -> bytes:
         parts.append(splice.text)
         at = splice.end
     parts.append(view[at:])
-    return b"".join(parts)
+    return parts
+
+
+def apply_splices(old: bytes, splices: Sequence[Splice]) -> bytes:
+    return b"".join(splice_pieces(old, splices))
+
+
+def spliced_lines(old: bytes, splices: Sequence[Splice], needles: Sequence[bytes]) -> dict[bytes, int]:
+    """1-based line numbers, in the new text, of the first line each splice text starts with
+    one of ``needles`` (splices start at line starts)."""
+    found: dict[bytes, int] = {}
+    lines = at = 0  # newlines before ``at`` in the new text; ``at`` is a position in old
+    for splice in ordered(splices):
+        lines += old.count(b"\n", at, splice.start)
+        for needle in needles:
+            if needle in found:
+                continue
+            pos = 0 if splice.text.startswith(needle) else splice.text.find(b"\n" + needle) + 1
+            if pos > 0 or splice.text.startswith(needle):
+                found[needle] = lines + splice.text.count(b"\n", 0, pos) + 1
+        lines += splice.text.count(b"\n")
+        at = splice.end
+    return found
 
 
 def _line_start(data: bytes, pos: int, back: int) -> int:

@@ -14,7 +14,7 @@ comment lines after the last entry (the footer).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -331,6 +331,73 @@ def render_virtual(header: str, rows: Iterable[Row], footer: str) -> str:
         parts.append("\n")
         parts.append(footer if footer.endswith("\n") else footer + "\n")
     return "".join(parts)
+
+
+# The bytes a plain key may hold: no control character, blank or quote (the newline joins
+# keys for the check). A plain value may hold blanks and TABs inside, no other control
+# character, no quote.
+_PLAIN_KEY_BYTES = bytes(c for c in range(256) if c == 0x0A or (c > 0x20 and c not in (0x22, 0x7F)))
+_PLAIN_VALUE_BYTES = bytes(c for c in range(256) if c in (0x09, 0x0A) or (c >= 0x20 and c not in (0x22, 0x7F)))
+
+
+def _all_plain(keys: list[str], values: list[str]) -> bool:
+    """Whether every key and value is one plain word or list, decided in a few passes in C."""
+    if not keys:
+        return True
+    joined_keys, joined_values = "\n".join(keys), "\n".join(values)
+    for joined, allowed in ((joined_keys, _PLAIN_KEY_BYTES), (joined_values, _PLAIN_VALUE_BYTES)):
+        if joined.count("\n") != len(keys) - 1:  # a newline inside a key or value
+            return False
+        if joined.encode("utf-8", "surrogatepass").translate(None, allowed):
+            return False  # a byte a plain key or value never holds
+        if joined[:1] in ("", "\n") or joined[-1:] == "\n" or "\n\n" in joined:
+            return False  # an empty key or value
+    return not (
+        joined_keys[0] == "#"
+        or "\n#" in joined_keys
+        or any(joined_values[0] == b or joined_values[-1] == b for b in " \t")
+        or any(needle in joined_values for needle in ("\n ", " \n", "\n\t", "\t\n"))
+    )
+
+
+def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None:
+    """What ``parse_virtual(render_virtual(header, rows, footer))`` reads, without reading each line.
+
+    A row whose key and value are plain (checked for all rows at once, in C) renders as
+    one line that postmap reads back verbatim; a comment above it reads back when it is in
+    normal form without control characters; a switched-off row is checked on its own.
+    So only the header and the footer are parsed. ``None`` when some row is not plain, the
+    footer could continue the last row (a line starting with white space), or the header
+    or footer has an error: then parse the text. No problems are reported: the parse's
+    duplicate-key warnings are left to ``validate.validate_entries``.
+    """
+    keys = [row[0] for row in rows]
+    if (
+        not _all_plain(keys, [row[1] for row in rows])
+        or (header or (keys[0] if keys else "")).startswith("\ufeff")
+        or any(line[:1] in (" ", "\t", "\r", "\f", "\v") for line in footer.split("\n"))
+    ):
+        return None
+    result = parse_virtual(header) if header else ParsedMap()
+    tail = parse_virtual(footer) if footer else ParsedMap()
+    if result.errors or tail.errors:
+        return None  # the parse reports them, in its order
+    result.problems = []
+    append, new_tuple = result.entries.append, tuple.__new__
+    line = render_head(header).count("\n")
+    for index, (key, value, enabled, comment) in enumerate(rows):
+        if comment:  # a blank line above it (except first), then its comment lines
+            if comment != normalize_comment(comment) or _CONTROL_RE.search(comment):
+                return None
+            line += (1 if index else 0) + comment.count("\n") + 1
+        if not enabled and _disabled_entry(f"#{key}\t{value}") != (key, value):
+            return None
+        line += 1
+        append(new_tuple(Entry, (key, value, enabled, comment, line)))
+    at = line + 1  # the blank line above the footer
+    result.entries += [e._replace(line=e.line + at) for e in tail.entries]
+    result.footer = tail.footer
+    return result
 
 
 def render_head(header: str) -> str:
