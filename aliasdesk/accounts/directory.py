@@ -31,10 +31,10 @@ from django.utils import timezone
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 
 from aliasdesk.accounts.backends import REFUSAL_ATTRIBUTE
+from aliasdesk.accounts.domains import domain_grants
 from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.ldapconf import ROLES
 from aliasdesk.accounts.models import Grant, User
-from aliasdesk.aliases.models import Domain
 
 logger = logging.getLogger(__name__)
 
@@ -109,29 +109,11 @@ def apply_membership(user: User, membership: Membership) -> None:
     if before_role is not None and before_role != role:
         record_event("user.changed", actor=None, subject=user, before={"role": before_role}, after={"role": role},
                      detail="directory groups")
-    wanted: set[int] = set()
-    if membership.role in (User.Role.EDITOR, User.Role.VIEWER):
-        domains = Domain.objects.filter(name__in=membership.domains, deleted_at__isnull=True)
-        found = dict(domains.values_list("name", "pk"))
-        missing = sorted(membership.domains - found.keys())
-        if missing:
-            logger.info("ALIASDESK_LDAP_DOMAIN_GROUPS names domains aliasdesk does not have: %s", ", ".join(missing))
-        wanted = set(found.values())
     grant_role = Grant.Role.VIEWER if role == User.Role.VIEWER else Grant.Role.EDITOR
-    current = {g.domain_id: g for g in Grant.objects.filter(user=user).select_related("domain")}
-    for domain_id, grant in current.items():
-        if domain_id not in wanted:
-            grant.delete()
-            record_event("grant.revoked", actor=None, subject=user, domain=grant.domain,
-                         before={"role": grant.role}, detail="directory groups")
-        elif grant.role != grant_role:
-            Grant.objects.filter(pk=grant.pk).update(role=grant_role)
-            record_event("grant.changed", actor=None, subject=user, domain=grant.domain,
-                         before={"role": grant.role}, after={"role": grant_role}, detail="directory groups")
-    for domain in Domain.objects.filter(pk__in=sorted(wanted - current.keys())):
-        Grant.objects.create(user=user, domain=domain, role=grant_role)
-        record_event("grant.added", actor=None, subject=user, domain=domain, after={"role": grant_role},
-                     detail="directory groups")
+    names = membership.domains if membership.role in (User.Role.EDITOR, User.Role.VIEWER) else frozenset()
+    missing = domain_grants().sync_directory(user, names, grant_role)
+    if missing:
+        logger.info("ALIASDESK_LDAP_DOMAIN_GROUPS names domains aliasdesk does not have: %s", ", ".join(missing))
 
 
 def is_local_account(name: str) -> bool:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from aliasdesk.accounts.clientaddr import client_address
 from aliasdesk.accounts.models import SecurityEvent, User
-from aliasdesk.aliases.models import Domain
 
 # action → what the audit log says
 ACTIONS = {
@@ -47,7 +47,7 @@ def record_event(
     actor: User | None = None,
     subject: User | None = None,
     subject_name: str = "",
-    domain: Domain | None = None,
+    domain: Model | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     detail: str = "",
@@ -61,7 +61,8 @@ def record_event(
       command line or an anonymous visitor).
     - ``subject``: the user it concerns (for a failed sign-in of an unknown name, leave it
       None and give ``subject_name``, the name that was tried).
-    - ``domain``: the domain it concerns (grants), for the audit log's domain filter.
+    - ``domain``: the domain it concerns (grants), for the audit log's domain filter (an
+      ``aliases.Domain``: accounts does not import the aliases app built on it).
     - ``before``/``after``: the changed fields, JSON-serialisable; never a password, a
       token or a two-factor secret.
     - ``detail``: a short note ("wrong two-factor code", "with a recovery code").
@@ -84,7 +85,7 @@ def record_event(
         actor_name=actor.get_username() if actor is not None else "",
         subject=subject if subject is not None and subject.pk else None,
         subject_name=(subject.get_username() if subject is not None else subject_name)[:150],
-        domain=domain,
+        domain_id=domain.pk if domain is not None else None,
         address=address or None,
         before=before or {},
         after=after or {},

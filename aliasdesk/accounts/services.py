@@ -1,4 +1,4 @@
-"""Creating and changing users, and granting them domains."""
+"""Creating and changing users (granting them domains: ``aliasdesk.aliases.grants``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
+from aliasdesk.accounts.domains import domain_grants
 from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.models import Grant, User
-from aliasdesk.aliases.models import Domain
 
 
 class AccountError(Exception):
@@ -27,15 +27,18 @@ class AccountError(Exception):
 def add_user(
     name: str, role: str, *, domains: list[str] | tuple[str, ...] = (), password: str | None = None, email: str = ""
 ) -> tuple[User, str | None]:
-    """Create a user; returns the user and the generated password when none was given."""
+    """Create a user; returns the user and the generated password when none was given.
+
+    ``domains`` are names of live domains to grant an editor or viewer (looked up by the
+    aliases app, through ``aliasdesk.accounts.domains``).
+    """
     if role not in User.Role.values:
         raise AccountError(f"unknown role {role!r}")
     if User.objects.filter(username=name).exists():
         raise AccountError(f"user {name} exists already")
     if domains and role in (User.Role.ADMIN, User.Role.AUDITOR):
         raise AccountError(f"a {role} sees every domain: --domain is for editors and viewers")
-    found = {d.name: d for d in Domain.objects.filter(name__in=[d.lower() for d in domains], deleted_at__isnull=True)}
-    missing = [d for d in domains if d.lower() not in found]
+    missing = domain_grants().missing(domains) if domains else []
     if missing:
         raise AccountError(f"no such domain: {', '.join(missing)}")
     generated = None
@@ -48,16 +51,15 @@ def add_user(
         raise AccountError("password refused: " + " ".join(exc.messages)) from exc
     user.set_password(password)
     user.save()
-    grant_role = Grant.Role.VIEWER if role == User.Role.VIEWER else Grant.Role.EDITOR
-    Grant.objects.bulk_create([Grant(user=user, domain=d, role=grant_role) for d in found.values()])
     record_event(
         "user.created",
         subject=user,
         after={"role": role, "active": True, "password": "generated" if generated else "set"},
         detail="" if generated is None else "password generated",
     )
-    for domain in found.values():
-        record_event("grant.added", subject=user, domain=domain, after={"domain": domain.name, "role": grant_role})
+    if domains:
+        grant_role = Grant.Role.VIEWER if role == User.Role.VIEWER else Grant.Role.EDITOR
+        domain_grants().grant_named(user, domains, grant_role)
     return user, generated
 
 
@@ -130,49 +132,19 @@ def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
     return user
 
 
-def _refuse_directory_user(user: User, what: str, field: str = "") -> None:
+def refuse_directory_user(user: User, what: str, field: str = "") -> None:
+    """Refuse a change to a directory user; ``what`` says why ("password is managed by the directory")."""
     if user.is_directory:
         raise AccountError(f"{user.username} is a directory user: their {what}", field)
 
 
 def reset_password(user: User, password: str, again: str) -> None:
     """Give a user a new password (typed twice, checked by the password validators)."""
-    _refuse_directory_user(user, "password is managed by the directory", "password")
+    refuse_directory_user(user, "password is managed by the directory", "password")
     _check_password(user, password, again)
     user.set_password(password)
     user.save(update_fields=["password"])
     record_event("password.set", subject=user, detail="by an administrator")
-
-
-def grant_domain(user: User, domain: Domain, role: str) -> Grant:
-    """Let a domain editor or viewer edit or read one more domain (or change that right)."""
-    if role not in Grant.Role.values:
-        raise AccountError(f"unknown domain role {role!r}", "grant_role")
-    _refuse_directory_user(user, "domains follow their directory groups", "grant_role")
-    if user.role in (User.Role.ADMIN, User.Role.AUDITOR) or user.is_superuser:
-        raise AccountError(f"{user.username} is {user.get_role_display().lower()} and sees every domain already")
-    if user.role == User.Role.VIEWER and role == Grant.Role.EDITOR:
-        raise AccountError(f"{user.username} is a domain viewer: make them a domain editor first", "grant_role")
-    if domain.deleted_at is not None:
-        raise AccountError(f"{domain.name} is deleted")
-    old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
-    grant, _ = Grant.objects.update_or_create(user=user, domain=domain, defaults={"role": role})
-    if old != role:
-        record_event(
-            "grant.added" if old is None else "grant.changed", subject=user, domain=domain,
-            before={"role": old} if old else {}, after={"domain": domain.name, "role": role},
-        )
-    return grant
-
-
-def revoke_grant(user: User, domain: Domain) -> bool:
-    """Take one domain away from a user; False when they did not have it."""
-    _refuse_directory_user(user, "domains follow their directory groups")
-    old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
-    deleted, _ = Grant.objects.filter(user=user, domain=domain).delete()
-    if deleted:
-        record_event("grant.revoked", subject=user, domain=domain, before={"domain": domain.name, "role": old})
-    return deleted > 0
 
 
 @transaction.atomic

@@ -1,4 +1,4 @@
-"""Account pages: users and their grants."""
+"""Account pages: users and their grants (adding and taking away grants: ``aliasdesk.aliases.grant_views``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_POST
 from aliasdesk.accounts import login_views, services
 from aliasdesk.accounts.access import require_admin
 from aliasdesk.accounts.current import current_user
+from aliasdesk.accounts.domains import domain_grants
 from aliasdesk.accounts.models import Grant, User
-from aliasdesk.aliases.models import Domain
 
 
 @login_required
@@ -47,10 +47,11 @@ def user_create(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/user_new.html", context)
 
 
-def _edit_context(request: HttpRequest, target: User, **extra: Any) -> dict[str, Any]:
+def edit_context(request: HttpRequest, target: User, **extra: Any) -> dict[str, Any]:
+    """What accounts/user_edit.html and its grants section (accounts/_grants.html) show."""
     grants = list(target.grants.select_related("domain").order_by("domain__name"))
     granted = {g.domain_id: g.role for g in grants}
-    domains = Domain.objects.filter(deleted_at__isnull=True).order_by("name").only("pk", "name")
+    domains = domain_grants().grantable()
     return {
         "target": target,
         "roles": User.Role.choices,
@@ -84,12 +85,12 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
                 by=current_user(request),
             )
         except services.AccountError as exc:
-            context = _edit_context(request, target, error=str(exc), error_field=exc.field or "role")
+            context = edit_context(request, target, error=str(exc), error_field=exc.field or "role")
             return render(request, "accounts/user_edit.html", context, status=422)
         messages.success(request, f"Saved {target.username}: {target.get_role_display()}, "
                          f"{'active' if target.is_active else 'deactivated'}.")
         return redirect("user-edit", target.pk)
-    return render(request, "accounts/user_edit.html", _edit_context(request, target))
+    return render(request, "accounts/user_edit.html", edit_context(request, target))
 
 
 @login_required
@@ -100,7 +101,7 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         services.reset_password(target, request.POST.get("password", ""), request.POST.get("password2", ""))
     except services.AccountError as exc:
-        context = _edit_context(request, target, password_error=str(exc))
+        context = edit_context(request, target, password_error=str(exc))
         return render(request, "accounts/user_edit.html", context, status=422)
     if target.pk == request.user.pk:
         update_session_auth_hash(request, target)  # stay signed in after changing one's own password
@@ -117,7 +118,7 @@ def user_source(request: HttpRequest, user_id: int) -> HttpResponse:
     try:
         services.convert_user(target, request.POST.get("to", ""), by=current_user(request))
     except services.AccountError as exc:
-        context = _edit_context(request, target, source_error=str(exc))
+        context = edit_context(request, target, source_error=str(exc))
         return render(request, "accounts/user_edit.html", context, status=422)
     if request.POST.get("to") == User.Source.DIRECTORY:
         messages.success(request, f"{target.username} now signs in against the directory; "
@@ -136,43 +137,3 @@ def password_change(request: HttpRequest) -> HttpResponseBase:
     if current_user(request).is_directory:
         return render(request, "accounts/password_directory.html")
     return _password_change(request)
-
-
-def _grants_response(request: HttpRequest, target: User, **extra: Any) -> HttpResponse:
-    """htmx swaps the grants section in place; without htmx, back to the page."""
-    if request.headers.get("HX-Request"):
-        return render(request, "accounts/_grants.html", _edit_context(request, target, **extra))
-    if extra.get("grant_error"):
-        return render(request, "accounts/user_edit.html", _edit_context(request, target, **extra), status=422)
-    if extra.get("grant_done"):
-        messages.success(request, str(extra["grant_done"]))
-    return redirect("user-edit", target.pk)
-
-
-@login_required
-@require_POST
-def grant_add(request: HttpRequest, user_id: int) -> HttpResponse:
-    require_admin(request)
-    target = _target(user_id)
-    domain = Domain.objects.filter(pk=request.POST.get("domain") or 0, deleted_at__isnull=True).first()
-    if domain is None:
-        return _grants_response(request, target, grant_error="choose a domain")
-    role = request.POST.get("role", "")
-    try:
-        services.grant_domain(target, domain, role)
-    except services.AccountError as exc:
-        return _grants_response(request, target, grant_error=str(exc))
-    return _grants_response(request, target, grant_done=f"{target.username} is now {role} of {domain.name}.")
-
-
-@login_required
-@require_POST
-def grant_revoke(request: HttpRequest, user_id: int, domain_id: int) -> HttpResponse:
-    require_admin(request)
-    target = _target(user_id)
-    domain = get_object_or_404(Domain, pk=domain_id)
-    try:
-        services.revoke_grant(target, domain)
-    except services.AccountError as exc:
-        return _grants_response(request, target, grant_error=str(exc))
-    return _grants_response(request, target, grant_done=f"{target.username} no longer has {domain.name}.")

@@ -395,7 +395,8 @@ def test_posix_groups(slapd: Slapd, use_directory: Configure) -> None:
 # --- what admins and directory users see ------------------------------------------------------
 
 def test_pages_say_managed_by_the_directory(slapd: Slapd, use_directory: Configure, local_admin: User) -> None:
-    from aliasdesk.accounts import services
+    from aliasdesk.accounts.services import AccountError
+    from aliasdesk.aliases.grants import grant_domain
 
     use_directory(slapd)
     ben, _ = sign_in("ben", "ben-pass")
@@ -413,8 +414,8 @@ def test_pages_say_managed_by_the_directory(slapd: Slapd, use_directory: Configu
     assert not User.objects.get(username="ben").has_usable_password()
     response = root.post(f"/users/{target.pk}/", {"role": "admin", "is_active": "on"})
     assert response.status_code == 422 and User.objects.get(username="ben").role == "editor"
-    with pytest.raises(services.AccountError, match="directory"):
-        services.grant_domain(target, Domain.objects.get(name="other.org"), "editor")
+    with pytest.raises(AccountError, match="directory"):
+        grant_domain(target, Domain.objects.get(name="other.org"), "editor")
 
     # deactivating a directory user locally ends their session
     root.post(f"/users/{target.pk}/", {"role": "editor"})

@@ -1,0 +1,101 @@
+"""Granting users domains: by hand on a user's page, by name on the command line, and as
+the directory's domain groups say.
+
+Grants are accounts' model, domains are ours; accounts sits below this app and reaches
+what it needs here through ``aliasdesk.accounts.domains`` (handed over in
+``AliasesConfig.ready`` as :data:`DOMAIN_GRANTS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aliasdesk.accounts.domains import DomainGrants
+from aliasdesk.accounts.events import record_event
+from aliasdesk.accounts.models import Grant, User
+from aliasdesk.accounts.services import AccountError, refuse_directory_user
+from aliasdesk.aliases.models import Domain
+
+
+def grant_domain(user: User, domain: Domain, role: str) -> Grant:
+    """Let a domain editor or viewer edit or read one more domain (or change that right)."""
+    if role not in Grant.Role.values:
+        raise AccountError(f"unknown domain role {role!r}", "grant_role")
+    refuse_directory_user(user, "domains follow their directory groups", "grant_role")
+    if user.role in (User.Role.ADMIN, User.Role.AUDITOR) or user.is_superuser:
+        raise AccountError(f"{user.username} is {user.get_role_display().lower()} and sees every domain already")
+    if user.role == User.Role.VIEWER and role == Grant.Role.EDITOR:
+        raise AccountError(f"{user.username} is a domain viewer: make them a domain editor first", "grant_role")
+    if domain.deleted_at is not None:
+        raise AccountError(f"{domain.name} is deleted")
+    old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
+    grant, _ = Grant.objects.update_or_create(user=user, domain=domain, defaults={"role": role})
+    if old != role:
+        record_event(
+            "grant.added" if old is None else "grant.changed", subject=user, domain=domain,
+            before={"role": old} if old else {}, after={"domain": domain.name, "role": role},
+        )
+    return grant
+
+
+def revoke_grant(user: User, domain: Domain) -> bool:
+    """Take one domain away from a user; False when they did not have it."""
+    refuse_directory_user(user, "domains follow their directory groups")
+    old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
+    deleted, _ = Grant.objects.filter(user=user, domain=domain).delete()
+    if deleted:
+        record_event("grant.revoked", subject=user, domain=domain, before={"domain": domain.name, "role": old})
+    return deleted > 0
+
+
+def grantable_domains() -> list[Domain]:
+    """Every live domain, by name: what a user's page offers to grant."""
+    return list(Domain.objects.filter(deleted_at__isnull=True).order_by("name").only("pk", "name"))
+
+
+def _live_domains(names: Sequence[str]) -> dict[str, Domain]:
+    return {d.name: d for d in Domain.objects.filter(name__in=[n.lower() for n in names], deleted_at__isnull=True)}
+
+
+def missing_domains(names: Sequence[str]) -> list[str]:
+    """The names, as given, that are no live domain (letter case aside)."""
+    found = _live_domains(names)
+    return [n for n in names if n.lower() not in found]
+
+
+def grant_named_domains(user: User, names: Sequence[str], role: str) -> None:
+    """Give a new user these live domains, by name (``aliasdesk user add --domain``)."""
+    found = _live_domains(names)
+    Grant.objects.bulk_create([Grant(user=user, domain=d, role=role) for d in found.values()])
+    for domain in found.values():
+        record_event("grant.added", subject=user, domain=domain, after={"domain": domain.name, "role": role})
+
+
+def sync_directory_grants(user: User, names: frozenset[str], role: str) -> list[str]:
+    """Make a directory user's grants exactly the live domains of these names, in this grant
+    role, recording each change; returns the names that are no live domain, sorted."""
+    found = dict(Domain.objects.filter(name__in=names, deleted_at__isnull=True).values_list("name", "pk"))
+    wanted = set(found.values())
+    current = {g.domain_id: g for g in Grant.objects.filter(user=user).select_related("domain")}
+    for domain_id, grant in current.items():
+        if domain_id not in wanted:
+            grant.delete()
+            record_event("grant.revoked", actor=None, subject=user, domain=grant.domain,
+                         before={"role": grant.role}, detail="directory groups")
+        elif grant.role != role:
+            Grant.objects.filter(pk=grant.pk).update(role=role)
+            record_event("grant.changed", actor=None, subject=user, domain=grant.domain,
+                         before={"role": grant.role}, after={"role": role}, detail="directory groups")
+    for domain in Domain.objects.filter(pk__in=sorted(wanted - current.keys())):
+        Grant.objects.create(user=user, domain=domain, role=role)
+        record_event("grant.added", actor=None, subject=user, domain=domain, after={"role": role},
+                     detail="directory groups")
+    return sorted(names - found.keys())
+
+
+DOMAIN_GRANTS = DomainGrants(
+    grantable=grantable_domains,
+    missing=missing_domains,
+    grant_named=grant_named_domains,
+    sync_directory=sync_directory_grants,
+)
