@@ -375,6 +375,7 @@ def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None
     if (
         not _all_plain(keys, [row[1] for row in rows])
         or (header or (keys[0] if keys else "")).startswith("\ufeff")
+        or footer.startswith("\ufeff")  # a mark only the file's start may have
         or any(line[:1] in (" ", "\t", "\r", "\f", "\v") for line in footer.split("\n"))
     ):
         return None
