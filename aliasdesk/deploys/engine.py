@@ -595,7 +595,10 @@ class MapDeploy:
 
     def _keep_old(self, path: Path, tmp: Path) -> None:
         """Give the file about to be replaced a second name, freed after the deploy (see standby):
-        replacing a file's last name frees its blocks, ~60 ms for a big table."""
+        replacing a file's last name frees its blocks, ~60 ms for a big table. Only where a
+        thread frees it later: a command would only pay the same time after its record."""
+        if not self.background:
+            return
         grave = tmp.with_name(tmp.name.replace(TMP_MARK, f"{TMP_MARK}old-", 1))
         with suppress(OSError):
             os.link(path, grave, follow_symlinks=False)
