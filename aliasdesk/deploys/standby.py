@@ -140,13 +140,17 @@ def take_spare(table: Path, into: Path) -> bool:
 
 
 def remove_stale(table: Path) -> None:
-    """Spares of tables no longer live, and partial ones of killed processes. Under the map lock."""
-    wait(table)
+    """Spares of tables no longer live, and partial ones of killed processes. Under the map lock.
+
+    This process's own spare in the making is left to finish: the deploy waits for it only
+    when it takes it, so its planning and its text's write happen meanwhile.
+    """
     try:
         live = spare_path(table, stamp_of(os.stat(table, follow_symlinks=False))).name
     except OSError:
         live = ""
+    ours = f".{table.name}{SPARE_MARK}partial-{os.getpid()}-"
     for path in table.parent.glob(f".{table.name}{SPARE_MARK}*"):
-        if path.name != live:
+        if path.name != live and not path.name.startswith(ours):
             with suppress(OSError):
                 path.unlink()
