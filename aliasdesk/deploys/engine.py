@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import errno
 import fcntl
+import gc
 import hashlib
 import os
 import shutil
@@ -99,11 +100,6 @@ def read_map_text(path: Path) -> str:
         return fh.read().decode("utf-8", "replace")
 
 
-# Lock file descriptors this process holds: a forked child must close its copies, or a
-# child outliving a killed deploy would keep the map locked.
-HELD_LOCKS: set[int] = set()
-
-
 @contextmanager
 def map_lock(map_path: Path) -> Iterator[None]:
     """Serialize deploys of one map on this host (an advisory lock beside the map)."""
@@ -120,10 +116,8 @@ def map_lock(map_path: Path) -> Iterator[None]:
             raise DeployError(f"cannot lock {lock_path}: {exc.strerror}") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        HELD_LOCKS.add(fd)
         yield
     finally:
-        HELD_LOCKS.discard(fd)
         os.close(fd)
 
 
@@ -351,7 +345,20 @@ class MapDeploy:
     # -- the steps ------------------------------------------------------------------------
 
     def run(self) -> DeployResult:
-        """Never raises for a failed deploy: the result says why."""
+        """Never raises for a failed deploy: the result says why.
+
+        The garbage collector rests meanwhile: a big map's millions of rows and strings
+        hold no cycles, and its passes over them would cost as much as the checks.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> DeployResult:
         try:
             self.map_path = paths.check_map_path(self.domain.map_path)
             _prepare_dir(self.map_path)
@@ -619,7 +626,7 @@ class MapDeploy:
             self._write_text(tmp, rendered.data, mode)
             t = self._mark("write", t)
             build = pm.Build(postmap, map_type, tmp) if tmp_compiled is not None else None
-            check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE, close_in_child=HELD_LOCKS)
+            check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE)
             try:
                 diff = map_diff(self.disk.text, rendered.text, str(self.map_path))
                 self._mark("diff", t)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
 from typing import NamedTuple
 
 __all__ = [
@@ -372,8 +373,11 @@ def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None
     duplicate-key warnings are left to ``validate.validate_entries``.
     """
     keys = [row[0] for row in rows]
+    values = [row[1] for row in rows]
+    enabled = [row[2] for row in rows]
+    comments = [row[3] for row in rows]
     if (
-        not _all_plain(keys, [row[1] for row in rows])
+        not _all_plain(keys, values)
         or (header or (keys[0] if keys else "")).startswith("\ufeff")
         or footer.startswith("\ufeff")  # a mark only the file's start may have
         or any(line[:1] in (" ", "\t", "\r", "\f", "\v") for line in footer.split("\n"))
@@ -384,18 +388,23 @@ def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None
     if result.errors or tail.errors:
         return None  # the parse reports them, in its order
     result.problems = []
-    append, new_tuple = result.entries.append, tuple.__new__
-    line = render_head(header).count("\n")
-    for index, (key, value, enabled, comment) in enumerate(rows):
-        if comment:  # a blank line above it (except first), then its comment lines
-            if comment != normalize_comment(comment) or _CONTROL_RE.search(comment):
-                return None
-            line += (1 if index else 0) + comment.count("\n") + 1
-        if not enabled and _disabled_entry(f"#{key}\t{value}") != (key, value):
+    for index in [i for i, on in enumerate(enabled) if not on]:
+        if _disabled_entry(f"#{keys[index]}\t{values[index]}") != (keys[index], values[index]):
             return None
-        line += 1
-        append(new_tuple(Entry, (key, value, enabled, comment, line)))
-    at = line + 1  # the blank line above the footer
+    # Each row is one line, and a commented one has a blank line above it (except the
+    # first) and its comment lines.
+    heights = [1] * len(rows)
+    for index in [i for i, comment in enumerate(comments) if comment]:
+        comment = comments[index]
+        if comment != normalize_comment(comment) or _CONTROL_RE.search(comment):
+            return None
+        heights[index] += (1 if index else 0) + comment.count("\n") + 1
+    head = render_head(header).count("\n")
+    lines = list(accumulate(heights, initial=head))
+    # The entries, made in C: tuple.__new__(Entry, (key, value, enabled, comment, line)).
+    fields = zip(keys, values, enabled, comments, lines[1:], strict=True)
+    result.entries += map(tuple.__new__, repeat(Entry), fields)
+    at = lines[-1] + 1  # the blank line above the footer
     result.entries += [e._replace(line=e.line + at) for e in tail.entries]
     result.footer = tail.footer
     return result
