@@ -71,6 +71,9 @@ def _as_dict(result: DeployResult) -> dict[str, Any]:
         "status": result.status,
         "message": result.message,
         "deploy_id": result.deploy_id,
+        "method": result.method,  # "patch" or "full" for an installed map, "" otherwise
+        "why_full": result.why_full,  # why a change of a few rows was built whole
+        "drift": result.drift,  # the map on disk was edited by hand since the last deploy
         "findings": [f.to_dict() for f in result.findings],
         "diff": result.diff,
         "timings": result.timings,
