@@ -374,8 +374,10 @@ class MapDeploy:
         except DeployError as exc:
             return self._failed(str(exc))
         finally:
-            spare = self.installed if self.domain.map_type in PATCHABLE else None
-            standby.after_deploy(spare, self.graves, background=self.background)
+            # Spares serve the next patch, of the table and of the text it wrote.
+            spares = [self.installed, self.map_path] if self.installed and self.domain.map_type in PATCHABLE else []
+            lock = paths.lock_path(self.map_path)
+            standby.after_deploy(spares, self.graves, background=self.background, lock=lock)
 
     def _locked(self) -> DeployResult:
         domain = self.domain
@@ -383,6 +385,7 @@ class MapDeploy:
             _remove_leftovers(self.map_path)
             if (table := pm.compiled_path(self.map_path, domain.map_type)) is not None:
                 standby.remove_stale(table)
+            standby.remove_stale(self.map_path)
             Deploy.objects.filter(domain=domain, status=Deploy.Status.RUNNING).update(
                 status=Deploy.Status.FAILED, error=INTERRUPTED, finished_at=timezone.now()
             )
@@ -574,6 +577,32 @@ class MapDeploy:
         except OSError as exc:
             raise InstallFailed(f"cannot write {tmp}: {exc.strerror}") from exc
 
+    def _write_patched_text(self, tmp: Path, plan: PatchPlan, pieces: list[bytes | memoryview], mode: int) -> None:
+        """The new text: on a spare of the old one only what follows the first change is
+        written (and synced); without a spare, all of it."""
+        t = time.monotonic()
+        # A text spare still being copied is not waited for: writing the whole text takes as long.
+        if not plan.splices or not standby.take_spare(self.map_path, tmp, wait_for_it=False):
+            self._write_text(tmp, pieces, mode)
+            self._mark("text", t)
+            return
+        start = plan.splices[0].start  # pieces[0] is old[:start], already there
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_NOFOLLOW)
+            try:
+                os.lseek(fd, start, os.SEEK_SET)
+                with os.fdopen(os.dup(fd), "wb") as fh:
+                    for piece in pieces[1:]:
+                        fh.write(piece)
+                os.ftruncate(fd, plan.size)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.chmod(tmp, mode)
+        except OSError as exc:
+            raise InstallFailed(f"cannot write {tmp}: {exc.strerror}") from exc
+        self._mark("text-spare", t)
+
     def _move_into_place(self, tmp: Path, tmp_compiled: Path | None, final_compiled: Path | None, mode: int) -> str:
         """Compiled table first, then the text: the text never names entries Postfix lacks.
 
@@ -681,7 +710,7 @@ class MapDeploy:
                 pieces = plan.pieces()
                 digest = pool.submit(sha256_pieces, pieces)
                 try:
-                    self._write_text(tmp, pieces, mode)
+                    self._write_patched_text(tmp, plan, pieces, mode)
                     diff = splice_diff(plan.old, plan.splices, str(self.map_path))
                 finally:
                     output = table.result()

@@ -1,13 +1,13 @@
-"""Work a deploy leaves for after its map is live: a spare copy of a big table, old files to free.
+"""Work a deploy leaves for after its map is live: spare copies of big files, old files to free.
 
-A patch deploy starts from a copy of the compiled table. For a 500,000-alias map that is
-84 MB to copy and, above all, to fsync: most of the time a saved change would otherwise
-wait. So after a deploy that installed a big table, a background thread copies it to a
-spare beside it and syncs it, while nobody waits. The spare's name carries the stamp
-(inode, size, mtime) of the table it copies; the next patch deploy renames it to its
-working name when that stamp is still the live table's, and copies the table itself
-otherwise. Freeing the replaced files (unlinking 130 MB takes ext4 ~60 ms) happens in the
-same thread.
+A patch deploy starts from a copy of the compiled table and writes the whole text anew.
+For a 500,000-alias map that is 84 + 45 MB to write and, above all, to fsync: most of the
+time a saved change would otherwise wait. So after a deploy that installed big files, a
+background thread copies each to a spare beside it and syncs it, while nobody waits. A
+spare's name carries the stamp (inode, size, mtime) of the file it copies; the next patch
+deploy renames it to its working name when that stamp is still the live file's (and then
+writes only what changed), and copies or writes the whole file otherwise. Freeing the
+replaced files (unlinking 130 MB takes ext4 ~60 ms) happens in the same thread.
 
 The web process runs this in the background. A command runs it before it exits, so it
 leaves no spare that nobody would use soon and its deploy time stays honest.
@@ -16,6 +16,7 @@ A spare that a killed process was writing is removed by the next deploy of the m
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from collections.abc import Iterable
@@ -29,7 +30,7 @@ SPARE_MIN = 8 * 1024 * 1024
 
 _lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
-_pending: dict[Path, Future[None]] = {}
+_pending: dict[Path, Future[Path | None]] = {}
 
 
 def stamp_of(st: os.stat_result) -> str:
@@ -57,29 +58,29 @@ def wait(table: Path) -> None:
             future.result()
 
 
-def after_deploy(table: Path | None, graves: Iterable[Path], *, background: bool) -> None:
-    """Free the replaced files and keep a spare of ``table`` (None: no table, or no spare wanted)."""
+def after_deploy(spares: list[Path], graves: Iterable[Path], *, background: bool, lock: Path | None = None) -> None:
+    """Free the replaced files and keep a spare of each of ``spares`` (the files just installed),
+    one after the other in the background thread. Where a deploy holds ``lock`` (the map's)
+    by the time a spare after the first is due, that one is not made: the deploy replaces
+    the file anyway, and saves coming one right after the other need the disk for themselves.
+    """
     graves = list(graves)
     if not background:
         _free(graves)
         return
-    future = _pool().submit(_after, table, graves)
-    if table is not None:
+    pool = _pool()
+    pool.submit(_free, graves)
+    for n, path in enumerate(spares):
+        future = pool.submit(make_spare, path, busy=lock if n else None)
         with _lock:
-            _pending[table] = future
-        future.add_done_callback(lambda done: _forget(table, done))
+            _pending[path] = future
+        future.add_done_callback(lambda done, path=path: _forget(path, done))  # type: ignore[misc]
 
 
-def _forget(table: Path, done: Future[None]) -> None:
+def _forget(path: Path, done: Future[Path | None]) -> None:
     with _lock:
-        if _pending.get(table) is done:
-            del _pending[table]
-
-
-def _after(table: Path | None, graves: list[Path]) -> None:
-    _free(graves)
-    if table is not None:
-        make_spare(table)
+        if _pending.get(path) is done:
+            del _pending[path]
 
 
 def _free(graves: list[Path]) -> None:
@@ -88,8 +89,11 @@ def _free(graves: list[Path]) -> None:
             grave.unlink()
 
 
-def make_spare(table: Path) -> Path | None:
-    """Copy ``table`` to its spare, synced; None when it is small, gone or changed meanwhile."""
+def make_spare(table: Path, busy: Path | None = None) -> Path | None:
+    """Copy ``table`` (or a map's text) to its spare, synced; None when it is small, gone,
+    changed meanwhile, or when the lock file ``busy`` is held by a deploy."""
+    if busy is not None and _held(busy):
+        return None
     try:
         src = os.open(table, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -119,6 +123,20 @@ def make_spare(table: Path) -> Path | None:
             partial.unlink()
 
 
+def _held(lock: Path) -> bool:
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock again
+    return False
+
+
 def _copy(src: int, dst: int, size: int) -> None:
     done = 0
     while done < size:
@@ -128,12 +146,18 @@ def _copy(src: int, dst: int, size: int) -> None:
         done += sent
 
 
-def take_spare(table: Path, into: Path) -> bool:
-    """Rename the spare of the live ``table`` to ``into``; False when there is none."""
-    wait(table)
+def take_spare(path: Path, into: Path, *, wait_for_it: bool = True) -> bool:
+    """Rename the spare of the live ``path`` to ``into``; False when there is none. Without
+    ``wait_for_it``, one this process is still making does not count either."""
+    if wait_for_it:
+        wait(path)
+    else:
+        with _lock:
+            if path in _pending:
+                return False
     try:
-        live = os.stat(table, follow_symlinks=False)
-        os.rename(spare_path(table, stamp_of(live)), into)
+        live = os.stat(path, follow_symlinks=False)
+        os.rename(spare_path(path, stamp_of(live)), into)
     except OSError:
         return False
     return True
