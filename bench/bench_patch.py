@@ -87,7 +87,7 @@ TO_LMDB = (
 
 def patch_rows(
     env: dict[str, str], path: Path, conf: Path, map_type: str, first: int
-) -> list[tuple[str, str, str, str]]:
+) -> list[tuple[str, ...]]:
     """One alias changed, then ``aliasdesk deploy``: five times, each must be a patch."""
     if map_type == "lmdb":  # the same domain, now an lmdb map: one full build first
         run([*AD, "shell", "-c", TO_LMDB], env)
@@ -135,20 +135,25 @@ def patch_rows(
     return rows
 
 
-def full_rows(work: Path, conf: Path, count: int) -> list[tuple[str, str, str, str]]:
+def full_rows(work: Path, conf: Path, count: int) -> list[tuple[str, ...]]:
     env, path = setup(work, conf, "full-short", count, "hash", "short")
     os.sync()  # the import's writes reach the disk before the deploy is timed, not during it
     start = time.perf_counter()
     run([*AD, "deploy", "big.example"], env)
     t_first = time.perf_counter() - start
+    # Two forced deploys do the same work again (render, check and build all 500,000): best
+    # of the three, as postmap's reference is its best of three.
+    forced = [run([*AD, "deploy", "--force", "big.example"], env)[0] for _ in range(2)]
+    t_best = best([t_first, *forced])
     t_pm = postmap_time(path, "hash", conf)
     return [
-        (f"`postmap hash:` on {count:,} aliases of one short address each (reference)", f"{t_pm:.2f} s", "", ""),
+        (f"`postmap hash:` on {count:,} aliases of one short address each (reference, best of 3)", f"{t_pm:.2f} s"),
+        ("first `aliasdesk deploy` of that domain (full build)", f"{t_first:.2f} s = {t_first / t_pm:.2f}× postmap"),
         (
-            "first `aliasdesk deploy` of that domain (full build)",
-            f"{t_first:.2f} s = {t_first / t_pm:.2f}× postmap",
+            "full build, best of the first deploy and two `deploy --force`",
+            f"{t_best:.2f} s = {t_best / t_pm:.2f}× postmap",
             "≤ 2×",
-            "ok" if t_first <= 2 * t_pm else "MISSED",
+            "ok" if t_best <= 2 * t_pm else "MISSED",
         ),
     ]
 
