@@ -40,6 +40,9 @@ def run_bench(tree: Path, name: str) -> tuple[float, str]:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aliasdesk-before-") as tmp:
         before = Path(tmp) / "before"
+        shared = REPO.parent / "shared"  # the real maps and logs, beside the repository
+        if shared.is_dir():
+            (Path(tmp) / "shared").symlink_to(shared)
         subprocess.run(["git", "-C", str(REPO), "worktree", "add", "-q", "--detach", str(before), BEFORE], check=True)
         try:
             commit = subprocess.run(
