@@ -52,7 +52,8 @@ lint: install
 	$(BIN)/ruff check aliasdesk tests bench
 	$(BIN)/mypy aliasdesk
 
-bench: debian-deps install
+bench: install
+	bash scripts/debian-deps.sh bench
 	$(BIN)/python bench/run.py $(BENCH)
 
 clean:

@@ -3,10 +3,15 @@
 #   debian-deps.sh build   what `make install` needs: a venv and a C build of python-ldap
 #   debian-deps.sh         that and everything the tests use (Postfix, slapd, chromium, the
 #                          PostgreSQL and MariaDB clients; not the servers: scripts/db-servers.sh)
+#   debian-deps.sh bench   that and wrk, the web benchmark's load generator
 set -euo pipefail
 build=(python3-venv python3-dev gcc libc6-dev libldap-dev libsasl2-dev)
 tests=(postfix postfix-lmdb postfix-cdb pflogsumm chromium slapd ldap-utils)
-if [ "${1:-}" = build ]; then packages=("${build[@]}"); else packages=("${build[@]}" "${tests[@]}"); fi
+case "${1:-}" in
+  build) packages=("${build[@]}") ;;
+  bench) packages=("${build[@]}" "${tests[@]}" wrk) ;;
+  *) packages=("${build[@]}" "${tests[@]}") ;;
+esac
 if ! command -v dpkg-query >/dev/null; then
   echo "not Debian: install the equivalents of ${packages[*]} yourself" >&2
   exit 0
