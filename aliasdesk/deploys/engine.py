@@ -242,6 +242,11 @@ class DiskState:
         data = self.data
         return data.decode("utf-8", "replace") if data is not None else ""
 
+    def is_deployed(self, deployed_sha: str) -> bool:
+        """The text is the one last deployed, and its compiled table is not older than it (a
+        hand edit imported without running postmap leaves a stale table: that is a change)."""
+        return bool(deployed_sha) and self.sha == deployed_sha and self.table_fresh
+
 
 class InstallFailed(DeployError):
     def __init__(self, message: str, output: str = "", findings: list[Finding] | None = None) -> None:
@@ -423,9 +428,7 @@ class MapDeploy:
     def _unchanged(self, target: Target | None) -> bool:
         """Whether the files are what the last deploy installed and the map has not changed since."""
         deployed = self.domain.deployed_sha256
-        if self.force or self.dry_run or self.interrupted or not deployed:
-            return False
-        if self.disk.sha != deployed or not self.disk.table_fresh:
+        if self.force or self.dry_run or self.interrupted or not self.disk.is_deployed(deployed):
             return False
         if target is None:
             return True
@@ -643,7 +646,7 @@ class MapDeploy:
     def _install_full(self, rendered: RenderedMap) -> tuple[list[Finding], str, str]:
         """Write, compile, verify and rename into place. Old files stay untouched on any failure.
 
-        postmap, the validation (in a forked child) and the diff run at the same time.
+        postmap (its own process), the validation (a thread) and the diff run at the same time.
         """
         from aliasdesk.deploys.checks import BackgroundCheck, map_diff, verify_sample
 
@@ -808,7 +811,7 @@ def deploy_domain(
     """Deploy one domain's map. Never raises for a failed deploy: the result says why.
 
     ``background``: a long-running process (the web service) leaves freeing the replaced
-    files and copying a spare of a big table to a thread (see ``standby``).
+    files and copying spares of a big map's table and text to a thread (see ``standby``).
     """
     deploy = MapDeploy(domain, user=user, dry_run=dry_run, force=force, record_noop=record_noop, background=background)
     return deploy.run()
@@ -828,7 +831,7 @@ def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool =
         quiet = not force and not dry_run and domain.serial == domain.deployed_serial and domain.pk not in expiring
         if quiet:
             disk = DiskState(Path(domain.map_path), domain.map_type, domain.deployed_table, domain.deployed_sha256)
-            quiet = bool(domain.deployed_sha256) and disk.sha == domain.deployed_sha256 and disk.table_fresh
+            quiet = disk.is_deployed(domain.deployed_sha256)
         if quiet:
             results.append(DeployResult(domain.name, Deploy.Status.NOOP, "unchanged"))
             continue

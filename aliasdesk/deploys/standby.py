@@ -9,9 +9,9 @@ deploy renames it to its working name when that stamp is still the live file's (
 writes only what changed), and copies or writes the whole file otherwise. Freeing the
 replaced files (unlinking 130 MB takes ext4 ~60 ms) happens in the same thread.
 
-The web process runs this in the background. A command runs it before it exits, so it
-leaves no spare that nobody would use soon and its deploy time stays honest.
-A spare that a killed process was writing is removed by the next deploy of the map.
+Only the web process does this (``deploy_domain(background=True)``): a command keeps no
+spares, which nobody might use soon, and replaces the old files directly. A spare that a
+killed process was writing is removed by the next deploy of the map.
 """
 
 from __future__ import annotations
