@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -52,6 +53,17 @@ METRICS_TOKEN = envstr("METRICS_TOKEN")
 VERIFY_SAMPLE = envint("VERIFY_SAMPLE", 2000)
 # Patch a deployed map when few aliases changed instead of building it again.
 DEPLOY_PATCH = envbool("DEPLOY_PATCH", True)
+# inline: a deploy runs where it is asked for; agent: the web, the API and `aliasdesk deploy`
+# only queue it and `aliasdesk agent`, running as the map owner on each mail host, applies it.
+DEPLOY_MODE = envstr("DEPLOY_MODE", "inline").strip().lower()
+if DEPLOY_MODE not in ("inline", "agent"):
+    raise ImproperlyConfigured(f"ALIASDESK_DEPLOY_MODE must be inline or agent, not {DEPLOY_MODE!r}")
+# This machine's name among the mail hosts (agent mode, log ingestion).
+NODE = envstr("NODE") or socket.gethostname()
+# How often an agent looks for queued deploys where the database cannot wake it
+# (PostgreSQL's LISTEN/NOTIFY wakes it at once), and how often it reports that it is alive.
+AGENT_POLL_SECONDS = float(envstr("AGENT_POLL_SECONDS", "1") or 1)
+AGENT_HEARTBEAT_SECONDS = float(envstr("AGENT_HEARTBEAT_SECONDS", "15") or 15)
 # After each patch, render the whole map too and refuse the deploy if the two differ (tests).
 DEPLOY_PATCH_CHECK = envbool("DEPLOY_PATCH_CHECK", False)
 
@@ -148,6 +160,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "aliasdesk.accounts.context.readonly",
+                "aliasdesk.deploys.context.deploy_mode",
             ],
         },
     },

@@ -60,6 +60,8 @@ class Domain(models.Model):
     # The compiled table the last deploy installed ("inode:size:mtime_ns"): a patch is
     # applied only to that very file.
     deployed_table = models.CharField(max_length=100, blank=True, default="")
+    # The mail hosts (agent mode) that carry this map, one name per line; none: every node.
+    nodes = models.TextField(blank=True, default="")
     deploy_on_save = models.BooleanField(
         default=False, help_text="Deploy the map right after each saved change (the original tool's behaviour)."
     )
@@ -91,6 +93,10 @@ class Domain(models.Model):
                 f.name for f in self._meta.concrete_fields if not f.primary_key and f.name not in BOOKKEEPING
             ]
         super().save(*args, **kwargs)
+
+    @property
+    def node_names(self) -> list[str]:
+        return [name for name in self.nodes.split() if name]
 
 
 BOOKKEEPING = frozenset({"serial", "deployed_serial", "deployed_sha256", "rebuild_serial", "deployed_table"})

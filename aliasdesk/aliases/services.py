@@ -79,8 +79,10 @@ def create_domain(
     map_path: str | Path | None = None,
     map_type: str | None = None,
     user: User | None = None,
+    nodes: list[str] | None = None,
 ) -> Domain:
     name = normalize_domain_name(name)
+    node_text = "\n".join(check_node_names(nodes or []))
     map_type = map_type or settings.MAP_TYPE
     if map_type not in MapType.values:
         raise AliasError(f"unknown map type {map_type!r}: use one of {', '.join(MapType.values)}")
@@ -90,11 +92,26 @@ def create_domain(
     if Domain.objects.filter(map_path=str(path)).exists():
         raise AliasError(f"{path} is already the map file of another domain")
     with transaction.atomic():
-        domain = Domain(name=name, map_path=str(path), map_type=map_type)
+        domain = Domain(name=name, map_path=str(path), map_type=map_type, nodes=node_text)
         domain._history_user = user  # type: ignore[attr-defined]
         domain.save()
         register_own_name(domain)
     return domain
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_node_names(names: list[str]) -> list[str]:
+    """Node names (mail hosts, agent mode) as given, each checked, without repeats."""
+    seen: list[str] = []
+    for name in names:
+        name = name.strip()
+        if not NODE_NAME.fullmatch(name):
+            raise AliasError(f"{name!r} is not a node name: letters, digits, '.', '_' and '-', up to 100", "nodes")
+        if name not in seen:
+            seen.append(name)
+    return seen
 
 
 def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = None, announce: bool = True) -> int:

@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -67,7 +67,7 @@ class DeployResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in {Deploy.Status.OK, Deploy.Status.NOOP, "dry-run"}
+        return self.status in {Deploy.Status.OK, Deploy.Status.NOOP, Deploy.Status.QUEUED, "dry-run"}
 
 
 def postmap_config() -> pm.Postmap:
@@ -152,6 +152,15 @@ def _record(domain: Domain, user: User | None, status: str, **fields: object) ->
     return Deploy.objects.create(domain=domain, user=user, status=status, finished_at=timezone.now(), **fields)
 
 
+def _finish(record: Deploy, status: str, **fields: object) -> Deploy:
+    """Close a queued deploy's own record (an agent's deploy) with its outcome."""
+    for name, value in fields.items():
+        setattr(record, name, value)
+    record.status, record.finished_at = status, timezone.now()
+    record.save()
+    return record
+
+
 def edited_by_hand(domain: Domain, last_finished: datetime.datetime | None) -> bool:
     """Whether the map on disk differs from what aliasdesk last wrote (drift).
 
@@ -209,7 +218,7 @@ class DiskState:
         if compiled is not None:
             try:
                 self.table_fresh = compiled.stat().st_mtime_ns >= map_path.stat().st_mtime_ns
-            except FileNotFoundError:
+            except OSError:
                 self.table_fresh = False
         if known and known_sha and self.files == known and not self.files.endswith("|"):
             self.sha = known_sha
@@ -221,7 +230,7 @@ class DiskState:
         assert self.path is not None
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
+        except (FileNotFoundError, PermissionError):  # (a preview by a user who may not read it)
             return None
         except OSError as exc:
             if exc.errno != errno.ELOOP:
@@ -303,8 +312,13 @@ class MapDeploy:
         force: bool,
         record_noop: bool,
         background: bool = False,
+        node: str = "",
+        record: Deploy | None = None,
     ) -> None:
         self.domain, self.user = domain, user
+        # An agent applies a queued deploy for its node: the node's own deployed state and
+        # the queued record instead of the domain's (see deploys.nodes).
+        self.node, self.record = node, record
         self.dry_run, self.force, self.record_noop = dry_run, force, record_noop
         self.background = background  # leave freeing old files and the next spare to a thread
         self.graves: list[Path] = []  # replaced files, still linked here so that replacing them was quick
@@ -322,23 +336,26 @@ class MapDeploy:
         self.timings[name] = now - since
         return now
 
+    def _record(self, status: str, **fields: object) -> Deploy:
+        if self.record is not None:
+            return _finish(self.record, status, **fields)
+        return _record(self.domain, self.user, status, **fields)
+
     def _failed(self, message: str, **fields: object) -> DeployResult:
         deploy_id = None
         if not self.dry_run:
             status = Deploy.Status.FAILED
-            deploy_id = _record(self.domain, self.user, status, error=message, forced=self.force, **fields).pk
+            deploy_id = self._record(status, error=message, forced=self.force, **fields).pk
         diff = str(fields.get("diff", ""))
         return DeployResult(self.domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy_id)
 
     def _noop(self, target: Target | None) -> DeployResult:
         if target is not None:  # changed, then changed back: the rows are what is deployed
-            Domain.objects.filter(pk=self.domain.pk).update(deployed_serial=self.serial)
+            self._save_installed(deployed_serial=self.serial)
         self.timings["total"] = time.monotonic() - self.started
         deploy_id = None
-        if self.record_noop:
-            deploy_id = _record(
-                self.domain,
-                self.user,
+        if self.record_noop or self.record is not None:
+            deploy_id = self._record(
                 Deploy.Status.NOOP,
                 serial=self.serial,
                 sha256=self.domain.deployed_sha256,
@@ -364,9 +381,13 @@ class MapDeploy:
                 gc.enable()
 
     def _run(self) -> DeployResult:
+        # A preview in agent mode reads what it can and writes nothing: the map files belong
+        # to the agents, and this process may not be allowed to create or lock anything there.
+        hands_off = self.dry_run and settings.DEPLOY_MODE == "agent"
         try:
             self.map_path = paths.check_map_path(self.domain.map_path)
-            _prepare_dir(self.map_path)
+            if not hands_off:
+                _prepare_dir(self.map_path)
         except (DeployError, paths.MapPathError) as exc:
             return self._failed(str(exc))
         if not self.dry_run and Alias.expiring_ids(self.domain.pk):
@@ -374,7 +395,7 @@ class MapDeploy:
 
             expire_aliases(self.domain)
         try:
-            with map_lock(self.map_path):
+            with nullcontext() if hands_off else map_lock(self.map_path):
                 return self._locked()
         except DeployError as exc:
             return self._failed(str(exc))
@@ -391,12 +412,15 @@ class MapDeploy:
             if (table := pm.compiled_path(self.map_path, domain.map_type)) is not None:
                 standby.remove_stale(table)
             standby.remove_stale(self.map_path)
-            Deploy.objects.filter(domain=domain, status=Deploy.Status.RUNNING).update(
-                status=Deploy.Status.FAILED, error=INTERRUPTED, finished_at=timezone.now()
-            )
+            # Under the map lock nobody else is running a deploy of this map here.
+            running = Deploy.objects.filter(domain=domain, node=self.node, status=Deploy.Status.RUNNING)
+            if self.record is not None:
+                running = running.exclude(pk=self.record.pk)
+            running.update(status=Deploy.Status.FAILED, error=INTERRUPTED, finished_at=timezone.now())
         domain.refresh_from_db()
+        self._load_installed(domain)
         self.serial = domain.serial
-        self.interrupted = _interrupted_shas(domain)
+        self.interrupted = _interrupted_shas(domain, self.node)
         t = self._mark("start", self.started)
         self.disk = DiskState(self.map_path, domain.map_type, domain.deployed_table, domain.deployed_sha256)
         t = self._mark("read", t)
@@ -419,11 +443,24 @@ class MapDeploy:
                 "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
             )
             diff = map_diff(self.disk.text, target.data.decode("utf-8"), str(self.map_path))
-            deploy = _record(
-                domain, self.user, Deploy.Status.FAILED, error=message, diff=diff, sha256=target.sha, serial=self.serial
-            )
+            deploy = self._record(Deploy.Status.FAILED, error=message, diff=diff, sha256=target.sha, serial=self.serial)
             return DeployResult(domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy.pk, drift=True)
         return self._install(target)
+
+    def _load_installed(self, domain: Domain) -> None:
+        """An agent works from what its own node has installed, not from the domain's row."""
+        if self.node:
+            from aliasdesk.deploys.nodes import load_installed
+
+            load_installed(domain, self.node)
+
+    def _save_installed(self, **fields: object) -> None:
+        if self.node:
+            from aliasdesk.deploys.nodes import save_installed
+
+            save_installed(self.domain, self.node, **fields)
+        else:
+            Domain.objects.filter(pk=self.domain.pk).update(**fields)
 
     def _unchanged(self, target: Target | None) -> bool:
         """Whether the files are what the last deploy installed and the map has not changed since."""
@@ -454,6 +491,7 @@ class MapDeploy:
             try:
                 with transaction.atomic():
                     locked = Domain.objects.select_for_update().get(pk=self.domain.pk)
+                    self._load_installed(locked)
                     plan = plan_patch(locked, self.disk.data or b"")
                     self.serial = locked.serial
                     count = self._deployed_count() + plan.alias_delta
@@ -485,7 +523,7 @@ class MapDeploy:
 
     def _deployed_count(self) -> int:
         last = (
-            Deploy.objects.filter(domain=self.domain, status=Deploy.Status.OK)
+            Deploy.objects.filter(domain=self.domain, node=self.node, status=Deploy.Status.OK)
             .order_by("-id")
             .values_list("alias_count", flat=True)
             .first()
@@ -505,18 +543,23 @@ class MapDeploy:
         domain = self.domain
         # A patch's hash is taken while its files are written (see _install_patch).
         sha = target.sha if target.patch is None else ""
-        deploy = Deploy.objects.create(
-            domain=domain,
-            user=self.user,
-            status=Deploy.Status.RUNNING,
-            forced=self.force,
-            method=target.method,
-            why_full=target.why_full[:255],
-            serial=self.serial,
-            sha256=sha,
-            started_at=timezone.now(),
-            alias_count=target.alias_count,
-        )
+        fields = {
+            "status": Deploy.Status.RUNNING,
+            "forced": self.force,
+            "method": target.method,
+            "why_full": target.why_full[:255],
+            "serial": self.serial,
+            "sha256": sha,
+            "started_at": timezone.now(),
+            "alias_count": target.alias_count,
+        }
+        if self.record is not None:
+            deploy = self.record
+            for name, value in fields.items():
+                setattr(deploy, name, value)
+            deploy.save()
+        else:
+            deploy = Deploy.objects.create(domain=domain, user=self.user, **fields)
         try:
             if target.patch is not None:
                 findings, output, diff, sha = self._install_patch(target.patch, deploy)
@@ -534,7 +577,7 @@ class MapDeploy:
             return DeployResult(domain.name, Deploy.Status.FAILED, str(exc), deploy_id=deploy.pk, timings=self.timings)
         if domain.map_type == "texthash":
             output += pm.run_reload(settings.RELOAD_COMMAND)
-        Domain.objects.filter(pk=domain.pk).update(
+        self._save_installed(
             deployed_serial=self.serial,
             deployed_sha256=sha,
             deployed_table=files_stamp(self.map_path, domain.map_type),
@@ -785,15 +828,16 @@ def _check_patch(domain: Domain, plan: PatchPlan) -> None:
         )
 
 
-def _interrupted_shas(domain: Domain) -> set[str]:
+def _interrupted_shas(domain: Domain, node: str = "") -> set[str]:
     """What deploys killed since the last good one were writing.
 
     A deploy killed between its renames leaves a compiled table and a source that may
     not match each other or the record: the next deploy rebuilds whatever the files
     say, and a source that one of them wrote is not a hand edit.
     """
-    last_ok = domain.deploys.filter(status=Deploy.Status.OK).order_by("-id").values_list("id", flat=True).first()
-    rows = domain.deploys.filter(status=Deploy.Status.FAILED, error=INTERRUPTED)
+    deploys = domain.deploys.filter(node=node)
+    last_ok = deploys.filter(status=Deploy.Status.OK).order_by("-id").values_list("id", flat=True).first()
+    rows = deploys.filter(status=Deploy.Status.FAILED, error=INTERRUPTED)
     if last_ok is not None:
         rows = rows.filter(id__gt=last_ok)
     return set(rows.values_list("sha256", flat=True))
@@ -812,7 +856,15 @@ def deploy_domain(
 
     ``background``: a long-running process (the web service) leaves freeing the replaced
     files and copying spares of a big map's table and text to a thread (see ``standby``).
+    In agent mode (ALIASDESK_DEPLOY_MODE=agent) the deploy is queued for the nodes that
+    carry the domain and the agents apply it (a preview still runs here).
     """
+    from aliasdesk.deploys import nodes
+
+    if nodes.agent_mode() and not dry_run:
+        queued = nodes.queue_deploy(domain, user=user, force=force)
+        deploy_id = queued.deploy_ids[0] if queued.deploy_ids else None
+        return DeployResult(domain.name, Deploy.Status.QUEUED, queued.message, deploy_id=deploy_id)
     deploy = MapDeploy(domain, user=user, dry_run=dry_run, force=force, record_noop=record_noop, background=background)
     return deploy.run()
 
@@ -827,8 +879,13 @@ def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool =
         .values_list("domain_id", flat=True)
         .distinct()
     )
+    from aliasdesk.deploys.nodes import agent_mode
+
     for domain in domains:
         quiet = not force and not dry_run and domain.serial == domain.deployed_serial and domain.pk not in expiring
+        if quiet and agent_mode():  # every node that carries it has installed it
+            results.append(DeployResult(domain.name, Deploy.Status.NOOP, "unchanged"))
+            continue
         if quiet:
             disk = DiskState(Path(domain.map_path), domain.map_type, domain.deployed_table, domain.deployed_sha256)
             quiet = disk.is_deployed(domain.deployed_sha256)

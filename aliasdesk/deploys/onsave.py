@@ -37,6 +37,8 @@ def deploy_saved(sender: object, domain_id: int, user: Any = None, **kwargs: obj
 
 
 def describe(result: DeployResult) -> tuple[bool, str]:
+    if result.status == "queued":  # agent mode: the agents apply it
+        return True, f"{result.domain}: saved; deploy {result.message}."
     if result.ok:
         took = result.timings.get("total")
         when = f" in {took * 1000:.0f} ms" if took is not None else ""

@@ -7,4 +7,5 @@ urlpatterns = [
     path("domains/<str:name>/deploy/import", views.import_hand_edits, name="deploy-import"),
     path("domains/<str:name>/deploys/", views.deploy_history, name="deploy-history"),
     path("domains/<str:name>/deploys/<int:deploy_id>", views.deploy_detail, name="deploy-detail"),
+    path("nodes/", views.node_list, name="node-list"),
 ]

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from aliasdesk.accounts.access import can_administer
+from aliasdesk.accounts.access import can_administer, require_reader_of_everything
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import paths
 from aliasdesk.aliases.access import get_domain_for_user
@@ -19,6 +19,7 @@ from aliasdesk.aliases.importer import ImportRefused, import_map
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.services import AliasError
+from aliasdesk.deploys import nodes
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
 
@@ -57,6 +58,7 @@ def _preview_context(request: HttpRequest, domain: Domain, **extra: Any) -> dict
         diff_hidden=hidden,
         can_import=can_administer(current_user(request)),
         drift=preview.drift,
+        on_nodes=nodes.domain_on_nodes(domain) if nodes.agent_mode() else [],
         **extra,
     )
 
@@ -112,7 +114,9 @@ def import_hand_edits(request: HttpRequest, name: str) -> HttpResponse:
 def deploy_history(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
     page = Paginator(domain.deploys.select_related("user").defer("diff"), 20).get_page(request.GET.get("page"))
-    return render(request, "deploys/history.html", domain_page_context(request, domain, "deploys", page=page))
+    with_nodes = nodes.agent_mode() or domain.deploys.exclude(node="").exists()
+    context = domain_page_context(request, domain, "deploys", page=page, with_nodes=with_nodes)
+    return render(request, "deploys/history.html", context)
 
 
 @login_required
@@ -131,3 +135,15 @@ def deploy_detail(request: HttpRequest, name: str, deploy_id: int) -> HttpRespon
         deploy=deploy, diff_lines=lines, diff_hidden=hidden, timings=timings, duration=duration,
     )
     return render(request, "deploys/detail.html", context)
+
+
+@login_required
+@require_GET
+def node_list(request: HttpRequest) -> HttpResponse:
+    """The mail hosts whose agents apply deploys: alive or not, their queue, their last deploy."""
+    require_reader_of_everything(request)
+    states = nodes.node_states()
+    named = {name for d in Domain.objects.filter(deleted_at__isnull=True).exclude(nodes="") for name in d.node_names}
+    unknown = sorted(named - {s.node.name for s in states})
+    context = {"nav": "nodes", "states": states, "unknown": unknown, "heartbeat": nodes.heartbeat_seconds()}
+    return render(request, "deploys/nodes.html", context)
