@@ -61,12 +61,14 @@ class Agent:
         self.last_heartbeat = 0.0
         self.last_expiry = 0.0
         self._listener: Any = None
+        # A long-running agent keeps spares of big maps for the next patch, as the web does
+        # (deploys.standby); ``--once`` leaves nothing running behind it.
+        self.background = False
 
     # -- one round -------------------------------------------------------------------------
 
     def round(self) -> int:
         """Heartbeat, recovery, expiry, then every deploy queued for this node. Returns how many ran."""
-        close_old_connections()
         self.heartbeat()
         self.recover()
         self.expire()
@@ -159,7 +161,7 @@ class Agent:
             dry_run=False,
             force=deploy.forced,
             record_noop=True,
-            background=False,
+            background=self.background,
             node=self.node,
             record=deploy,
         )
@@ -211,9 +213,11 @@ class Agent:
         """Rounds until SIGTERM or SIGINT (the deploy in hand is finished first)."""
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._stop)
+        self.background = True
         self.report(f"agent {self.me} for node {self.node}: waiting for deploys")
         while not self.stopping:
             try:
+                close_old_connections()  # a connection the server dropped meanwhile is opened again
                 self.listen()
                 self.round()
             except DatabaseError as exc:  # the database went away: try again soon
