@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Alias, Domain, MailDomain
 from aliasdesk.aliases.ownership import extra_domain_list, tolerated_mail_domains
-from aliasdesk.aliases.services import AliasError, bump_serial, normalize_domain_name
+from aliasdesk.aliases.services import AliasError, bump_serial, check_node_names, normalize_domain_name
 from aliasdesk.postfix.maps.keys import ascii_domain, key_form, mail_domain
 from aliasdesk.postfix.maps.virtual import parse_virtual, render_virtual
 
@@ -25,6 +25,7 @@ SETTINGS_FIELDS = (
     "localpart_pattern",
     "allowed_destination_domains",
     "extra_domains",
+    "nodes",
     "editors_role_addresses",
     "deploy_on_save",
 )
@@ -37,6 +38,7 @@ FIELD_LABELS = {
     "localpart_pattern": "Name pattern",
     "allowed_destination_domains": "Allowed destination domains",
     "extra_domains": "Further mail domains",
+    "nodes": "Mail hosts",
     "editors_role_addresses": "Editors may change postmaster@ and abuse@",
     "deploy_on_save": "Deploy on save",
 }
@@ -87,6 +89,7 @@ class DomainSettings:
     localpart_pattern: str = ""
     allowed_destination_domains: str = ""
     extra_domains: str = ""
+    nodes: str = ""
     editors_role_addresses: bool = False
     deploy_on_save: bool = False
 
@@ -185,10 +188,22 @@ def clean_settings(wanted: DomainSettings) -> DomainSettings:
         extra = clean_extra_domains(extra)
     except AliasError as exc:
         problems.append(SettingsProblem("extra_domains", str(exc)))
+    nodes = wanted.nodes
+    try:
+        nodes = "\n".join(check_node_names(nodes.replace(",", " ").split()))
+    except AliasError as exc:
+        problems.append(SettingsProblem("nodes", str(exc)))
     if problems:
         raise SettingsRefused(problems)
     return DomainSettings(
-        header, footer, pattern, allowed, extra, bool(wanted.editors_role_addresses), bool(wanted.deploy_on_save)
+        header,
+        footer,
+        pattern,
+        allowed,
+        extra,
+        nodes,
+        bool(wanted.editors_role_addresses),
+        bool(wanted.deploy_on_save),
     )
 
 
@@ -318,7 +333,7 @@ def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_RO
 def _comparable(name: str, value: str) -> str:
     if name in ("header", "footer"):
         return normalize_map_text(value)
-    if name in ("allowed_destination_domains", "extra_domains"):
+    if name in ("allowed_destination_domains", "extra_domains", "nodes"):
         return " ".join(value.replace(",", " ").split())
     if isinstance(value, bool):
         return str(value)

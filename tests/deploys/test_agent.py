@@ -218,3 +218,30 @@ def test_queue_for_named_nodes_only(map_dir):
     domain = make_domain(map_dir, nodes=["mx1", "mx2"])
     queued = queue_deploy(domain, nodes=["mx2"])
     assert queued.nodes == ["mx2"] and Deploy.objects.get().node == "mx2"
+
+
+def test_the_settings_name_the_mail_hosts(map_dir):
+    from aliasdesk.aliases.domain_services import DomainSettings, SettingsRefused, update_domain_settings
+
+    domain = make_domain(map_dir)
+    wanted = DomainSettings(nodes="mx1, mx2\nmx1")
+    domain, changed = update_domain_settings(domain, wanted, version=domain.version)
+    assert changed and domain.nodes == "mx1\nmx2" and domain.node_names == ["mx1", "mx2"]
+    with pytest.raises(SettingsRefused, match="Mail hosts: 'mx/1' is not a node name"):
+        update_domain_settings(domain, DomainSettings(nodes="mx/1"), version=domain.version)
+    assert Domain.objects.get().nodes == "mx1\nmx2"
+
+
+def test_the_mail_hosts_page_is_for_admins_and_auditors(map_dir, client):
+    domain = make_domain(map_dir, nodes=["mx1", "mx3"])
+    deploy_domain(domain)
+    agent("mx1").round()
+    admin = User.objects.create_user("alice", role=User.Role.ADMIN)
+    client.force_login(admin)
+    page = client.get("/nodes/").content.decode()
+    assert "mx1" in page and "alive" in page and "mx3" in page and "never reported" in page
+    preview = client.get("/domains/example.com/deploy").content.decode()
+    assert "On the mail hosts" in preview and "queued" in preview and "current" in preview
+    editor = User.objects.create_user("bob", role=User.Role.EDITOR)
+    client.force_login(editor)
+    assert client.get("/nodes/").status_code == 404
