@@ -105,7 +105,7 @@ def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = No
     ``rebuild``: the change is not one of rows (header, footer, settings, an import): the
     next deploy builds the whole map instead of patching it. With the domain's "deploy on
     save", ``map_changed`` goes out after the commit (unless ``announce`` is off: the deploy
-    engine's own changes).
+    engine's own changes). The domain's alias domains count the change too (see aliasdomains).
     """
     fields: dict[str, object] = {"serial": F("serial") + 1}
     if rebuild:
@@ -113,11 +113,19 @@ def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = No
     Domain.objects.filter(pk=domain.pk).update(**fields)
     serial, on_save = Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save").get()
     if on_save and announce:
-        # After the commit, so the deploy sees the change; the deploy skips when an earlier
-        # change of the same save already deployed it.
-        pk = domain.pk
-        transaction.on_commit(lambda: map_changed.send(sender=Domain, domain_id=pk, user=user))
+        _announce(domain.pk, user)
+    # An alias domain's map is generated from this one's rows: it changes too, and is built whole.
+    followers = Domain.objects.filter(alias_of_id=domain.pk, deleted_at__isnull=True)
+    if followers.update(serial=F("serial") + 1, rebuild_serial=F("serial") + 1) and announce:
+        for pk in followers.filter(deploy_on_save=True).values_list("pk", flat=True):
+            _announce(pk, user)
     return int(serial)
+
+
+def _announce(pk: int, user: User | None) -> None:
+    # After the commit, so the deploy sees the change; the deploy skips when an earlier
+    # change of the same save already deployed it.
+    transaction.on_commit(lambda: map_changed.send(sender=Domain, domain_id=pk, user=user))
 
 
 def _require_text(text: str, field: str) -> None:

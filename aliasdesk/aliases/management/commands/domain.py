@@ -1,4 +1,5 @@
-"""aliasdesk domain add NAME [--map-file PATH] [--map-type TYPE]; aliasdesk domain list"""
+"""aliasdesk domain add NAME [--map-file PATH] [--map-type TYPE] [--alias-of TARGET [--alias-mode MODE]];
+aliasdesk domain list"""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from aliasdesk.aliases.models import Domain, MapType
+from aliasdesk.aliases.aliasdomains import set_alias_of
+from aliasdesk.aliases.models import AliasMode, Domain, MapType
 from aliasdesk.aliases.paths import MapPathError
-from aliasdesk.aliases.services import AliasError, create_domain
+from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name
 
 
 class Command(BaseCommand):
@@ -22,16 +25,35 @@ class Command(BaseCommand):
         add.add_argument("name")
         add.add_argument("--map-file", help="the map file (default: $ALIASDESK_MAP_DIR/NAME)")
         add.add_argument("--map-type", choices=MapType.values)
+        add.add_argument("--alias-of", metavar="TARGET", help="an alias domain: every address forwards to TARGET")
+        add.add_argument(
+            "--alias-mode",
+            choices=AliasMode.values,
+            help="expand (default): one line per address of TARGET; catchall: @NAME @TARGET (accepts every address)",
+        )
         sub.add_parser("list", help="list domains")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
-            for domain in Domain.objects.filter(deleted_at__isnull=True):
+            for domain in Domain.objects.filter(deleted_at__isnull=True).select_related("alias_of"):
                 state = "deployed" if domain.serial == domain.deployed_serial else "changes not deployed"
-                self.stdout.write(f"{domain.name}\t{domain.map_type}:{domain.map_path}\t{state}")
+                alias = f"\talias of {domain.alias_of} ({domain.alias_mode})" if domain.alias_of_id else ""
+                self.stdout.write(f"{domain.name}\t{domain.map_type}:{domain.map_path}\t{state}{alias}")
             return
+        if options["alias_mode"] and not options["alias_of"]:
+            raise CommandError("--alias-mode needs --alias-of TARGET")
         try:
-            domain = create_domain(options["name"], map_path=options["map_file"], map_type=options["map_type"])
+            with transaction.atomic():  # an alias domain that cannot be one is not created at all
+                domain = create_domain(options["name"], map_path=options["map_file"], map_type=options["map_type"])
+                if options["alias_of"]:
+                    domain = self._make_alias(domain, options["alias_of"], options["alias_mode"] or AliasMode.EXPAND)
         except (AliasError, MapPathError) as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"created {domain.name}: {domain.map_type}:{domain.map_path}")
+        alias = f", alias domain of {domain.alias_of} ({domain.alias_mode})" if domain.alias_of_id else ""
+        self.stdout.write(f"created {domain.name}: {domain.map_type}:{domain.map_path}{alias}")
+
+    def _make_alias(self, domain: Domain, target_name: str, mode: str) -> Domain:
+        target = Domain.objects.filter(name=normalize_domain_name(target_name), deleted_at__isnull=True).first()
+        if target is None:
+            raise AliasError(f"no domain {target_name}: create the target domain first")
+        return set_alias_of(domain, target, mode)
