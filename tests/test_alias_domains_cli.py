@@ -20,7 +20,9 @@ def test_alias_domains_deploy_and_resolve(cli: CLI, tmp_path: Path, postfix_conf
     maps = tmp_path / "data" / "maps"
     cli("domain", "add", "target.example")
     src = tmp_path / "virtual.in"
-    src.write_text("info@target.example  anna@example.org, ben@example.org\nsales@target.example  info@target.example\n")
+    src.write_text(
+        "info@target.example  anna@example.org, ben@example.org\nsales@target.example  info@target.example\n"
+    )
     cli("import", str(src), "--domain", "target.example")
     out = cli("domain", "add", "alias.example", "--alias-of", "target.example").stdout
     assert "alias domain of target.example (expand)" in out
