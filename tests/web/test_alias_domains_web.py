@@ -135,3 +135,14 @@ def test_a_viewer_of_the_alias_domain_sees_the_target_named_without_a_link(
     Grant.objects.create(user=everyone["erin"], domain=alias, role=Grant.Role.VIEWER)
     page = login("erin").get("/domains/alias.example/").content.decode()
     assert "is an alias domain of\n    example.com" in page and 'href="/domains/example.com/"' not in page
+
+
+@pytest.mark.django_db
+def test_the_domain_list_and_the_settings_preview_know_alias_domains(
+    alias: Domain, login: Callable[[str], Client]
+) -> None:
+    client = login("alice")
+    listing = client.get("/domains/").content.decode()
+    assert "alias domain of example.com (expand)" in listing
+    preview = client.get("/domains/alias.example/settings").content.decode()
+    assert "info@alias.example\tinfo@example.com" in preview
