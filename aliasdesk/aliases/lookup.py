@@ -76,6 +76,10 @@ def hidden_answers(resolution: Resolution, shown: list[Domain]) -> list[HiddenAn
             for entry in parse_virtual(text).entries if text else []:
                 if entry.enabled and entry.key.lower() in queries:
                     found.setdefault(entry.key.lower(), domain.pk)
+    for domain in hidden.filter(alias_of__isnull=False):  # their lines are no rows
+        for key, _value in generated_lines(domain):
+            if key.lower() in queries:
+                found.setdefault(key.lower(), domain.pk)
     if not found:
         return []
     maps = {d.pk: d for d in Domain.objects.filter(pk__in=set(found.values()))}

@@ -146,3 +146,11 @@ def test_the_domain_list_and_the_settings_preview_know_alias_domains(
     assert "alias domain of example.com (expand)" in listing
     preview = client.get("/domains/alias.example/settings").content.decode()
     assert "info@alias.example\tinfo@example.com" in preview
+
+
+@pytest.mark.django_db
+def test_an_editor_who_cannot_see_the_alias_domain_learns_that_it_answers(
+    alias: Domain, login: Callable[[str], Client]
+) -> None:
+    page = login("bob").get("/resolve/", {"address": "info@alias.example"}).content.decode()
+    assert 'id="hidden-answers"' in page and "the map of <strong>alias.example</strong> defines it too" in page
