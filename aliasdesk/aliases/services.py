@@ -97,7 +97,9 @@ def create_domain(
     return domain
 
 
-def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = None, announce: bool = True) -> int:
+def bump_serial(
+    domain: Domain, *, rebuild: bool = False, user: User | None = None, announce: bool = True, rows: bool = False
+) -> int:
     """Count one more change of the domain; returns the new serial for the rows it touches.
 
     It locks the domain row until the transaction ends, so serials are handed out in the
@@ -111,7 +113,14 @@ def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = No
     if rebuild:
         fields["rebuild_serial"] = F("serial") + 1
     Domain.objects.filter(pk=domain.pk).update(**fields)
-    serial, on_save = Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save").get()
+    serial, on_save, alias_of = (
+        Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save", "alias_of_id").get()
+    )
+    if rows and alias_of is not None:
+        # ``rows``: the caller writes alias rows. The domain became an alias domain after the
+        # caller's check; now that its row is locked, refuse (see require_editor).
+        domain.alias_of_id = alias_of
+        require_editor(user, domain)
     if on_save and announce:
         _announce(domain.pk, user)
     # An alias domain's map is generated from this one's rows: it changes too, and is built whole.
@@ -202,7 +211,8 @@ def create_alias(
     key = clean_key(domain, key)
     dests = clean_destinations(destinations, domain)
     comment = clean_comment(comment)
-    serial = bump_serial(domain, user=user)  # first: it locks the domain row, so imports and creations serialize
+    # First: it locks the domain row, so imports and creations serialize.
+    serial = bump_serial(domain, user=user, rows=True)
     claim = authorize_key(user, domain, key, owners=owners)
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}", "key")
@@ -258,7 +268,7 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     current.version = version + 1
     current.updated_by = user
     current._history_user = user  # type: ignore[attr-defined]
-    current.serial = bump_serial(current.domain, user=user)
+    current.serial = bump_serial(current.domain, user=user, rows=True)
     current.save()
     current.claimed = (  # type: ignore[attr-defined]
         claim_mail_domains(current.domain, claims, user=user, reason=f"keys of it written: {current.key}")

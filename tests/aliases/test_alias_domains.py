@@ -134,3 +134,14 @@ def test_an_editor_granted_the_alias_domain_cannot_write_into_it_either(alias: D
     Grant.objects.create(user=editor, domain=alias, role=Grant.Role.EDITOR)
     with pytest.raises(AliasDomainRefused):
         create_alias(alias, "x@alias.example", "y@example.org", user=editor)
+
+
+def test_a_writer_holding_a_stale_copy_is_refused_once_the_row_is_locked(target: Domain, map_dir: Path) -> None:
+    stale = create_domain("late.example", map_path=map_dir / "late.example")
+    set_alias_of(Domain.objects.get(pk=stale.pk), target)  # someone else, meanwhile
+    assert stale.alias_of_id is None
+    serial = Domain.objects.get(pk=stale.pk).serial
+    with pytest.raises(AliasDomainRefused):
+        create_alias(stale, "x@late.example", "y@example.org")
+    assert not Alias.objects.filter(domain=stale).exists()
+    assert Domain.objects.get(pk=stale.pk).serial == serial
