@@ -154,3 +154,16 @@ def test_an_editor_who_cannot_see_the_alias_domain_learns_that_it_answers(
 ) -> None:
     page = login("bob").get("/resolve/", {"address": "info@alias.example"}).content.decode()
     assert 'id="hidden-answers"' in page and "the map of <strong>alias.example</strong> defines it too" in page
+
+
+@pytest.mark.django_db
+def test_the_deploy_page_previews_and_deploys_the_generated_map(
+    alias: Domain, login: Callable[[str], Client], postfix_conf: Path
+) -> None:
+    require_postmap()
+    client = login("alice")
+    preview = client.get("/domains/alias.example/deploy").content.decode()
+    assert "+info@alias.example\tinfo@example.com" in preview
+    response = client.post("/domains/alias.example/deploy", follow=True)
+    assert response.status_code == 200
+    assert postmap_query(Path(alias.map_path), "hash", postfix_conf, "sales@alias.example") == "sales@example.com"
