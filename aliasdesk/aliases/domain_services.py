@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 
 from aliasdesk.accounts.models import User
+from aliasdesk.aliases.aliasdomains import generated_rows
 from aliasdesk.aliases.models import Alias, Domain, MailDomain
 from aliasdesk.aliases.ownership import extra_domain_list, tolerated_mail_domains
 from aliasdesk.aliases.services import AliasError, bump_serial, check_node_names, normalize_domain_name
@@ -313,9 +314,13 @@ def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_RO
     Only the first ``rows`` aliases are rendered; ``more`` says how many are left out.
     """
     header, footer = normalize_map_text(header), normalize_map_text(footer)
-    live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
-    first = list(live.order_by("id").values_list("key", "destinations", "enabled", "comment")[:rows])
-    more = live.count() - len(first) if len(first) == rows else 0
+    if domain.alias_of_id is not None:  # its lines are generated from the target's
+        generated = generated_rows(domain)
+        first, more = generated[:rows], max(0, len(generated) - rows)
+    else:
+        live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
+        first = list(live.order_by("id").values_list("key", "destinations", "enabled", "comment")[:rows])
+        more = live.count() - len(first) if len(first) == rows else 0
     problems, warnings = [], []
     for name, text in (("header", header), ("footer", footer)):
         errors, notes = check_map_text(text, name)

@@ -14,8 +14,10 @@ from aliasdesk.accounts.access import can_administer, require_admin
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import domain_services as ds
 from aliasdesk.aliases.access import get_domain_for_user
-from aliasdesk.aliases.models import Domain
+from aliasdesk.aliases.aliasdomains import set_alias_of
+from aliasdesk.aliases.models import AliasMode, Domain
 from aliasdesk.aliases.pages import domain_page_context
+from aliasdesk.aliases.services import AliasError
 
 
 def _int(value: str | None) -> int:
@@ -26,6 +28,9 @@ def _int(value: str | None) -> int:
 
 
 def _context(request: HttpRequest, domain: Domain, form: ds.DomainSettings, **extra: Any) -> dict[str, Any]:
+    candidates = Domain.objects.filter(deleted_at__isnull=True, alias_of__isnull=True).exclude(pk=domain.pk)
+    extra.setdefault("alias_targets", list(candidates.values_list("pk", "name")))
+    extra.setdefault("alias_modes", AliasMode.choices)
     return domain_page_context(
         request,
         domain,
@@ -76,3 +81,31 @@ def domain_settings_preview(request: HttpRequest, name: str) -> HttpResponse:
     header, footer = request.POST.get("header", ""), request.POST.get("footer", "")
     preview = ds.preview_map(domain, header, footer)
     return render(request, "aliases/settings_preview.html", {"domain": domain, "preview": preview, "oob": True})
+
+
+@login_required
+@require_POST
+def domain_alias_of(request: HttpRequest, name: str) -> HttpResponse:
+    """Make the domain an alias domain of another (or an ordinary domain again); admins only."""
+    domain = get_domain_for_user(request, name, admin=True)
+    target_id = _int(request.POST.get("alias_of"))
+    target = Domain.objects.filter(pk=target_id, deleted_at__isnull=True).first() if target_id else None
+    if target_id and target is None:
+        messages.error(request, "That target domain does not exist (any more).")
+        return redirect("domain-settings", domain.name)
+    mode = request.POST.get("alias_mode", AliasMode.EXPAND)
+    before = (domain.alias_of_id, domain.alias_mode)
+    try:
+        domain = set_alias_of(
+            domain, target, mode, user=current_user(request), version=_int(request.POST.get("version"))
+        )
+    except AliasError as exc:
+        messages.error(request, f"Not changed: {exc}")
+        return redirect("domain-settings", domain.name)
+    if (domain.alias_of_id, domain.alias_mode) == before:
+        messages.info(request, "Nothing changed.")
+    elif target is None:
+        messages.success(request, f"{domain.name} is an ordinary domain again. Deploy to write its map.")
+    else:
+        messages.success(request, f"{domain.name} is now an alias domain of {target.name}. Deploy to write its map.")
+    return redirect("domain-detail", domain.name)

@@ -5,24 +5,30 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from aliasdesk.aliases.aliasdomains import generated_lines, map_entries
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import lookup_order
+from aliasdesk.postfix.maps.keys import ascii_domain
 from aliasdesk.postfix.maps.resolve import AliasTable, Resolution
 from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 
 def domain_entries(domain: Domain) -> list[Entry]:
-    """What the domain's deployed map holds: header entries, aliases, footer entries."""
-    rows = (
-        Alias.objects.filter(domain=domain, deleted_at__isnull=True, enabled=True)
-        .order_by("id")
-        .values_list("key", "destinations")
-    )
+    """What the domain's deployed map holds: header entries, aliases (an alias domain's
+    generated lines), footer entries."""
+    if domain.alias_of_id is None:
+        return map_entries(domain)
     entries = parse_virtual(domain.header).entries if domain.header else []
-    entries += [Entry(key, value, True) for key, value in rows]
+    entries += [Entry(key, value, True) for key, value in generated_lines(domain)]
     if domain.footer:
         entries += parse_virtual(domain.footer).entries
     return entries
+
+
+def alias_domain_names(domains: Iterable[Domain]) -> list[str]:
+    """The alias domains among ``domains``, in both spellings: Postfix rejects their unknown addresses."""
+    names = {d.name for d in domains if d.alias_of_id is not None}
+    return sorted(names | {ascii_domain(n) for n in names})
 
 
 def in_lookup_order(domains: Iterable[Domain]) -> list[Domain]:
@@ -70,6 +76,10 @@ def hidden_answers(resolution: Resolution, shown: list[Domain]) -> list[HiddenAn
             for entry in parse_virtual(text).entries if text else []:
                 if entry.enabled and entry.key.lower() in queries:
                     found.setdefault(entry.key.lower(), domain.pk)
+    for domain in hidden.filter(alias_of__isnull=False):  # their lines are no rows
+        for key, _value in generated_lines(domain):
+            if key.lower() in queries:
+                found.setdefault(key.lower(), domain.pk)
     if not found:
         return []
     maps = {d.pk: d for d in Domain.objects.filter(pk__in=set(found.values()))}

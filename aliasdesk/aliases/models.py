@@ -24,6 +24,13 @@ class MapType(models.TextChoices):
     TEXTHASH = "texthash", "texthash (needs postfix reload)"
 
 
+class AliasMode(models.TextChoices):
+    """How an alias domain forwards to its target (see aliasdesk/aliases/aliasdomains.py)."""
+
+    EXPAND = "expand", "one line per address of the target (unknown addresses rejected)"
+    CATCHALL = "catchall", "@alias @target (every address accepted)"
+
+
 class Domain(models.Model):
     """One managed virtual map file, named after the domain it serves.
 
@@ -65,6 +72,12 @@ class Domain(models.Model):
     deploy_on_save = models.BooleanField(
         default=False, help_text="Deploy the map right after each saved change (the original tool's behaviour)."
     )
+    # An alias domain: every address forwards to the same local part of ``alias_of``. Its map
+    # holds no rows of its own: the lines are generated from the target's at each render.
+    alias_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="alias_domains", db_index=True
+    )
+    alias_mode = models.CharField(max_length=16, choices=AliasMode.choices, default=AliasMode.EXPAND)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

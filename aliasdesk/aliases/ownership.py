@@ -46,8 +46,22 @@ def acts_as_admin(user: User | None) -> bool:
     return user is None or user.is_admin
 
 
+class AliasDomainRefused(AliasError):
+    """An alias domain has no aliases of its own: its lines are generated from its target's."""
+
+
 def require_editor(user: User | None, domain: Domain) -> None:
-    """Services refuse a user who may not change the domain's aliases, whatever the caller checked."""
+    """Services refuse a user who may not change the domain's aliases, whatever the caller checked.
+
+    Nobody writes aliases into an alias domain (every write path comes through here): its map
+    is generated from its target's aliases, so an alias of its own would be lost on the spot.
+    """
+    if domain.alias_of_id is not None:
+        target = Domain.objects.filter(pk=domain.alias_of_id).values_list("name", flat=True).first()
+        raise AliasDomainRefused(
+            f"{domain.name} is an alias domain of {target}: its addresses are generated from the aliases of "
+            f"{target}; add the alias there, or make {domain.name} an ordinary domain first (its settings)"
+        )
     if user is not None and not can_edit(user, domain):
         raise PermissionDenied(f"you may not change the aliases of {domain.name}")
 

@@ -18,6 +18,7 @@ def domain_page_context(request: HttpRequest, domain: Domain, tab: str, **extra:
         "domain": domain,
         "nav": "domains",
         "tab": tab,
-        "editable": can_edit(current_user(request), domain),
+        # An alias domain has no aliases of its own to change (aliases/aliasdomains.py).
+        "editable": domain.alias_of_id is None and can_edit(current_user(request), domain),
         **extra,
     }

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
+from aliasdesk.aliases.aliasdomains import generated_findings, generated_rows
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import map_ownership
+from aliasdesk.postfix.maps.validate import Finding
 from aliasdesk.postfix.maps.virtual import Row, render_virtual
 
 
@@ -24,6 +26,8 @@ class RenderedMap:
     owned: frozenset[str] = frozenset()
     tolerated: frozenset[str] = frozenset()
     shared: dict[str, str] = field(default_factory=dict)
+    # Findings of the whole map that its text alone does not show (an alias domain's warnings).
+    notes: list[Finding] = field(default_factory=list)
 
     @property
     def alias_count(self) -> int:
@@ -55,10 +59,19 @@ def fetch_rows(domain_id: int) -> list[Row]:
 
 
 def render_map(domain: Domain) -> RenderedMap:
-    """Render the domain from one snapshot: the domain row is locked while it is read."""
+    """Render the domain from one snapshot: the domain row is locked while it is read.
+
+    An alias domain's rows are generated from its target's, read in the same transaction
+    (a change of the target bumps the alias domain's serial, so it waits for this lock).
+    """
+    notes: list[Finding] = []
     with transaction.atomic():
         locked = Domain.objects.select_for_update().get(pk=domain.pk)
-        rows = fetch_rows(domain.pk)
+        if locked.alias_of_id is not None:
+            rows = generated_rows(locked)
+            notes = generated_findings(locked)
+        else:
+            rows = fetch_rows(domain.pk)
     text = render_virtual(locked.header, rows, locked.footer)
     context = map_ownership(locked, rows)
     return RenderedMap(
@@ -69,4 +82,5 @@ def render_map(domain: Domain) -> RenderedMap:
         owned=context.owned,
         tolerated=context.tolerated,
         shared=context.shared,
+        notes=notes,
     )

@@ -11,7 +11,7 @@ from django.shortcuts import render
 from aliasdesk.accounts.access import sees_everything
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases.access import visible_domains
-from aliasdesk.aliases.lookup import hidden_answers, managed_table
+from aliasdesk.aliases.lookup import alias_domain_names, hidden_answers, managed_table
 from aliasdesk.postfix.maps.resolve import explain, resolve
 
 
@@ -22,7 +22,7 @@ def resolve_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"address": address, "nav": "resolve"}
     if address:
         table, domains = managed_table(visible_domains(current_user(request)))
-        resolution = resolve(address, table)
+        resolution = resolve(address, table, alias_domains=alias_domain_names(domains))
         context.update(resolution=resolution, explanation=explain(resolution), maps=[d.name for d in domains])
         if not sees_everything(current_user(request)):
             context["hidden"] = hidden_answers(resolution, domains)

@@ -114,7 +114,9 @@ def check_node_names(names: list[str]) -> list[str]:
     return seen
 
 
-def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = None, announce: bool = True) -> int:
+def bump_serial(
+    domain: Domain, *, rebuild: bool = False, user: User | None = None, announce: bool = True, rows: bool = False
+) -> int:
     """Count one more change of the domain; returns the new serial for the rows it touches.
 
     It locks the domain row until the transaction ends, so serials are handed out in the
@@ -122,19 +124,34 @@ def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = No
     ``rebuild``: the change is not one of rows (header, footer, settings, an import): the
     next deploy builds the whole map instead of patching it. With the domain's "deploy on
     save", ``map_changed`` goes out after the commit (unless ``announce`` is off: the deploy
-    engine's own changes).
+    engine's own changes). The domain's alias domains count the change too (see aliasdomains).
     """
     fields: dict[str, object] = {"serial": F("serial") + 1}
     if rebuild:
         fields["rebuild_serial"] = F("serial") + 1
     Domain.objects.filter(pk=domain.pk).update(**fields)
-    serial, on_save = Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save").get()
+    serial, on_save, alias_of = (
+        Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save", "alias_of_id").get()
+    )
+    if rows and alias_of is not None:
+        # ``rows``: the caller writes alias rows. The domain became an alias domain after the
+        # caller's check; now that its row is locked, refuse (see require_editor).
+        domain.alias_of_id = alias_of
+        require_editor(user, domain)
     if on_save and announce:
-        # After the commit, so the deploy sees the change; the deploy skips when an earlier
-        # change of the same save already deployed it.
-        pk = domain.pk
-        transaction.on_commit(lambda: map_changed.send(sender=Domain, domain_id=pk, user=user))
+        _announce(domain.pk, user)
+    # An alias domain's map is generated from this one's rows: it changes too, and is built whole.
+    followers = Domain.objects.filter(alias_of_id=domain.pk, deleted_at__isnull=True)
+    if followers.update(serial=F("serial") + 1, rebuild_serial=F("serial") + 1) and announce:
+        for pk in followers.filter(deploy_on_save=True).values_list("pk", flat=True):
+            _announce(pk, user)
     return int(serial)
+
+
+def _announce(pk: int, user: User | None) -> None:
+    # After the commit, so the deploy sees the change; the deploy skips when an earlier
+    # change of the same save already deployed it.
+    transaction.on_commit(lambda: map_changed.send(sender=Domain, domain_id=pk, user=user))
 
 
 def _require_text(text: str, field: str) -> None:
@@ -211,7 +228,8 @@ def create_alias(
     key = clean_key(domain, key)
     dests = clean_destinations(destinations, domain)
     comment = clean_comment(comment)
-    serial = bump_serial(domain, user=user)  # first: it locks the domain row, so imports and creations serialize
+    # First: it locks the domain row, so imports and creations serialize.
+    serial = bump_serial(domain, user=user, rows=True)
     claim = authorize_key(user, domain, key, owners=owners)
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}", "key")
@@ -267,7 +285,7 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     current.version = version + 1
     current.updated_by = user
     current._history_user = user  # type: ignore[attr-defined]
-    current.serial = bump_serial(current.domain, user=user)
+    current.serial = bump_serial(current.domain, user=user, rows=True)
     current.save()
     current.claimed = (  # type: ignore[attr-defined]
         claim_mail_domains(current.domain, claims, user=user, reason=f"keys of it written: {current.key}")

@@ -22,6 +22,7 @@ urlpatterns = [
 
 urlpatterns += [
     path("domains/<str:name>/settings", domain_views.domain_settings, name="domain-settings"),
+    path("domains/<str:name>/settings/alias-of", domain_views.domain_alias_of, name="domain-alias-of"),
     path("domains/<str:name>/settings/preview", domain_views.domain_settings_preview, name="domain-settings-preview"),
     path("resolve/", resolve_views.resolve_page, name="resolve"),
     # on a user's page (accounts), but domains are this app's

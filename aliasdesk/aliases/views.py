@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from aliasdesk.accounts.access import can_administer
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import paste_input, services
-from aliasdesk.aliases.access import can_edit, get_domain_for_user
+from aliasdesk.aliases.access import can_edit, get_domain_for_user, visible_domains
+from aliasdesk.aliases.aliasdomains import generated_lines
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.pages import domain_page_context
@@ -81,11 +82,35 @@ def map_text_entries(domain: Domain) -> dict[str, int]:
 @require_GET
 def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
+    if domain.alias_of_id is not None:
+        return alias_domain_page(request, domain)
     context = _grid_context(request, domain)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
     context["counts"] = alias_counts(domain)
     return render(request, "aliases/domain_detail.html", context)
+
+
+def alias_domain_page(request: HttpRequest, domain: Domain) -> HttpResponse:
+    """An alias domain's page: what it forwards to, in which mode, and its generated lines, read-only."""
+    q = request.GET.get("q", "").strip()[:200]
+    lines = generated_lines(domain)
+    shown = [line for line in lines if q.lower() in line[0].lower()] if q else lines
+    page = Paginator(shown, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
+    target = Domain.objects.get(pk=int(domain.alias_of_id or 0))
+    context = domain_page_context(
+        request,
+        domain,
+        "aliases",
+        target=target,
+        lines=page,
+        total=len(lines),
+        q=q,
+        sees_target=visible_domains(current_user(request)).filter(pk=target.pk).exists(),
+        is_admin=can_administer(current_user(request)),
+        text_entries=map_text_entries(domain),
+    )
+    return render(request, "aliases/alias_domain.html", context)
 
 
 def _alias(domain: Domain, alias_id: int) -> Alias:

@@ -54,6 +54,7 @@ def check_rendered(
         findings.append(Finding("error", "render-mismatch", mismatch))
     findings += validate_entries(parsed.entries)
     findings += ownership_findings(parsed.entries, rendered.owned, rendered.tolerated, rendered.shared)
+    findings += rendered.notes
     expected: dict[str, str] = {}
     if with_expected:
         enabled = [e for e in parsed.entries if e.enabled]

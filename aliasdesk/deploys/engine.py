@@ -513,6 +513,7 @@ class MapDeploy:
             (self.force, "a forced deploy builds the whole map"),
             (self.dry_run, "a preview checks the whole map"),
             (domain.map_type not in PATCHABLE, f"{domain.map_type} tables are always built whole"),
+            (domain.alias_of_id is not None, "an alias domain's map is generated from its target's: built whole"),
             (bool(self.interrupted), "a deploy was interrupted since the last good one"),
             (not domain.deployed_sha256 or not domain.deployed_table, "no deploy to patch yet"),
             (domain.rebuild_serial > domain.deployed_serial, "header, footer, settings or an import changed"),

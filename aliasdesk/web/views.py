@@ -21,7 +21,7 @@ from aliasdesk.web.audit import KINDS, AuditFilter, audit_page, decode_cursor
 @require_GET
 def domain_list(request: HttpRequest) -> HttpResponse:
     """The domains this user may see: their alias counts and deploy state."""
-    domains = with_deploy_state(visible_domains(current_user(request)).order_by("name"))
+    domains = with_deploy_state(visible_domains(current_user(request)).select_related("alias_of").order_by("name"))
     counts = alias_counts_many([(d.pk, d.created_at, d.serial) for d in domains])
     for domain in domains:
         domain.n_enabled = counts[domain.pk]["enabled"]  # type: ignore[attr-defined]

@@ -240,6 +240,8 @@ RULES: dict[str, Rule] = {
     # the domain itself (header, footer, policy, hand edits): administrators
     "domain-settings": Rule(domain_admin_page, domain_admin_change(302), changes=True),
     "domain-settings-preview": Rule(fixed(405), domain_admin_change(200)),
+    # the walk's domains have aliases: making one an alias domain is refused (a message), nothing changes
+    "domain-alias-of": Rule(fixed(405), domain_admin_change(302)),
     # the map on disk does not exist in this world: the import refuses (422), changing nothing
     "deploy-import": Rule(fixed(405), domain_admin_change(302, 422), changes=True),
     # traffic: every signed-in user, each seeing only the numbers of the domains they may see

@@ -241,6 +241,7 @@ class Resolution:
     steps: list[Step] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     deferred: bool = False  # Postfix refuses the mail with "4.6.0 Alias expansion error"
+    rejected: bool = False  # no key matches an address of a virtual alias domain: "User unknown"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -318,7 +319,7 @@ class _Expander:
 def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one piece to compare with it)
     address: str, table: AliasTable, *, local_domains: Iterable[str] = (), recipient_delimiter: str = "+",
     recursion_limit: int = 1000, expansion_limit: int = 1000, address_length_limit: int = 1000,
-    myorigin: str = "", propagate_extension: bool = True,
+    myorigin: str = "", propagate_extension: bool = True, alias_domains: Iterable[str] = (),
 ) -> Resolution:
     """Expand ``address`` through ``table`` exactly as Postfix's cleanup(8) would.
 
@@ -327,6 +328,9 @@ def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one p
     result (``devnull``) becomes ``devnull@myorigin``, as with append_at_myorigin=yes.
     When Postfix would defer the mail, ``deferred`` is set, ``recipients`` is empty and
     ``problems`` says why (a loop shows up as the recursion or length limit).
+    ``alias_domains`` are virtual alias domains (virtual_alias_domains, no mailboxes): the
+    SMTP server rejects an address there that no key matches ("User unknown in virtual alias
+    table"), so ``rejected`` is set and ``recipients`` is empty.
     """
     text = address.strip()
     if text.startswith("<") and text.endswith(">"):
@@ -379,6 +383,13 @@ def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one p
             resolution.problems.append("loop: " + " -> ".join(loop))
         resolution.problems.append(f"{exc}; Postfix defers the mail (4.6.0 Alias expansion error)")
         return resolution
+    alias_set = {fold(d.strip().rstrip(".")) for d in alias_domains}
+    domain = start[start.rfind("@") + 1 :] if "@" in start else ""
+    if domain and fold(domain) in alias_set and not any(s.hit for s in resolution.steps if s.depth == 0):
+        resolution.rejected = True
+        resolution.problems.append(f"{text}: no key matches, and {domain} is an alias domain: Postfix rejects the "
+                                   "address (550 5.1.1 User unknown in virtual alias table)")
+        return resolution
     seen: set[str] = set()
     for recipient in argv:
         if fold(recipient) not in seen:
@@ -410,6 +421,9 @@ def explain(resolution: Resolution, *, max_lines: int = 400) -> str:
         lines = [*lines[:max_lines], f"... {hidden} more lines"]
     if resolution.deferred:
         lines.append("Result: Postfix would not accept this mail (deferred, 4.6.0 Alias expansion error).")
+    elif resolution.rejected:
+        lines.append("Result: not accepted: Postfix rejects this address (550 5.1.1 User unknown in virtual alias "
+                     "table).")
     else:
         lines.append(f"Final recipients ({len(resolution.recipients)}):")
         lines.extend(f"  {recipient}" for recipient in resolution.recipients)

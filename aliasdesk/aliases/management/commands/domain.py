@@ -1,4 +1,5 @@
-"""aliasdesk domain add NAME [--map-file PATH] [--map-type TYPE] [--node NODE]...; aliasdesk domain list"""
+"""aliasdesk domain add NAME [--map-file PATH] [--map-type TYPE] [--node NODE]... [--alias-of TARGET
+[--alias-mode MODE]]; aliasdesk domain list"""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
-from aliasdesk.aliases.models import Domain, MapType
+from aliasdesk.aliases.aliasdomains import set_alias_of
+from aliasdesk.aliases.models import AliasMode, Domain, MapType
 from aliasdesk.aliases.paths import MapPathError
-from aliasdesk.aliases.services import AliasError, create_domain
+from aliasdesk.aliases.services import AliasError, create_domain, normalize_domain_name
 
 
 class Command(BaseCommand):
@@ -28,20 +31,39 @@ class Command(BaseCommand):
             default=[],
             help="a mail host that carries the map (agent mode; repeat for several; none: every node)",
         )
+        add.add_argument("--alias-of", metavar="TARGET", help="an alias domain: every address forwards to TARGET")
+        add.add_argument(
+            "--alias-mode",
+            choices=AliasMode.values,
+            help="expand (default): one line per address of TARGET; catchall: @NAME @TARGET (accepts every address)",
+        )
         sub.add_parser("list", help="list domains")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
-            for domain in Domain.objects.filter(deleted_at__isnull=True):
+            for domain in Domain.objects.filter(deleted_at__isnull=True).select_related("alias_of"):
                 state = "deployed" if domain.serial == domain.deployed_serial else "changes not deployed"
                 carried = ",".join(domain.node_names) or "every node"
-                self.stdout.write(f"{domain.name}\t{domain.map_type}:{domain.map_path}\t{state}\t{carried}")
+                alias = f"\talias of {domain.alias_of} ({domain.alias_mode})" if domain.alias_of_id else ""
+                self.stdout.write(f"{domain.name}\t{domain.map_type}:{domain.map_path}\t{state}\t{carried}{alias}")
             return
+        if options["alias_mode"] and not options["alias_of"]:
+            raise CommandError("--alias-mode needs --alias-of TARGET")
         try:
-            domain = create_domain(
-                options["name"], map_path=options["map_file"], map_type=options["map_type"], nodes=options["node"]
-            )
+            with transaction.atomic():  # an alias domain that cannot be one is not created at all
+                domain = create_domain(
+                    options["name"], map_path=options["map_file"], map_type=options["map_type"], nodes=options["node"]
+                )
+                if options["alias_of"]:
+                    domain = self._make_alias(domain, options["alias_of"], options["alias_mode"] or AliasMode.EXPAND)
         except (AliasError, MapPathError) as exc:
             raise CommandError(str(exc)) from exc
         carried = f" on {', '.join(domain.node_names)}" if domain.node_names else ""
-        self.stdout.write(f"created {domain.name}: {domain.map_type}:{domain.map_path}{carried}")
+        alias = f", alias domain of {domain.alias_of} ({domain.alias_mode})" if domain.alias_of_id else ""
+        self.stdout.write(f"created {domain.name}: {domain.map_type}:{domain.map_path}{carried}{alias}")
+
+    def _make_alias(self, domain: Domain, target_name: str, mode: str) -> Domain:
+        target = Domain.objects.filter(name=normalize_domain_name(target_name), deleted_at__isnull=True).first()
+        if target is None:
+            raise AliasError(f"no domain {target_name}: create the target domain first")
+        return set_alias_of(domain, target, mode)

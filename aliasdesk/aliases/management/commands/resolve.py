@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from aliasdesk.aliases.lookup import managed_table
+from aliasdesk.aliases.lookup import alias_domain_names, managed_table
 from aliasdesk.postfix.maps.resolve import explain, resolve
 
 
@@ -39,6 +39,7 @@ class Command(BaseCommand):
             local_domains=options["local_domain"],
             recipient_delimiter=options["recipient_delimiter"],
             myorigin=options["myorigin"],
+            alias_domains=alias_domain_names(maps),
         )
         if options["json"]:
             data = resolution.to_dict()
@@ -48,3 +49,5 @@ class Command(BaseCommand):
             self.stdout.write(explain(resolution).rstrip("\n"))
         if resolution.deferred:
             raise CommandError("Postfix would defer this mail: " + "; ".join(resolution.problems))
+        if resolution.rejected:
+            raise CommandError("Postfix would not accept this address: " + "; ".join(resolution.problems))
