@@ -14,6 +14,7 @@ from aliasdesk.accounts.access import can_administer, require_admin
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import domain_services as ds
 from aliasdesk.aliases.access import get_domain_for_user
+from aliasdesk.aliases.limits import alias_count, warnings_for
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.pages import domain_page_context
 
@@ -35,6 +36,8 @@ def _context(request: HttpRequest, domain: Domain, form: ds.DomainSettings, **ex
         preview=ds.preview_map(domain, form.header, form.footer),
         can_save=can_administer(current_user(request)),
         error_fields=set(),
+        limit_warnings=warnings_for(domain),
+        alias_count=alias_count(domain),
         **extra,
     )
 
