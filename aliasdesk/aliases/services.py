@@ -208,7 +208,7 @@ def create_alias(
         raise AliasError(f"{key}: alias #{pk} exists; cannot recreate it under that id", "key")
     limits = limits_of(domain)
     check_room(domain, 1, limits=limits)
-    check_destinations(domain, dests, limits=limits)
+    check_destinations(domain, dests, limits=limits, key=key)
     claimed = claim_mail_domains(domain, [claim], user=user, reason=f"keys of it written: {key}") if claim else []
     alias = Alias(
         pk=pk,
@@ -505,7 +505,7 @@ def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> Pasted
     if not parsed.entries and not problems:
         problems.append("nothing to add: write one alias per line, the key then its destinations")
     try:
-        check_room(domain, len(clean), limits=limits, what="the paste adds")
+        check_room(domain, len(parsed.entries), limits=limits, what="the paste adds")
     except LimitExceeded as exc:
         problems.append(str(exc))
     if problems:

@@ -175,6 +175,8 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         return _row(request, domain, stale.current, error=str(stale))
     except services.KeyNotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
+    except services.AliasError as exc:  # a limit: too many destinations to switch it on
+        return _row(request, domain, alias, error=str(exc))
     return _row(request, domain, alias, saved=True, claimed=claims_message(domain, alias.claimed))  # type: ignore[attr-defined]
 
 

@@ -1,4 +1,5 @@
-"""aliasdesk domain add NAME [--map-file PATH] [--map-type TYPE]; aliasdesk domain list"""
+"""aliasdesk domain add NAME [--map-file PATH] [--map-type TYPE]; aliasdesk domain list;
+aliasdesk domain set NAME [--max-aliases N|none] [--max-destinations N|none]"""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from aliasdesk.aliases import domain_services as ds
+from aliasdesk.aliases.limits import alias_count, warnings_for
 from aliasdesk.aliases.models import Domain, MapType
 from aliasdesk.aliases.paths import MapPathError
 from aliasdesk.aliases.services import AliasError, create_domain
@@ -14,7 +17,7 @@ from aliasdesk.aliases.services import AliasError, create_domain
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
-    help = "Manage domains: add, list"
+    help = "Manage domains: add, list, set limits"
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -23,6 +26,12 @@ class Command(BaseCommand):
         add.add_argument("--map-file", help="the map file (default: $ALIASDESK_MAP_DIR/NAME)")
         add.add_argument("--map-type", choices=MapType.values)
         sub.add_parser("list", help="list domains")
+        limits = sub.add_parser("set", help="set a domain's limits (administrators' settings)")
+        limits.add_argument("name")
+        limits.add_argument("--max-aliases", metavar="N|none", help="most aliases the map may hold; none: no limit")
+        limits.add_argument(
+            "--max-destinations", metavar="N|none", help="most destinations per alias; none: no limit"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
@@ -30,8 +39,33 @@ class Command(BaseCommand):
                 state = "deployed" if domain.serial == domain.deployed_serial else "changes not deployed"
                 self.stdout.write(f"{domain.name}\t{domain.map_type}:{domain.map_path}\t{state}")
             return
+        if options["action"] == "set":
+            self.set_limits(options)
+            return
         try:
             domain = create_domain(options["name"], map_path=options["map_file"], map_type=options["map_type"])
         except (AliasError, MapPathError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"created {domain.name}: {domain.map_type}:{domain.map_path}")
+
+    def set_limits(self, options: dict[str, Any]) -> None:
+        """Through the same service as the settings page (as an administrator): checked, in history."""
+        domain = Domain.objects.filter(name=options["name"].strip().rstrip(".").lower(), deleted_at__isnull=True).first()
+        if domain is None:
+            raise CommandError(f"no domain {options['name']}")
+        wanted = ds.DomainSettings.of(domain)
+        for name in ds.LIMIT_FIELDS:
+            if options[name] is not None:
+                setattr(wanted, name, "" if options[name].strip().lower() == "none" else options[name])
+        try:
+            domain, changed = ds.update_domain_settings(domain, wanted, version=domain.version, reason="limits")
+        except (ds.SettingsRefused, ds.StaleSettings) as exc:
+            raise CommandError(f"{domain.name}: {exc}") from exc
+        most = domain.max_aliases if domain.max_aliases is not None else "no limit"
+        dests = domain.max_destinations if domain.max_destinations is not None else "no limit"
+        verb = "set" if changed else "unchanged"
+        self.stdout.write(
+            f"{domain.name}: limits {verb}: aliases {most} ({alias_count(domain)} now), destinations per alias {dests}"
+        )
+        for warning in warnings_for(domain):
+            self.stderr.write(f"warning: {warning}")
