@@ -299,14 +299,17 @@ def soft_delete_alias(alias: Alias, *, version: int, user: User | None = None, r
     return update_alias(alias, version=version, user=user, reason=reason, deleted_at=timezone.now())
 
 
-def restore_alias(alias: Alias, *, version: int, user: User | None = None, reason: str = "") -> Alias:
+def restore_alias(
+    alias: Alias, *, version: int, user: User | None = None, reason: str = "", **changes: object
+) -> Alias:
+    """Take the alias out of the trash (with ``changes`` in the same step: a rollback)."""
     if (
         Alias.objects.filter(domain_id=alias.domain_id, key_folded=alias.key_folded, deleted_at__isnull=True)
         .exclude(pk=alias.pk)
         .exists()
     ):
         raise AliasError(f"{alias.key} exists again in {alias.domain}; cannot restore this one beside it")
-    return update_alias(alias, version=version, user=user, reason=reason, deleted_at=None)
+    return update_alias(alias, version=version, user=user, reason=reason, **changes, deleted_at=None)
 
 
 @dataclass
