@@ -69,8 +69,9 @@ def check_room(domain: Domain, adding: int, *, limits: Limits | None = None, wha
     count = alias_count(domain)
     if count + adding > limits.max_aliases:
         more = f"; {what} {adding} more" if what else ""
+        exist = "exists" if count == 1 else "exist"
         raise LimitExceeded(
-            f"{limits.name} allows at most {limits.max_aliases} aliases; {count} exist{more}", "key"
+            f"{limits.name} allows at most {limits.max_aliases} aliases; {count} {exist}{more}", "key"
         )
 
 

@@ -80,7 +80,7 @@ def test_a_new_alias_beyond_the_maximum_is_refused_for_everyone(domain, who):
 
 def test_too_many_destinations_on_a_new_alias_are_refused(domain, who):
     soft_delete_alias(Alias.objects.get(key="one@example.com"), version=1)
-    with pytest.raises(LimitExceeded, match="at most 2 destinations per alias; three@example.com has 3") as caught:
+    with pytest.raises(LimitExceeded, match=r"at most 2 destinations per alias; three@example.com has 3") as caught:
         create_alias(domain, "three@example.com", THREE, user=who)
     assert caught.value.field == "destinations"
     assert not Alias.objects.filter(key="three@example.com").exists()
@@ -89,7 +89,7 @@ def test_too_many_destinations_on_a_new_alias_are_refused(domain, who):
 def test_an_edit_to_too_many_destinations_is_refused_and_within_is_kept(domain, who):
     alias = Alias.objects.get(key="one@example.com")
     before = snapshot(domain)
-    with pytest.raises(LimitExceeded, match="one@example.com has 3"):
+    with pytest.raises(LimitExceeded, match=r"one@example.com has 3"):
         update_alias(alias, version=alias.version, user=who, destinations=THREE)
     assert snapshot(domain) == before
     update_alias(alias, version=alias.version, user=who, destinations="x@example.org, y@example.org")
@@ -109,7 +109,7 @@ def test_switching_on_an_alias_beyond_the_destination_limit_is_refused(domain, w
     alias = Alias.objects.get(key="two@example.com")
     alias = update_alias(alias, version=alias.version, user=who, enabled=False)
     Domain.objects.filter(pk=domain.pk).update(max_destinations=1)
-    with pytest.raises(LimitExceeded, match="two@example.com has 2"):
+    with pytest.raises(LimitExceeded, match=r"two@example.com has 2"):
         update_alias(alias, version=alias.version, user=who, enabled=True)
     assert Alias.objects.get(pk=alias.pk).enabled is False
 
@@ -140,7 +140,7 @@ def test_bulk_restore_beyond_the_maximum_changes_nothing(domain, who):
     bulk_change(domain, ids, "delete", user=who)
     create_alias(domain, "three@example.com", "a@example.org", user=who)
     before = snapshot(domain)
-    with pytest.raises(LimitExceeded, match="2 allows|at most 2 aliases; 1 exist; the restore adds 2 more"):
+    with pytest.raises(LimitExceeded, match=r"^example.com allows at most 2 aliases; 1 exists; the restore adds 2 more"):
         bulk_change(domain, ids, "restore", user=who)
     assert snapshot(domain) == before
 
@@ -150,7 +150,7 @@ def test_bulk_switch_on_beyond_the_destination_limit_changes_nothing(domain, who
     bulk_change(domain, ids, "disable", user=who)
     Domain.objects.filter(pk=domain.pk).update(max_destinations=1)
     before = snapshot(domain)
-    with pytest.raises(LimitExceeded, match="nothing changed: example.com allows at most 1 destinations per alias; "
+    with pytest.raises(LimitExceeded, match=r"nothing changed: example.com allows at most 1 destinations per alias; "
                                             "two@example.com has 2"):
         bulk_change(domain, ids, "enable", user=who)
     assert snapshot(domain) == before
@@ -196,7 +196,7 @@ def test_import_replace_counts_the_file_and_keeps_existing_wide_aliases(domain, 
     with pytest.raises(ImportRefused, match="at most 2 aliases; the file holds 3"):
         import_map(source, domain.name, user=who, replace=True)
     source.write_text("one@example.com a@example.org, c@example.org\n")
-    with pytest.raises(ImportRefused, match="line 1: .*one@example.com has 2"):
+    with pytest.raises(ImportRefused, match=r"line 1: .*one@example.com has 2"):
         import_map(source, domain.name, user=who, replace=True)
 
 

@@ -107,9 +107,8 @@ def test_switching_on_beyond_the_destination_limit_answers_in_the_row(login, exa
 @pytest.mark.parametrize("name", ["alice", "bob"])
 def test_paste_beyond_the_maximum_adds_nothing(login, example, name):
     limit(example, aliases=3)
-    response = login(name).post(
-        reverse("alias-paste", args=[example.name]), {"text": "a@example.com x@example.org\nb@example.com y@example.org\n"}
-    )
+    text = "a@example.com x@example.org\nb@example.com y@example.org\n"
+    response = login(name).post(reverse("alias-paste", args=[example.name]), {"text": text})
     assert response.status_code == 422
     assert "example.com allows at most 3 aliases; 2 exist; the paste adds 2 more" in response.content.decode()
     assert Alias.objects.filter(domain=example).count() == 2

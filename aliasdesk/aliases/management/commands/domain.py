@@ -50,7 +50,8 @@ class Command(BaseCommand):
 
     def set_limits(self, options: dict[str, Any]) -> None:
         """Through the same service as the settings page (as an administrator): checked, in history."""
-        domain = Domain.objects.filter(name=options["name"].strip().rstrip(".").lower(), deleted_at__isnull=True).first()
+        name = options["name"].strip().rstrip(".").lower()
+        domain = Domain.objects.filter(name=name, deleted_at__isnull=True).first()
         if domain is None:
             raise CommandError(f"no domain {options['name']}")
         wanted = ds.DomainSettings.of(domain)
