@@ -49,7 +49,8 @@ def test_the_preview_shows_the_diff_and_the_counts_and_changes_nothing(login, fi
     response = login("alice").get(url(first))
     assert response.status_code == 200
     page = response.content.decode()
-    assert f"Roll back to <a href=\"{reverse('deploy-detail', args=['example.com', first.pk])}\">deploy #{first.pk}" in page
+    detail = reverse("deploy-detail", args=["example.com", first.pk])
+    assert f'Roll back to <a href="{detail}">deploy #{first.pk}' in page
     assert '<span class="del">-info@example.com\tzoe@example.org</span>' in page
     assert '<span class="add">+info@example.com\tanna@example.org, ben@example.org</span>' in page
     assert '<span class="del">-# later header</span>' in page
