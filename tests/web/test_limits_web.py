@@ -124,3 +124,10 @@ def test_bulk_restore_beyond_the_maximum_says_why(login, example):
     )
     assert "example.com allows at most 1 aliases; 0 exist; the restore adds 2 more" in response.content.decode()
     assert Alias.objects.filter(domain=example, deleted_at__isnull=True).count() == 0
+
+
+def test_a_limit_change_is_in_the_audit_log(login, example):
+    url = reverse("domain-settings", args=[example.name])
+    login("alice").post(url, settings_form(example, max_aliases="500"))
+    page = login("alice").get(reverse("audit-log") + "?kind=domain").content.decode()
+    assert "max_aliases" in page and "500" in page
