@@ -303,12 +303,14 @@ def restore_alias(
     alias: Alias, *, version: int, user: User | None = None, reason: str = "", **changes: object
 ) -> Alias:
     """Take the alias out of the trash (with ``changes`` in the same step: a rollback)."""
+    folded = str(changes["key"]).strip().lower() if "key" in changes else alias.key_folded
     if (
-        Alias.objects.filter(domain_id=alias.domain_id, key_folded=alias.key_folded, deleted_at__isnull=True)
+        Alias.objects.filter(domain_id=alias.domain_id, key_folded=folded, deleted_at__isnull=True)
         .exclude(pk=alias.pk)
         .exists()
     ):
-        raise AliasError(f"{alias.key} exists again in {alias.domain}; cannot restore this one beside it")
+        key = changes.get("key", alias.key)
+        raise AliasError(f"{key} exists again in {alias.domain}; cannot restore this one beside it")
     return update_alias(alias, version=version, user=user, reason=reason, **changes, deleted_at=None)
 
 

@@ -267,3 +267,18 @@ def test_the_command_previews_and_rolls_back(domain, map_dir):
     assert (map_dir / "example.com").read_bytes() == installed
     with pytest.raises(CommandError, match="has no deploy #999"):
         call_command("rollback", "example.com", "--to-deploy", "999")
+
+
+def test_a_key_taken_by_a_newer_alias_goes_back_to_the_old_one(domain):
+    first = deploy(domain)
+    sales = alias("sales@example.com")
+    soft_delete_alias(sales, version=sales.version)
+    newer = create_alias(domain, "sales@example.com", "someone@example.org")  # a new row takes the key
+    info = alias("info@example.com")
+    update_alias(info, version=info.version, key="sales-old@example.com")
+    plan = rollback.apply_rollback(domain, first, None)
+    assert (plan.restored, plan.removed, plan.changed) == (1, 1, 1)
+    live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
+    assert live.get(key="sales@example.com").pk == sales.pk
+    assert Alias.objects.get(pk=newer.pk).deleted_at is not None
+    assert rollback.same_as_deployed(plan, first)

@@ -39,7 +39,12 @@ class Command(BaseCommand):
         if plan.empty:
             self.stdout.write(f"{domain.name}: already as of {plan.point.label}; nothing to do")
             return
-        verb = "a rollback to" if options["dry_run"] else "rolled back to"
-        tail = "" if options["dry_run"] else "; deploy to install it"
         same = " (the same text it installed)" if rollback.same_as_deployed(plan, deploy) else ""
-        self.stdout.write(f"{domain.name}: {verb} {plan.point.label}{same}: {plan.summary()}{tail}")
+        if options["dry_run"]:
+            self.stdout.write(f"{domain.name}: rolling back to {plan.point.label}{same} would make {plan.summary()}")
+        else:
+            self.stdout.write(
+                f"{domain.name}: rolled back to {plan.point.label}{same}: {plan.summary()}; deploy to install it"
+            )
+        for note in plan.notes:
+            self.stderr.write(f"note: {note}")
