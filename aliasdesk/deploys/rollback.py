@@ -21,7 +21,7 @@ def rollback_target(domain: Domain, deploy_id: int) -> Deploy:
     deploy = Deploy.objects.filter(pk=deploy_id, domain=domain).first()
     if deploy is None:
         raise AliasError(f"{domain.name} has no deploy #{deploy_id}")
-    if deploy.status != Deploy.Status.OK or deploy.finished_at is None or not deploy.sha256:
+    if deploy.status != Deploy.Status.OK or deploy.finished_at is None:
         raise AliasError(f"deploy #{deploy_id} of {domain.name} installed no map ({deploy.get_status_display()})")
     return deploy
 
@@ -52,5 +52,6 @@ def rollback_diff(plan: RollbackPlan) -> str:
 
 
 def same_as_deployed(plan: RollbackPlan, deploy: Deploy) -> bool:
-    """Whether the rolled-back text is byte for byte what the deploy installed."""
-    return hashlib.sha256(plan.text_then.encode("utf-8")).hexdigest() == deploy.sha256
+    """Whether the rolled-back text is byte for byte what the deploy installed (False when
+    its hash was not recorded)."""
+    return bool(deploy.sha256) and hashlib.sha256(plan.text_then.encode("utf-8")).hexdigest() == deploy.sha256

@@ -7,6 +7,7 @@ map owns now, a limit, an editor's missing right) applies nothing at all.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -282,3 +283,19 @@ def test_a_key_taken_by_a_newer_alias_goes_back_to_the_old_one(domain):
     assert live.get(key="sales@example.com").pk == sales.pk
     assert Alias.objects.get(pk=newer.pk).deleted_at is not None
     assert rollback.same_as_deployed(plan, first)
+
+
+def test_a_patch_deploy_records_its_hash_and_is_a_target_too(domain, map_dir):
+    deploy(domain)
+    create_alias(domain, "patched@example.com", "pia@example.org")
+    patched = deploy(domain)
+    installed = (map_dir / "example.com").read_bytes()
+    assert patched.method == "patch"
+    assert patched.sha256 == hashlib.sha256(installed).hexdigest()
+    create_alias(domain, "later@example.com", "lea@example.org")
+    deploy(domain)
+    plan = rollback.apply_rollback(domain, patched, None)
+    assert (plan.removed, plan.restored, plan.changed) == (1, 0, 0)
+    assert rollback.same_as_deployed(plan, patched)
+    deploy(domain)
+    assert (map_dir / "example.com").read_bytes() == installed
