@@ -324,9 +324,14 @@ def update_domain_settings(
     current._history_user = user  # type: ignore[attr-defined]
     current._change_reason = reason  # type: ignore[attr-defined]
     current.save()
-    if any(getattr(before, name) != getattr(clean, name) for name in SETTINGS_FIELDS if name not in LIMIT_FIELDS):
+    if not limits_only(before, clean):
         bump_serial(current, rebuild=rebuild, user=user)
     return current, True
+
+
+def limits_only(before: DomainSettings, after: DomainSettings) -> bool:
+    """Whether only limits differ between two settings: nothing to deploy."""
+    return all(getattr(before, n) == getattr(after, n) for n in SETTINGS_FIELDS if n not in LIMIT_FIELDS)
 
 
 def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_ROWS) -> Preview:

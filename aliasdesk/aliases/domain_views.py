@@ -51,6 +51,7 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "aliases/settings.html", _context(request, domain, ds.DomainSettings.of(domain)))
     domain = get_domain_for_user(request, name, admin=True)
     form = ds.DomainSettings.from_form(request.POST)
+    before = ds.DomainSettings.of(domain)
     try:
         domain, changed = ds.update_domain_settings(
             domain, form, version=_int(request.POST.get("version")), user=current_user(request)
@@ -64,8 +65,10 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
         context["version"] = _int(request.POST.get("version"))
         context["error_fields"] = {p.field for p in refused.problems}
         return render(request, "aliases/settings.html", context, status=422)
-    if changed:
+    if changed and not ds.limits_only(before, ds.DomainSettings.of(domain)):
         messages.success(request, f"Saved the settings of {domain.name}. Deploy to write the new map.")
+    elif changed:
+        messages.success(request, f"Saved the limits of {domain.name}. They hold from now on; the map is unchanged.")
     else:
         messages.info(request, "Nothing changed.")
     return redirect("domain-settings", domain.name)

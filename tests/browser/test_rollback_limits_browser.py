@@ -28,7 +28,7 @@ def test_admin_sets_limits_and_sees_the_warning_below_use(ui: UI, desk: Desk):
     ui.page.get_by_label("Most aliases").fill("5")
     ui.page.get_by_label("Most destinations per alias").fill("2")
     ui.page.get_by_role("button", name="Save settings").click()
-    expect(ui.page.get_by_text("Saved the settings of example.com")).to_be_visible()
+    expect(ui.page.get_by_text("Saved the limits of example.com")).to_be_visible()
     warning = ui.page.locator("#limit-warnings")
     expect(warning).to_contain_text("example.com holds 6 aliases, more than its limit of 5")
     expect(warning).to_contain_text("1 alias(es) have more than 2 destinations (team@example.com)")

@@ -34,8 +34,8 @@ def test_admin_sets_limits_on_the_settings_page(login, example):
     page = login("alice").get(url).content.decode()
     assert 'name="max_aliases"' in page and 'name="max_destinations"' in page
     assert "2 now, switched-off ones included" in page
-    response = login("alice").post(url, settings_form(example, max_aliases="500", max_destinations="10"))
-    assert response.status_code == 302
+    response = login("alice").post(url, settings_form(example, max_aliases="500", max_destinations="10"), follow=True)
+    assert "Saved the limits of example.com. They hold from now on; the map is unchanged." in response.content.decode()
     example.refresh_from_db()
     assert (example.max_aliases, example.max_destinations) == (500, 10)
     page = login("alice").get(url).content.decode()
