@@ -176,3 +176,36 @@ def test_alias_edit_with_version_check_works_on_every_engine(cli: CLI, tmp_path:
     )
     out = cli("shell", "-c", code).stdout
     assert "stale refused" in out and "zoe@x.org" in out
+
+
+def test_limits_and_rollback_through_the_command(cli: CLI, tmp_path: Path) -> None:
+    src = tmp_path / "virtual.in"
+    src.write_text(MAP)
+    cli("import", str(src), "--domain", "example.com")
+    first = json.loads(cli("deploy", "example.com", "--json").stdout)[0]["deploy_id"]
+    map_file = tmp_path / "data" / "maps" / "example.com"
+    installed = map_file.read_bytes()
+
+    out = cli("domain", "set", "example.com", "--max-aliases", "4", "--max-destinations", "2").stdout
+    assert "example.com: limits set: aliases 4 (4 now), destinations per alias 2" in out
+    more = tmp_path / "more.in"
+    more.write_text("extra@example.com x@example.org\n")
+    proc = cli("import", str(more), "--domain", "example.com", ok=False)
+    assert proc.returncode != 0 and "example.com allows at most 4 aliases" in proc.stderr
+    cli("domain", "set", "example.com", "--max-aliases", "none")
+
+    changed = tmp_path / "changed.in"
+    changed.write_text("info@example.com zoe@example.org\nnew@example.com nina@example.org\n")
+    cli("import", str(changed), "--domain", "example.com", "--replace")
+    cli("deploy", "example.com")
+    assert map_file.read_bytes() != installed
+
+    dry = cli("rollback", "example.com", "--to-deploy", str(first), "--dry-run").stdout
+    assert "+info@example.com\tanna@example.org, ben@example.org" in dry
+    assert "would make 3 restored, 1 removed, 1 changed, header and footer as then" in dry
+    done = cli("rollback", "example.com", "--to-deploy", str(first)).stdout
+    assert f"example.com: rolled back to deploy #{first} of" in done and "(the same text it installed)" in done
+    cli("deploy", "example.com")
+    assert map_file.read_bytes() == installed
+    proc = cli("rollback", "example.com", "--to-deploy", "9999", ok=False)
+    assert proc.returncode != 0 and proc.stderr.strip() == "CommandError: example.com has no deploy #9999"

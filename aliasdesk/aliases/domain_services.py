@@ -29,10 +29,15 @@ SETTINGS_FIELDS = (
     "nodes",
     "editors_role_addresses",
     "deploy_on_save",
+    "max_aliases",
+    "max_destinations",
 )
 FLAGS = ("editors_role_addresses", "deploy_on_save")
 # Settings that change what the map holds or how it is checked: the next deploy rebuilds.
 MAP_FIELDS = ("header", "footer", "localpart_pattern", "allowed_destination_domains", "extra_domains")
+# Whole numbers or empty (no limit); they change no map: saving them alone needs no deploy.
+LIMIT_FIELDS = ("max_aliases", "max_destinations")
+LIMIT_MINIMUM = {"max_aliases": 0, "max_destinations": 1}
 FIELD_LABELS = {
     "header": "Header",
     "footer": "Footer",
@@ -42,6 +47,8 @@ FIELD_LABELS = {
     "nodes": "Mail hosts",
     "editors_role_addresses": "Editors may change postmaster@ and abuse@",
     "deploy_on_save": "Deploy on save",
+    "max_aliases": "Most aliases",
+    "max_destinations": "Most destinations per alias",
 }
 PREVIEW_ROWS = 30
 _PATTERN_MAX = Domain._meta.get_field("localpart_pattern").max_length or 255
@@ -93,10 +100,14 @@ class DomainSettings:
     nodes: str = ""
     editors_role_addresses: bool = False
     deploy_on_save: bool = False
+    max_aliases: str = ""  # as typed; "" is no limit
+    max_destinations: str = ""
 
     @classmethod
     def of(cls, domain: Domain) -> DomainSettings:
-        return cls(*(getattr(domain, name) for name in SETTINGS_FIELDS))
+        values = {name: getattr(domain, name) for name in SETTINGS_FIELDS}
+        values.update({name: limit_text(values[name]) for name in LIMIT_FIELDS})
+        return cls(**values)
 
     @classmethod
     def from_form(cls, data: object) -> DomainSettings:
@@ -115,6 +126,21 @@ class Preview:
     more: int
     problems: list[SettingsProblem] = field(default_factory=list)
     warnings: list[SettingsProblem] = field(default_factory=list)
+
+
+def limit_text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def clean_limit(text: str, name: str) -> str:
+    """A limit as stored in the form's terms: "" (none) or a whole number; AliasError otherwise."""
+    text = str(text).strip()
+    if not text or text.lower() in ("none", "-"):
+        return ""
+    least = LIMIT_MINIMUM[name]
+    if not text.isdigit() or int(text) < least or int(text) > 2**31 - 1:
+        raise AliasError(f"a whole number of {least} or more, or empty for no limit", name)
+    return str(int(text))
 
 
 def normalize_map_text(text: str) -> str:
@@ -194,6 +220,12 @@ def clean_settings(wanted: DomainSettings) -> DomainSettings:
         nodes = "\n".join(check_node_names(nodes.replace(",", " ").split()))
     except AliasError as exc:
         problems.append(SettingsProblem("nodes", str(exc)))
+    limits = {}
+    for name in LIMIT_FIELDS:
+        try:
+            limits[name] = clean_limit(getattr(wanted, name), name)
+        except AliasError as exc:
+            problems.append(SettingsProblem(name, str(exc)))
     if problems:
         raise SettingsRefused(problems)
     return DomainSettings(
@@ -205,6 +237,7 @@ def clean_settings(wanted: DomainSettings) -> DomainSettings:
         nodes,
         bool(wanted.editors_role_addresses),
         bool(wanted.deploy_on_save),
+        **limits,
     )
 
 
@@ -278,12 +311,13 @@ def _sync_mail_domains(domain: Domain, before: str, after: str) -> None:
 
 @transaction.atomic
 def update_domain_settings(
-    domain: Domain, wanted: DomainSettings, *, version: int, user: User | None = None
+    domain: Domain, wanted: DomainSettings, *, version: int, user: User | None = None, reason: str = "settings"
 ) -> tuple[Domain, bool]:
-    """Save header, footer and input policy if the domain is still at ``version``.
+    """Save header, footer, input policy and limits if the domain is still at ``version``.
 
     Returns the domain and whether anything changed. A change bumps ``version`` and
-    the domain's serial (the map must be deployed again) and is recorded in history.
+    the domain's serial (the map must be deployed again; not for limits alone, which
+    change no map) and is recorded in history with ``reason``.
     Raises StaleSettings when someone saved first, SettingsRefused on bad input.
     """
     current = Domain.objects.select_for_update().get(pk=domain.pk)
@@ -298,14 +332,22 @@ def update_domain_settings(
         raise SettingsRefused(problems)
     _sync_mail_domains(current, current.extra_domains, clean.extra_domains)
     rebuild = any(getattr(current, name) != getattr(clean, name) for name in MAP_FIELDS)
+    before = DomainSettings.of(current)
     for name in SETTINGS_FIELDS:
-        setattr(current, name, getattr(clean, name))
+        value = getattr(clean, name)
+        setattr(current, name, (int(value) if value else None) if name in LIMIT_FIELDS else value)
     current.version = version + 1
     current._history_user = user  # type: ignore[attr-defined]
-    current._change_reason = "settings"  # type: ignore[attr-defined]
+    current._change_reason = reason  # type: ignore[attr-defined]
     current.save()
-    bump_serial(current, rebuild=rebuild, user=user)
+    if not limits_only(before, clean):
+        bump_serial(current, rebuild=rebuild, user=user)
     return current, True
+
+
+def limits_only(before: DomainSettings, after: DomainSettings) -> bool:
+    """Whether only limits differ between two settings: nothing to deploy."""
+    return all(getattr(before, n) == getattr(after, n) for n in SETTINGS_FIELDS if n not in LIMIT_FIELDS)
 
 
 def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_ROWS) -> Preview:
@@ -335,14 +377,15 @@ def preview_map(domain: Domain, header: str, footer: str, rows: int = PREVIEW_RO
     )
 
 
-def _comparable(name: str, value: str) -> str:
+def _comparable(name: str, value: object) -> str:
+    if name in LIMIT_FIELDS or isinstance(value, bool):
+        return "" if value is None else str(value).strip()
+    text = str(value)
     if name in ("header", "footer"):
-        return normalize_map_text(value)
+        return normalize_map_text(text)
     if name in ("allowed_destination_domains", "extra_domains", "nodes"):
-        return " ".join(value.replace(",", " ").split())
-    if isinstance(value, bool):
-        return str(value)
-    return value.strip()
+        return " ".join(text.replace(",", " ").split())
+    return text.strip()
 
 
 @dataclass
@@ -366,9 +409,11 @@ def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMer
     conflicts: list[str] = []
     for name in SETTINGS_FIELDS:
         my_value, their_value = getattr(mine, name), getattr(current, name)
+        if name in LIMIT_FIELDS:
+            their_value = limit_text(their_value)
         base_value = getattr(base, name) if base is not None else None
-        they_changed = base_value is None or _comparable(name, their_value) != _comparable(name, base_value)
-        i_changed = base_value is None or _comparable(name, my_value) != _comparable(name, base_value)
+        they_changed = base is None or _comparable(name, their_value) != _comparable(name, base_value)
+        i_changed = base is None or _comparable(name, my_value) != _comparable(name, base_value)
         if they_changed:
             theirs.append((name, FIELD_LABELS[name], their_value))
         setattr(merged, name, my_value if i_changed else their_value)

@@ -15,6 +15,7 @@ from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import domain_services as ds
 from aliasdesk.aliases.access import get_domain_for_user
 from aliasdesk.aliases.aliasdomains import set_alias_of
+from aliasdesk.aliases.limits import alias_count, warnings_for
 from aliasdesk.aliases.models import AliasMode, Domain
 from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.services import AliasError
@@ -40,6 +41,8 @@ def _context(request: HttpRequest, domain: Domain, form: ds.DomainSettings, **ex
         preview=ds.preview_map(domain, form.header, form.footer),
         can_save=can_administer(current_user(request)),
         error_fields=set(),
+        limit_warnings=warnings_for(domain),
+        alias_count=alias_count(domain),
         **extra,
     )
 
@@ -53,6 +56,7 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "aliases/settings.html", _context(request, domain, ds.DomainSettings.of(domain)))
     domain = get_domain_for_user(request, name, admin=True)
     form = ds.DomainSettings.from_form(request.POST)
+    before = ds.DomainSettings.of(domain)
     try:
         domain, changed = ds.update_domain_settings(
             domain, form, version=_int(request.POST.get("version")), user=current_user(request)
@@ -66,8 +70,10 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
         context["version"] = _int(request.POST.get("version"))
         context["error_fields"] = {p.field for p in refused.problems}
         return render(request, "aliases/settings.html", context, status=422)
-    if changed:
+    if changed and not ds.limits_only(before, ds.DomainSettings.of(domain)):
         messages.success(request, f"Saved the settings of {domain.name}. Deploy to write the new map.")
+    elif changed:
+        messages.success(request, f"Saved the limits of {domain.name}. They hold from now on; the map is unchanged.")
     else:
         messages.info(request, "Nothing changed.")
     return redirect("domain-settings", domain.name)

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from aliasdesk.accounts.models import User
+from aliasdesk.aliases.limits import alias_count, destinations_problem, final_count_problem, limits_of
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import (
     Owners,
@@ -250,6 +251,7 @@ def import_map(
             raise AliasError(f"domain {domain_name} writes {domain.map_path}, not {map_file}")
         report = ImportReport(domain=domain, problems=sorted(problems, key=lambda p: p.line))
         report.problems += _claim_key_domains(domain, entries, user, name)
+        _check_limits(domain, entries, replace, name)
         # An import may change any part of the map: the next deploy rebuilds it.
         serial = bump_serial(domain, rebuild=True, user=user)
         if replace:
@@ -281,6 +283,35 @@ def _claim_key_domains(domain: Domain, entries: list[Entry], user: User | None, 
         Problem(claims[name], f"{name} is now a mail domain of this map (its keys start on this line)", "warning")
         for name in added
     ]
+
+
+def _check_limits(domain: Domain, entries: list[Entry], replace: bool, source: str) -> None:
+    """The domain's limits for the whole file, before anything is written: too many aliases
+    or an entry with too many destinations imports nothing. With ``replace``, entries whose
+    destinations the domain holds already for that key are left alone (a limit lowered
+    below the current use keeps what exists)."""
+    limits = limits_of(domain, lock=True)
+    if not limits.any:
+        return
+    problems: list[Problem] = []
+    if replace:
+        message = final_count_problem(limits, len(entries), "the file holds")
+    else:
+        message = final_count_problem(limits, alias_count(domain) + len(entries), "with this file there would be")
+    if message:
+        problems.append(Problem(0, message))
+    if limits.max_destinations is not None:
+        held: set[tuple[str, str]] = set()
+        if replace:
+            live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
+            held = set(live.values_list("key_folded", "destinations"))
+        for entry in entries:
+            known = (entry.folded_key, entry.value) in held
+            problem = "" if known else destinations_problem(limits, entry.value, entry.key)
+            if problem:
+                problems.append(Problem(entry.line, problem))
+    if problems:
+        raise ImportRefused(source, problems)
 
 
 def _set_header_footer(domain: Domain, header: str, footer: str, user: User | None) -> None:

@@ -56,6 +56,14 @@ class Domain(models.Model):
     editors_role_addresses = models.BooleanField(
         default=False, help_text="Editors may change postmaster@ and abuse@ (RFC 2142) of this map's domains."
     )
+    # Limits an administrator sets (empty: none). They refuse new rows and new destinations,
+    # never what exists: see aliasdesk/aliases/limits.py.
+    max_aliases = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many aliases (switched-off ones included); empty: no limit."
+    )
+    max_destinations = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many destinations per alias; empty: no limit."
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     serial = models.PositiveBigIntegerField(default=1)

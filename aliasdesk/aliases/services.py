@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError as AliasError  # re-exported: callers catch it from here
+from aliasdesk.aliases.limits import LimitExceeded as LimitExceeded  # re-exported, as AliasError
+from aliasdesk.aliases.limits import check_destinations, check_room, destinations_problem, limits_of
 from aliasdesk.aliases.models import Alias, Domain, MapType
 from aliasdesk.aliases.ownership import KeyNotAllowed as KeyNotAllowed  # re-exported, as AliasError
 from aliasdesk.aliases.ownership import (
@@ -223,7 +225,11 @@ def create_alias(
     comment: str = "",
     valid_until: datetime.date | None = None,
     owners: Owners | None = None,
+    reason: str = "",
+    pk: int | None = None,
 ) -> Alias:
+    """A new alias. ``reason`` goes into its history; ``pk`` recreates a purged alias under
+    its old id (a rollback: the map keeps its order), refused when that id is taken."""
     require_editor(user, domain)
     key = clean_key(domain, key)
     dests = clean_destinations(destinations, domain)
@@ -233,8 +239,14 @@ def create_alias(
     claim = authorize_key(user, domain, key, owners=owners)
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}", "key")
+    if pk is not None and Alias.objects.filter(pk=pk).exists():
+        raise AliasError(f"{key}: alias #{pk} exists; cannot recreate it under that id", "key")
+    limits = limits_of(domain)
+    check_room(domain, 1, limits=limits)
+    check_destinations(domain, dests, limits=limits, key=key)
     claimed = claim_mail_domains(domain, [claim], user=user, reason=f"keys of it written: {key}") if claim else []
     alias = Alias(
+        pk=pk,
         domain=domain,
         key=key,
         key_folded=key.lower(),
@@ -247,7 +259,9 @@ def create_alias(
         updated_by=user,
     )
     alias._history_user = user  # type: ignore[attr-defined]
-    alias.save()
+    if reason:
+        alias._change_reason = reason  # type: ignore[attr-defined]
+    alias.save(force_insert=pk is not None)
     alias.claimed = claimed  # type: ignore[attr-defined]
     return alias
 
@@ -261,10 +275,14 @@ def _makes_live(current: Alias, changes: dict[str, object]) -> bool:
 
 
 @transaction.atomic
-def update_alias(alias: Alias, *, version: int, user: User | None = None, **changes: object) -> Alias:
+def update_alias(
+    alias: Alias, *, version: int, user: User | None = None, reason: str = "", **changes: object
+) -> Alias:
     """Apply ``changes`` if the row is still at ``version``; otherwise raise StaleEdit.
 
-    Who may make the change is decided by ``authorize_change`` before anything is written.
+    Who may make the change is decided by ``authorize_change`` before anything is written;
+    the domain's limits by ``_check_limits`` once the domain row is locked. ``reason`` goes
+    into the history.
     """
     current = Alias.objects.select_for_update().select_related("domain").get(pk=alias.pk)
     if current.version != version:
@@ -273,6 +291,7 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     if "destinations" in changes:
         changes["destinations"] = clean_destinations(changes["destinations"], current.domain)  # type: ignore[arg-type]
     claims = authorize_change(user, current, new_key=new_key, makes_live=_makes_live(current, changes))
+    before = (current.enabled and current.deleted_at is None, current.deleted_at is not None, current.destinations)
     for name, value in changes.items():
         if name == "key":
             value = new_key
@@ -285,7 +304,10 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     current.version = version + 1
     current.updated_by = user
     current._history_user = user  # type: ignore[attr-defined]
+    if reason:
+        current._change_reason = reason  # type: ignore[attr-defined]
     current.serial = bump_serial(current.domain, user=user, rows=True)
+    _check_limits(current, *before)
     current.save()
     current.claimed = (  # type: ignore[attr-defined]
         claim_mail_domains(current.domain, claims, user=user, reason=f"keys of it written: {current.key}")
@@ -295,18 +317,36 @@ def update_alias(alias: Alias, *, version: int, user: User | None = None, **chan
     return current
 
 
-def soft_delete_alias(alias: Alias, *, version: int, user: User | None = None) -> Alias:
-    return update_alias(alias, version=version, user=user, deleted_at=timezone.now())
+def _check_limits(alias: Alias, was_live: bool, was_deleted: bool, old_destinations: str) -> None:
+    """The domain's limits for a change already applied to ``alias`` in memory: a restore
+    needs room, new destinations and a switch-on must fit. Switching off and deleting pass."""
+    restoring = was_deleted and alias.deleted_at is None
+    live = alias.enabled and alias.deleted_at is None
+    if not (restoring or alias.destinations != old_destinations or (live and not was_live)):
+        return
+    limits = limits_of(alias.domain)
+    if restoring:
+        check_room(alias.domain, 1, limits=limits)
+    check_destinations(alias.domain, alias.destinations, limits=limits, key=alias.key)
 
 
-def restore_alias(alias: Alias, *, version: int, user: User | None = None) -> Alias:
+def soft_delete_alias(alias: Alias, *, version: int, user: User | None = None, reason: str = "") -> Alias:
+    return update_alias(alias, version=version, user=user, reason=reason, deleted_at=timezone.now())
+
+
+def restore_alias(
+    alias: Alias, *, version: int, user: User | None = None, reason: str = "", **changes: object
+) -> Alias:
+    """Take the alias out of the trash (with ``changes`` in the same step: a rollback)."""
+    folded = str(changes["key"]).strip().lower() if "key" in changes else alias.key_folded
     if (
-        Alias.objects.filter(domain_id=alias.domain_id, key_folded=alias.key_folded, deleted_at__isnull=True)
+        Alias.objects.filter(domain_id=alias.domain_id, key_folded=folded, deleted_at__isnull=True)
         .exclude(pk=alias.pk)
         .exists()
     ):
-        raise AliasError(f"{alias.key} exists again in {alias.domain}; cannot restore this one beside it")
-    return update_alias(alias, version=version, user=user, deleted_at=None)
+        key = changes.get("key", alias.key)
+        raise AliasError(f"{key} exists again in {alias.domain}; cannot restore this one beside it")
+    return update_alias(alias, version=version, user=user, reason=reason, **changes, deleted_at=None)
 
 
 @dataclass
@@ -363,6 +403,7 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
         return _purge(domain, rows, user)
     if action == "restore":
         _refuse_restore_clashes(domain, rows)
+    _check_bulk_limits(domain, rows, action)
     changed = 0
     now = timezone.now()
     serial = 0
@@ -374,6 +415,27 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
     if claims:
         claim_mail_domains(domain, claims, user=user, reason=f"keys of it switched on (bulk {action})")
     return changed
+
+
+def _check_bulk_limits(domain: Domain, rows: list[Alias], action: str) -> None:
+    """A bulk restore needs room for all it restores; what a bulk switch-on or restore makes
+    live must fit ``max_destinations``. All or nothing, as the rest of a bulk change."""
+    if action not in ("enable", "restore"):
+        return
+    limits = limits_of(domain, lock=True)
+    if not limits.any:
+        return
+    if action == "restore":
+        check_room(domain, sum(1 for a in rows if a.deleted_at is not None), limits=limits, what="the restore adds")
+    going_live = [
+        a for a in rows
+        if (action == "enable" and a.deleted_at is None and not a.enabled)
+        or (action == "restore" and a.deleted_at is not None and a.enabled)
+    ]
+    problems = [p for a in going_live if (p := destinations_problem(limits, a.destinations, a.key))]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise LimitExceeded(f"nothing changed: {'; '.join(problems[:3])}{more}", "destinations")
 
 
 def _purge(domain: Domain, rows: list[Alias], user: User | None) -> int:
@@ -460,11 +522,13 @@ def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> Pasted
     clean: list[tuple[str, str, bool, str]] = []
     owners = Owners()
     claims: dict[str, int] = {}
+    limits = limits_of(domain, lock=True)
     for entry in parsed.entries:
         try:
             key = clean_key(domain, entry.key)
             dests = clean_destinations(entry.value, domain)
             comment = clean_comment(entry.comment)
+            check_destinations(domain, dests, limits=limits, key=key)
             claim = authorize_key(user, domain, key, owners=owners)
             if claim:
                 claims.setdefault(claim, entry.line)
@@ -480,6 +544,10 @@ def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> Pasted
         clean.append((key, dests, entry.enabled, comment))
     if not parsed.entries and not problems:
         problems.append("nothing to add: write one alias per line, the key then its destinations")
+    try:
+        check_room(domain, len(parsed.entries), limits=limits, what="the paste adds")
+    except LimitExceeded as exc:
+        problems.append(str(exc))
     if problems:
         raise PasteRefused(problems)
     if claims:

@@ -19,6 +19,7 @@ from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.access import can_edit, get_domain_for_user, visible_domains
 from aliasdesk.aliases.aliasdomains import generated_lines
+from aliasdesk.aliases.limits import warnings_for
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.pages import domain_page_context
@@ -88,6 +89,7 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
     context["counts"] = alias_counts(domain)
+    context["limit_warnings"] = warnings_for(domain)
     return render(request, "aliases/domain_detail.html", context)
 
 
@@ -140,7 +142,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
     if request.method != "POST":
         return render(request, "aliases/_row_edit.html", {"domain": domain, "alias": alias, "form": alias_form(alias)})
     form = request.POST
-    changes = {
+    changes: dict[str, Any] = {
         "key": form.get("key", alias.key),
         "destinations": form.get("destinations", ""),
         "comment": form.get("comment", ""),
@@ -198,6 +200,8 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         return _row(request, domain, stale.current, error=str(stale))
     except services.KeyNotAllowed as exc:
         raise PermissionDenied(str(exc)) from exc
+    except services.AliasError as exc:  # a limit: too many destinations to switch it on
+        return _row(request, domain, alias, error=str(exc))
     return _row(request, domain, alias, saved=True, claimed=claims_message(domain, alias.claimed))  # type: ignore[attr-defined]
 
 
@@ -233,6 +237,7 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
         context = _grid_context(request, domain)
         context.update(
             counts=alias_counts(domain),
+            limit_warnings=warnings_for(domain),
             new=form,
             new_error=str(exc),
             new_error_field=exc.field,

@@ -564,6 +564,7 @@ class MapDeploy:
         try:
             if target.patch is not None:
                 findings, output, diff, sha = self._install_patch(target.patch, deploy)
+                deploy.sha256 = sha  # recorded early in SQL; the save below must not blank it
             else:
                 assert target.rendered is not None
                 findings, output, diff = self._install_full(target.rendered)

@@ -35,7 +35,7 @@ TRACKED = {
     "alias": ["key", "destinations", "enabled", "comment", "valid_until", "deleted_at"],
     "domain": [
         "name", "map_path", "map_type", "header", "footer", "localpart_pattern",
-        "allowed_destination_domains", "deleted_at",
+        "allowed_destination_domains", "max_aliases", "max_destinations", "deleted_at",
     ],
 }
 _NO_LIMIT = 2**63 - 1

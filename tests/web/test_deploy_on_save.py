@@ -101,3 +101,19 @@ def test_two_quick_saves_leave_the_later_state_live(live: Domain, map_dir: Path,
         alias = update_alias(alias, version=alias.version, destinations=f"v{n}@example.org")
     assert postmap_query(map_dir / "example.com", "hash", postfix_conf, "info@example.com") == "v4@example.org"
     assert Domain.objects.get(pk=live.pk).deployed_serial == Domain.objects.get(pk=live.pk).serial
+
+
+def test_a_rollback_goes_live_with_deploy_on_save(live: Domain, map_dir: Path) -> None:
+    from aliasdesk.deploys import rollback
+
+    first = Deploy.objects.filter(domain=live, status="ok").first()
+    assert first is not None
+    installed = (map_dir / "example.com").read_bytes()
+    create_alias(live, "new@example.com", "x@example.org")
+    alias = Alias.objects.get(key="info@example.com")
+    update_alias(alias, version=alias.version, destinations="y@example.org")
+    assert (map_dir / "example.com").read_bytes() != installed
+    rollback.apply_rollback(live, first, None)
+    assert (map_dir / "example.com").read_bytes() == installed
+    last_ok = Deploy.objects.filter(domain=live, status="ok").first()
+    assert last_ok is not None and last_ok.pk != first.pk and last_ok.sha256 == first.sha256

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from aliasdesk.accounts.models import User
 from aliasdesk.accounts.services import add_user
@@ -244,6 +245,8 @@ RULES: dict[str, Rule] = {
     "domain-alias-of": Rule(fixed(405), domain_admin_change(302)),
     # the map on disk does not exist in this world: the import refuses (422), changing nothing
     "deploy-import": Rule(fixed(405), domain_admin_change(302, 422), changes=True),
+    # rolling back to a deploy: the domain's editors and administrators (a preview, then the button)
+    "deploy-rollback": Rule(domain_form, domain_change(302), changes=True),
     # traffic: every signed-in user, each seeing only the numbers of the domains they may see
     "dashboard": Rule(fixed(200), read_post(fixed(200))),
     "dashboard-traffic": Rule(fixed(200), read_post(fixed(200))),
@@ -327,6 +330,8 @@ def _domain_with_aliases(name: str, admin: User, person: str) -> Target:
         serial=1,
         alias_count=3,
         diff=f"+info@{name}\t{person}@example.net\n",
+        sha256="0" * 64,
+        finished_at=timezone.now(),
     )
     return Target(domain, info, first, deploy)
 
@@ -432,6 +437,7 @@ def payload(route: Route, target: Target, world: World) -> dict[str, Any]:
         "alias-create": {"key": f"created@{domain.name}", "destinations": "walk@example.net"},
         "alias-edit": {"key": alias.key, "destinations": "walk@example.net", "enabled": "on"},
         "domain-settings": {"version": str(domain.version)},
+        "deploy-rollback": {"serial": str(domain.serial)},
         "login": {"username": "alice", "password": "wrong-password-0"},
         "password-change": {"old_password": "", "new_password1": "", "new_password2": ""},
         "user-create": {"username": "mallory", "role": "admin"},
