@@ -214,6 +214,7 @@ RULES: dict[str, Rule] = {
     "user-source": Rule(fixed(405), admin_change(422)),
     "grant-revoke": Rule(fixed(405), admin_change(302), changes=True),
     "audit-log": Rule(everything_page, read_post(everything_page)),
+    "node-list": Rule(everything_page, read_post(everything_page)),
     # one's own two-factor login: every signed-in user; nobody here is enrolled
     "two-factor": Rule(fixed(200), fixed(405)),
     "two-factor-enrol": Rule(fixed(405), fixed(302)),  # a new secret (django-otp's tables, not walked)
