@@ -100,6 +100,24 @@ def notify(nodes: list[str]) -> None:
             cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, " ".join(nodes)])
 
 
+def forget_node(name: str) -> int:
+    """A host that is gone for good: its record, what it installed, and its queue go, and each
+    domain it carried counts as deployed as far as the remaining hosts have come. A domain
+    that names it keeps the name (its settings say so) until an admin changes them."""
+    node = Node.objects.filter(name=name).first()
+    if node is None:
+        raise LookupError(f"no node {name}")
+    with transaction.atomic():
+        waiting = Deploy.objects.filter(node=name, status=Deploy.Status.QUEUED)
+        gone = {"status": Deploy.Status.FAILED, "error": f"node {name} was forgotten", "finished_at": timezone.now()}
+        dropped = waiting.update(**gone)
+        node.delete()
+        for domain in Domain.objects.filter(deleted_at__isnull=True):
+            if name not in domain.node_names:
+                _recount(domain)
+    return dropped
+
+
 # -- what a node has installed --------------------------------------------------------------
 
 
@@ -122,6 +140,10 @@ def save_installed(domain: Domain, node: str, **fields: object) -> None:
     that carries it has come."""
     target, _ = Node.objects.get_or_create(name=node)
     NodeMap.objects.update_or_create(node=target, domain=domain, defaults=fields)
+    _recount(domain)
+
+
+def _recount(domain: Domain) -> None:
     names = carriers(domain)
     reached = NodeMap.objects.filter(domain=domain, node__name__in=names)
     lowest = reached.aggregate(low=Min("deployed_serial"))["low"] or 0

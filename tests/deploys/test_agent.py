@@ -245,3 +245,21 @@ def test_the_mail_hosts_page_is_for_admins_and_auditors(map_dir, client):
     editor = User.objects.create_user("bob", role=User.Role.EDITOR)
     client.force_login(editor)
     assert client.get("/nodes/").status_code == 404
+
+
+def test_a_host_gone_for_good_is_forgotten(map_dir):
+    from django.core.management import call_command
+
+    domain = make_domain(map_dir)
+    Node.objects.create(name="old")
+    deploy_domain(domain)
+    Node.objects.create(name="mx1")
+    deploy_domain(domain)
+    agent("mx1").round()
+    domain.refresh_from_db()
+    assert domain.deployed_serial == 0  # "old" never installed it
+    call_command("node", "forget", "old")
+    domain.refresh_from_db()
+    assert domain.deployed_serial == domain.serial
+    assert Deploy.objects.get(node="old").error == "node old was forgotten"
+    assert list(Node.objects.values_list("name", flat=True)) == ["mx1"]
