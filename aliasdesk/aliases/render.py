@@ -9,6 +9,7 @@ from django.db import connection, transaction
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import map_ownership
+from aliasdesk.aliases.postfix_fit import MapFit
 from aliasdesk.postfix.maps.virtual import Row, render_virtual
 
 
@@ -24,6 +25,8 @@ class RenderedMap:
     owned: frozenset[str] = frozenset()
     tolerated: frozenset[str] = frozenset()
     shared: dict[str, str] = field(default_factory=dict)
+    # How main.cf treats the map (aliases.postfix_fit); set by a deploy, None for an export.
+    fit: MapFit | None = None
 
     @property
     def alias_count(self) -> int:

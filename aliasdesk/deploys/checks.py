@@ -52,7 +52,11 @@ def check_rendered(
     ]
     if mismatch:
         findings.append(Finding("error", "render-mismatch", mismatch))
-    findings += validate_entries(parsed.entries)
+    fit = rendered.fit
+    mailboxes, not_checked = fit.mailboxes_for(parsed.entries) if fit is not None else ([], [])
+    local_domains = fit.local_domains if fit is not None else ()
+    findings += validate_entries(parsed.entries, local_domains=local_domains, mailbox_addresses=mailboxes)
+    findings += not_checked + list(fit.findings if fit is not None else ())
     findings += ownership_findings(parsed.entries, rendered.owned, rendered.tolerated, rendered.shared)
     expected: dict[str, str] = {}
     if with_expected:

@@ -1,0 +1,386 @@
+"""What Postfix's own configuration says about the managed maps.
+
+A map aliasdesk deploys only routes mail when main.cf makes Postfix read it and accept
+mail for its domains:
+
+- the map must be in ``virtual_alias_maps`` with the type aliasdesk builds (``hash:/x``
+  reads ``/x.db``; ``lmdb:/x`` would read a ``/x.lmdb`` nobody writes);
+- each of its mail domains must be one Postfix receives mail for: in ``mydestination``,
+  ``virtual_alias_domains``, ``virtual_mailbox_domains`` or ``relay_domains`` (by name, or
+  as a key of a table listed there: the default ``virtual_alias_domains =
+  $virtual_alias_maps`` asks the maps themselves for a bare ``example.com`` line);
+- ``virtual_alias_maps`` is searched in its order and the first table with an answer wins,
+  so a table aliasdesk does not manage, listed before a managed one, answers first;
+- a catch-all ``@example.com`` also takes the mail of the mailboxes of
+  ``virtual_mailbox_maps`` that have no alias line of their own. Tables that can be listed
+  (hash, btree, lmdb with ``postmap -s``; texthash, and cdb through its source file, by
+  reading the text) give the mailbox addresses; any other (``pgsql:``, ``mysql:``,
+  ``ldap:``, ``regexp:`` …) cannot be listed, and a deploy says so instead of keeping quiet.
+
+``postconf`` is asked once for all parameters (``postconf -x a b c``) and the answer kept
+until main.cf changes; mailbox listings are kept until their table's file changes.
+Pure Python: the programs run through ``postmap.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, methodcaller
+from pathlib import Path
+
+from aliasdesk.postfix.maps.postmap import Postmap, PostmapError, run_postconf, run_postmap
+from aliasdesk.postfix.maps.validate import WARNING, Finding
+from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
+
+__all__ = [
+    "DOMAIN_CLASSES",
+    "PARAMETERS",
+    "MailboxListing",
+    "ManagedMap",
+    "PostfixConfig",
+    "catchall_mailboxes",
+    "fit_findings",
+    "list_mailboxes",
+    "parse_postconf",
+    "read_config",
+    "split_list",
+    "table_lookup",
+    "table_parts",
+]
+
+# The address classes whose domains Postfix accepts mail for (virtual aliasing applies to all).
+DOMAIN_CLASSES = ("mydestination", "virtual_alias_domains", "virtual_mailbox_domains", "relay_domains")
+PARAMETERS = ("virtual_alias_maps", "virtual_mailbox_maps", "myorigin", *DOMAIN_CLASSES)
+# Parameters where a plain `example.com` also matches its subdomains (parent_domain_matches_subdomains).
+_PARENT_MATCHES = ("relay_domains",)
+
+# Tables `postmap -s` can list; texthash and cdb (cdb cannot be listed) are read as text.
+LISTED_BY_POSTMAP = frozenset({"hash", "btree", "lmdb", "dbm", "sdbm"})
+READ_AS_TEXT = frozenset({"texthash", "cdb"})
+COMPILED = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".pag", "sdbm": ".pag"}
+
+
+@dataclass(frozen=True)
+class PostfixConfig:
+    """The parameters aliasdesk reads, expanded as Postfix uses them."""
+
+    values: dict[str, str]
+    where: str  # the configuration directory, for messages
+
+    def get(self, name: str) -> str:
+        return self.values.get(name, "")
+
+    def tables(self, name: str) -> list[str]:
+        return split_list(self.get(name))
+
+    @property
+    def main_cf(self) -> str:
+        return str(Path(self.where) / "main.cf")
+
+    def local_domains(self) -> list[str]:
+        """$mydestination (names only) and $myorigin: where bare ``user`` keys apply."""
+        names = [t for t in self.tables("mydestination") if ":" not in t and not t.startswith(("/", "!"))]
+        return [n.lower() for n in [*names, self.get("myorigin")] if n]
+
+
+def parse_postconf(text: str) -> dict[str, str]:
+    """``name = value`` lines of ``postconf`` into a dict."""
+    values = {}
+    for line in text.splitlines():
+        name, sep, value = line.partition(" = ")
+        if not sep and line.endswith(" ="):
+            name, sep, value = line[:-2], " =", ""
+        if sep:
+            values[name.strip()] = value.strip()
+    return values
+
+
+def split_list(value: str) -> list[str]:
+    """A Postfix list (commas and/or white space), keeping ``{ … }`` groups whole."""
+    items: list[str] = []
+    for match in re.finditer(r"(?:[^\s,{]|\{[^}]*\})+", value):
+        items.append(match.group())
+    return items
+
+
+def table_parts(table: str) -> tuple[str, str]:
+    """``(type, name)`` of a table; ``proxy:`` is only the way to it (``proxy:hash:/x`` is hash:/x)."""
+    while table.startswith("proxy:"):
+        table = table[len("proxy:") :]
+    kind, _, name = table.partition(":")
+    return kind, name
+
+
+def _same_path(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if not a.startswith("/") or not b.startswith("/"):
+        return False
+    return os.path.normpath(a) == os.path.normpath(b) or os.path.realpath(a) == os.path.realpath(b)
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+# -- reading the configuration -----------------------------------------------------------
+
+_lock = threading.Lock()
+_configs: dict[tuple[str, str], tuple[object, PostfixConfig | None]] = {}
+
+
+def read_config(program: str = "postconf", config_dir: str | None = None) -> PostfixConfig | None:
+    """The parameters in ``PARAMETERS`` (one postconf call), or None when the configuration
+    cannot be read. Kept until main.cf changes (its inode, size and time)."""
+    where = config_dir or "/etc/postfix"
+    stamp = _stamp(str(Path(where) / "main.cf"))
+    key = (program, where)
+    with _lock:
+        cached = _configs.get(key)
+    if cached is not None and cached[0] == stamp and stamp is not None:
+        return cached[1]
+    text = run_postconf(PARAMETERS, program, config_dir) if stamp is not None else None
+    config = PostfixConfig(parse_postconf(text), where) if text is not None else None
+    with _lock:
+        _configs[key] = (stamp, config)
+    return config
+
+
+# -- mailboxes ---------------------------------------------------------------------------
+
+
+@dataclass
+class MailboxListing:
+    """The mailbox addresses of ``virtual_mailbox_maps``, and the tables that could not be listed."""
+
+    addresses: list[str] = field(default_factory=list)
+    unlisted: list[tuple[str, str]] = field(default_factory=list)  # (table, why)
+
+
+_listings: dict[str, tuple[object, list[str]]] = {}
+
+
+def list_mailboxes(config: PostfixConfig, postmap: Postmap) -> MailboxListing:
+    """Every address key (``user@domain``) of the tables in ``virtual_mailbox_maps``."""
+    listing = MailboxListing()
+    for table in config.tables("virtual_mailbox_maps"):
+        try:
+            listing.addresses += _table_addresses(table, postmap)
+        except _Unlisted as exc:
+            listing.unlisted.append((table, str(exc)))
+    return listing
+
+
+class _Unlisted(Exception):
+    pass
+
+
+def _table_addresses(table: str, postmap: Postmap) -> list[str]:
+    kind, name = table_parts(table)
+    if kind in LISTED_BY_POSTMAP:
+        read = name + COMPILED.get(kind, "")
+    elif kind in READ_AS_TEXT:
+        read = name  # cdb: its source file, the text postmap compiled it from
+    else:
+        raise _Unlisted(f"{kind}: tables cannot be listed")
+    stamp = _stamp(read)
+    if stamp is None:
+        raise _Unlisted(f"{read} cannot be read")
+    with _lock:
+        cached = _listings.get(table)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    if kind in LISTED_BY_POSTMAP:
+        try:
+            out = run_postmap(postmap, ["-s", f"{kind}:{name}"])
+        except PostmapError as exc:
+            raise _Unlisted(str(exc)) from exc
+        keys = [line.partition("\t")[0] for line in out.splitlines()]
+    else:
+        try:
+            text = Path(read).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise _Unlisted(f"{read} cannot be read: {exc.strerror}") from exc
+        keys = [entry.key for entry in parse_virtual(text).entries if entry.enabled]
+    addresses = [k for k in keys if "@" in k and not k.startswith("@")]
+    with _lock:
+        _listings[table] = (stamp, addresses)
+    return addresses
+
+
+# -- the managed maps against main.cf ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManagedMap:
+    """A map aliasdesk deploys: its name (for messages), table type, file and mail domains
+    (each in its Unicode and its ASCII spelling, lower case)."""
+
+    name: str
+    map_type: str
+    path: str
+    mail_domains: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def table(self) -> str:
+        return f"{self.map_type}:{self.path}"
+
+    def is_table(self, table: str) -> bool:
+        return _same_path(table_parts(table)[1], self.path)
+
+
+Lookup = Callable[[str, Sequence[str]], "set[str] | str"]
+
+
+def fit_findings(
+    config: PostfixConfig, this: ManagedMap, managed: Iterable[ManagedMap], lookup: Lookup
+) -> list[Finding]:
+    """Where main.cf does not route mail through ``this`` map as aliasdesk means it.
+
+    ``managed``: every managed map (to tell unmanaged tables from managed ones).
+    ``lookup(table, keys)``: which of ``keys`` a table has (a set), or why it could not be
+    asked (a string); see ``table_lookup``.
+    """
+    findings: list[Finding] = []
+    tables = config.tables("virtual_alias_maps")
+    listed = "virtual_alias_maps = " + (", ".join(tables) if tables else "(empty)")
+    place = next((i for i, t in enumerate(tables) if this.is_table(t)), None)
+    if place is None:
+        findings.append(Finding(WARNING, "map-not-in-postfix", (
+            f"{this.table} is not in virtual_alias_maps, so Postfix never reads this map ({listed}); "
+            f"add {this.table} to virtual_alias_maps in {config.main_cf}, then run 'postfix reload'")))
+    else:
+        if table_parts(tables[place])[0] != this.map_type:
+            findings.append(Finding(WARNING, "map-type-differs", (
+                f"virtual_alias_maps lists {tables[place]}, but aliasdesk builds this map as {this.table}: "
+                f"Postfix reads a table aliasdesk does not write; change it to {this.table} in {config.main_cf}")))
+        others = list(managed)
+        for table in tables[:place]:
+            if not any(m.is_table(table) for m in others):
+                findings.append(Finding(WARNING, "unmanaged-table-first", (
+                    f"virtual_alias_maps consults {table}, which aliasdesk does not manage, before this map "
+                    f"({this.table}): an address that {table} answers never reaches this map; in "
+                    f"{config.main_cf} list {this.table} before {table}, or remove this map's addresses from it")))
+    for unicode_name, ascii_name in this.mail_domains:
+        verdict = _received(config, (unicode_name, ascii_name), lookup)
+        if verdict is True:
+            continue
+        if verdict is False:
+            findings.append(Finding(WARNING, "domain-not-received", (
+                f"{unicode_name} is in none of {', '.join(DOMAIN_CLASSES)}: Postfix refuses mail for it, so "
+                f"this map's aliases of {unicode_name} never apply; add {ascii_name} to virtual_alias_domains "
+                f"in {config.main_cf}")))
+        else:
+            findings.append(Finding(WARNING, "domain-check-failed", (
+                f"could not check whether Postfix receives mail for {unicode_name}: {verdict}; make sure "
+                f"{ascii_name} is in virtual_alias_domains (or another of {', '.join(DOMAIN_CLASSES)}) "
+                f"in {config.main_cf}")))
+    return findings
+
+
+def _received(config: PostfixConfig, spellings: tuple[str, str], lookup: Lookup) -> bool | str:
+    """Whether a domain is in one of the address classes: True, False, or why it is not known."""
+    unknown = ""
+    for parameter in DOMAIN_CLASSES:
+        answer = _in_domain_list(config.tables(parameter), spellings, lookup, parameter in _PARENT_MATCHES)
+        if answer is True:
+            return True
+        if isinstance(answer, str) and not unknown:
+            unknown = answer
+    return unknown or False
+
+
+def _in_domain_list(items: list[str], spellings: tuple[str, str], lookup: Lookup, parents: bool) -> bool | str:
+    """Postfix's match_list for one domain: the first matching item decides, ``!`` negates."""
+    names = {s.lower() for s in spellings}
+    unknown = ""
+    for item in items:
+        negated = item.startswith("!")
+        item = item.lstrip("!")
+        if item.startswith("/"):
+            try:
+                inner = split_list(Path(item).read_text(encoding="utf-8", errors="replace"))
+            except OSError as exc:
+                unknown = unknown or f"{item} cannot be read ({exc.strerror})"
+                continue
+            answer = _in_domain_list([i for i in inner if not i.startswith("#")], spellings, lookup, parents)
+            matched: bool | str = answer
+        elif ":" in item:
+            found = lookup(item, sorted(names))
+            matched = bool(found) if isinstance(found, set) else f"{item}: {found}"
+        else:
+            pattern = item.lower()
+            subdomain = pattern if pattern.startswith(".") else "." + pattern if parents else None
+            matched = any(n == pattern or (subdomain is not None and n.endswith(subdomain)) for n in names)
+        if matched is True:
+            return not negated
+        if isinstance(matched, str):
+            unknown = unknown or matched
+    return unknown or False
+
+
+_answers: dict[tuple[str, tuple[str, ...]], tuple[object, set[str] | str]] = {}
+
+
+def table_lookup(postmap: Postmap) -> Lookup:
+    """``lookup`` for ``fit_findings``: ``postmap -q -`` on the table. Answers of a table with a
+    file are kept while the file is unchanged; others (``pgsql:`` …) are asked each time."""
+
+    def lookup(table: str, keys: Sequence[str]) -> set[str] | str:
+        kind, name = table_parts(table)
+        if kind in ("static", "inline", "fail", "pipemap", "unionmap", "randmap"):
+            return f"{kind}: tables are not checked"
+        stamp = _stamp(name + COMPILED.get(kind, "")) if name.startswith("/") else None
+        key = (table, tuple(keys))
+        with _lock:
+            cached = _answers.get(key)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        answer: set[str] | str
+        try:
+            found = run_postmap(postmap, ["-q", "-", table], stdin="".join(f"{k}\n" for k in keys), timeout=10)
+            answer = {line.partition("\t")[0].lower() for line in found.splitlines()}
+        except PostmapError as exc:
+            answer = str(exc)
+        if stamp is not None:
+            with _lock:
+                _answers[key] = (stamp, answer)
+        return answer
+
+    return lookup
+
+
+def catchall_mailboxes(
+    entries: Iterable[Entry], config: PostfixConfig | None, postmap: Postmap
+) -> tuple[list[str], list[Finding]]:
+    """The mailbox addresses the catch-alls among ``entries`` could swallow (for
+    ``validate_entries(mailbox_addresses=...)``), and a warning for each mailbox table that
+    could not be listed. Nothing to list without a catch-all."""
+    if config is None:
+        return [], []
+    entries = list(entries)
+    # A plain loop over 500,000 entries would cost a deploy ~50 ms; compress runs in C.
+    starts = compress(entries, map(methodcaller("startswith", "@"), map(attrgetter("key"), entries)))
+    catchalls = {e.key[1:].lower(): e for e in starts if e.enabled}
+    if not catchalls:
+        return [], []
+    listing = list_mailboxes(config, postmap)
+    addresses = [a for a in listing.addresses if a.rpartition("@")[2].lower() in catchalls]
+    keys = ", ".join(f"@{d}" for d in sorted(catchalls))
+    findings = [
+        Finding(WARNING, "mailboxes-not-checked", (
+            f"could not check catch-alls against mailboxes in {table}: {why}; each mailbox there of "
+            f"{keys} without an alias line of its own (\"user@domain user@domain\") gets the catch-all's mail "
+            f"instead (virtual_mailbox_maps in {config.main_cf})"), next(iter(catchalls.values())).key)
+        for table, why in listing.unlisted
+    ]
+    return addresses, findings
