@@ -124,12 +124,13 @@ def _same_path(a: str, b: str) -> bool:
     return os.path.normpath(a) == os.path.normpath(b) or os.path.realpath(a) == os.path.realpath(b)
 
 
-def _stamp(path: str) -> tuple[int, int, int] | None:
+def _stamp(path: str) -> tuple[int, int, int, int] | None:
+    """Identifies a version of a file: any write, rename into place or touch changes it."""
     try:
         st = os.stat(path)
     except OSError:
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 # -- reading the configuration -----------------------------------------------------------
@@ -378,9 +379,10 @@ def catchall_mailboxes(
     keys = ", ".join(f"@{d}" for d in sorted(catchalls))
     findings = [
         Finding(WARNING, "mailboxes-not-checked", (
-            f"could not check catch-alls against mailboxes in {table}: {why}; each mailbox there of "
-            f"{keys} without an alias line of its own (\"user@domain user@domain\") gets the catch-all's mail "
-            f"instead (virtual_mailbox_maps in {config.main_cf})"), next(iter(catchalls.values())).key)
+            f"could not check catch-alls against mailboxes in {table}: {why} (virtual_mailbox_maps in "
+            f"{config.main_cf}); a mailbox there that {keys} covers gets the catch-all's mail unless it "
+            'has an alias line of its own ("user@domain user@domain"): give each such mailbox that line'),
+            next(iter(catchalls.values())).key)
         for table, why in listing.unlisted
     ]
     return addresses, findings
