@@ -19,6 +19,7 @@ from django.conf import settings
 from aliasdesk.aliases.models import Domain, MailDomain
 from aliasdesk.postfix.maps.keys import ascii_domain
 from aliasdesk.postfix.maps.postconf import (
+    Mailboxes,
     ManagedMap,
     PostfixConfig,
     catchall_mailboxes,
@@ -74,8 +75,12 @@ class MapFit:
     local_domains: tuple[str, ...] = ()
 
     def mailboxes_for(self, entries: Iterable[Entry]) -> tuple[list[str], list[Finding]]:
-        """Mailbox addresses to check the map's catch-alls against, and the tables that could not be listed."""
+        """Mailbox addresses to check a few catch-alls against, and the tables that could not be listed."""
         return catchall_mailboxes(entries, self.config, self.postmap)
+
+    def mailboxes(self) -> Mailboxes | None:
+        """Every mailbox address, listed only if a whole map's validation asks (it has a catch-all)."""
+        return Mailboxes(self.config, self.postmap) if self.config is not None else None
 
 
 def map_fit(domain: Domain) -> MapFit:
