@@ -238,3 +238,21 @@ def test_without_a_readable_main_cf_nothing_is_claimed(postfix: dict, aliasdesk_
     assert result.status == "ok", result.message
     fit_codes = {"map-not-in-postfix", "unmanaged-table-first", "domain-not-received", "mailboxes-not-checked"}
     assert not [f for f in result.findings if f.code in fit_codes]
+
+
+@pytest.mark.django_db
+def test_the_deploy_page_shows_the_warnings_before_the_button(postfix: dict, map_dir: Path) -> None:  # type: ignore[type-arg]
+    from django.test import Client
+    from django.urls import reverse
+
+    from aliasdesk.accounts.models import User
+
+    alice = User(username="alice", role=User.Role.ADMIN, is_staff=True)
+    alice.set_unusable_password()
+    alice.save()
+    client = Client()
+    client.force_login(alice)
+    page = client.get(reverse("deploy-preview", args=["example.com"])).content.decode()
+    assert "catchall-shadows-mailbox" in page and "bob@example.com" in page
+    assert "could not check catch-alls against mailboxes in proxy:pgsql:" in page
+    assert "unmanaged-table-first" in page
