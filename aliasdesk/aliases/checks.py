@@ -17,7 +17,7 @@ from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflic
 from aliasdesk.aliases.postfix_fit import fit_problems, postfix_config, postfix_postmap
 from aliasdesk.postfix.maps.expansion import last_at
 from aliasdesk.postfix.maps.keys import mail_domain
-from aliasdesk.postfix.maps.postconf import catchall_mailboxes
+from aliasdesk.postfix.maps.mailboxes import catchall_mailboxes
 from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 SHOWN_KEYS = 5

@@ -18,15 +18,8 @@ from django.conf import settings
 
 from aliasdesk.aliases.models import Domain, MailDomain
 from aliasdesk.postfix.maps.keys import ascii_domain
-from aliasdesk.postfix.maps.postconf import (
-    Mailboxes,
-    ManagedMap,
-    PostfixConfig,
-    catchall_mailboxes,
-    fit_findings,
-    read_config,
-    table_lookup,
-)
+from aliasdesk.postfix.maps.mailboxes import Mailboxes, catchall_mailboxes
+from aliasdesk.postfix.maps.postconf import ManagedMap, PostfixConfig, fit_findings, read_config, table_lookup
 from aliasdesk.postfix.maps.postmap import Postmap
 from aliasdesk.postfix.maps.validate import Finding
 from aliasdesk.postfix.maps.virtual import Entry

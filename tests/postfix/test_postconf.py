@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from aliasdesk.postfix.maps.mailboxes import list_mailboxes
 from aliasdesk.postfix.maps.postconf import (
     ManagedMap,
     fit_findings,
-    list_mailboxes,
     parse_postconf,
     read_config,
     split_list,
@@ -106,9 +106,11 @@ def test_list_mailboxes_lists_what_can_be_listed_and_names_the_rest(tmp_path: Pa
         ("virtual_alias_domains = !one.test, .test", False),  # the first match decides
         ("relay_domains = test", True),  # relay_domains: a parent matches its subdomains
         ("mydestination = test", False),
-        ("virtual_mailbox_domains = xn--bcher-kva.example", None),  # the other spelling below
+        ("virtual_mailbox_domains = xn--bcher-kva.example", True),  # bücher.example's ASCII spelling
         ("virtual_alias_domains = FILE", True),
         ("virtual_alias_domains = TABLE", True),
+        ("virtual_alias_domains = proxy:TABLE", True),  # asked directly: no proxymap runs here
+        ("virtual_alias_domains = other.test, hash:/nonexistent/table", None),  # cannot be asked: said
     ],
 )
 def test_a_domain_is_received_as_postfix_matches_its_lists(
@@ -122,10 +124,15 @@ def test_a_domain_is_received_as_postfix_matches_its_lists(
     subprocess.run(["postmap", "-c", str(conf), f"hash:{tmp_path}/table"], check=True, capture_output=True)
     config = read_config(postconf(), str(conf))
     assert config is not None
-    if received is None:
+    if "bücher" in domains or "xn--" in domains:
         this = ManagedMap("bücher.example", "hash", "/m", (("bücher.example", "xn--bcher-kva.example"),))
-        received = True
     else:
         this = ManagedMap("one.test", "hash", "/m", (("one.test", "one.test"),))
     findings = fit_findings(config, this, [this], table_lookup(Postmap(config_dir=str(conf))))
-    assert bool([f for f in findings if f.code == "domain-not-received"]) is not received
+    not_received = [f.message for f in findings if f.code == "domain-not-received"]
+    failed = [f.message for f in findings if f.code == "domain-check-failed"]
+    if received is None:
+        assert not not_received and failed == [failed[0]]
+        assert "could not check whether Postfix receives mail for one.test: hash:/nonexistent/table" in failed[0]
+    else:
+        assert bool(not_received) is not received and not failed

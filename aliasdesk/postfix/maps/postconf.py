@@ -12,13 +12,10 @@ mail for its domains:
 - ``virtual_alias_maps`` is searched in its order and the first table with an answer wins,
   so a table aliasdesk does not manage, listed before a managed one, answers first;
 - a catch-all ``@example.com`` also takes the mail of the mailboxes of
-  ``virtual_mailbox_maps`` that have no alias line of their own. Tables that can be listed
-  (hash, btree, lmdb with ``postmap -s``; texthash, and cdb through its source file, by
-  reading the text) give the mailbox addresses; any other (``pgsql:``, ``mysql:``,
-  ``ldap:``, ``regexp:`` …) cannot be listed, and a deploy says so instead of keeping quiet.
+  ``virtual_mailbox_maps`` that have no alias line of their own (``mailboxes.py``).
 
 ``postconf`` is asked once for all parameters (``postconf -x a b c``) and the answer kept
-until main.cf changes; mailbox listings are kept until their table's file changes.
+until main.cf changes.
 Pure Python: the programs run through ``postmap.py``.
 """
 
@@ -27,24 +24,19 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aliasdesk.postfix.maps.postmap import Postmap, PostmapError, run_postconf, run_postmap
 from aliasdesk.postfix.maps.validate import WARNING, Finding
-from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 __all__ = [
     "DOMAIN_CLASSES",
     "PARAMETERS",
-    "MailboxListing",
-    "Mailboxes",
     "ManagedMap",
     "PostfixConfig",
-    "catchall_mailboxes",
     "fit_findings",
-    "list_mailboxes",
     "parse_postconf",
     "read_config",
     "split_list",
@@ -123,7 +115,7 @@ def _same_path(a: str, b: str) -> bool:
     return os.path.normpath(a) == os.path.normpath(b) or os.path.realpath(a) == os.path.realpath(b)
 
 
-def _stamp(path: str) -> tuple[int, int, int, int] | None:
+def file_stamp(path: str) -> tuple[int, int, int, int] | None:
     """Identifies a version of a file: any write, rename into place or touch changes it."""
     try:
         st = os.stat(path)
@@ -134,7 +126,7 @@ def _stamp(path: str) -> tuple[int, int, int, int] | None:
 
 # -- reading the configuration -----------------------------------------------------------
 
-_lock = threading.Lock()
+lock = threading.Lock()  # guards the caches here and in mailboxes.py
 _configs: dict[tuple[str, str], tuple[object, PostfixConfig | None]] = {}
 
 
@@ -142,79 +134,17 @@ def read_config(program: str = "postconf", config_dir: str | None = None) -> Pos
     """The parameters in ``PARAMETERS`` (one postconf call), or None when the configuration
     cannot be read. Kept until main.cf changes (its inode, size and time)."""
     where = config_dir or "/etc/postfix"
-    stamp = _stamp(str(Path(where) / "main.cf"))
+    stamp = file_stamp(str(Path(where) / "main.cf"))
     key = (program, where)
-    with _lock:
+    with lock:
         cached = _configs.get(key)
     if cached is not None and cached[0] == stamp and stamp is not None:
         return cached[1]
     text = run_postconf(PARAMETERS, program, config_dir) if stamp is not None else None
     config = PostfixConfig(parse_postconf(text), where) if text is not None else None
-    with _lock:
+    with lock:
         _configs[key] = (stamp, config)
     return config
-
-
-# -- mailboxes ---------------------------------------------------------------------------
-
-
-@dataclass
-class MailboxListing:
-    """The mailbox addresses of ``virtual_mailbox_maps``, and the tables that could not be listed."""
-
-    addresses: list[str] = field(default_factory=list)
-    unlisted: list[tuple[str, str]] = field(default_factory=list)  # (table, why)
-
-
-_listings: dict[str, tuple[object, list[str]]] = {}
-
-
-def list_mailboxes(config: PostfixConfig, postmap: Postmap) -> MailboxListing:
-    """Every address key (``user@domain``) of the tables in ``virtual_mailbox_maps``."""
-    listing = MailboxListing()
-    for table in config.tables("virtual_mailbox_maps"):
-        try:
-            listing.addresses += _table_addresses(table, postmap)
-        except _Unlisted as exc:
-            listing.unlisted.append((table, str(exc)))
-    return listing
-
-
-class _Unlisted(Exception):
-    pass
-
-
-def _table_addresses(table: str, postmap: Postmap) -> list[str]:
-    kind, name = table_parts(table)
-    if kind in LISTED_BY_POSTMAP:
-        read = name + COMPILED.get(kind, "")
-    elif kind in READ_AS_TEXT:
-        read = name  # cdb: its source file, the text postmap compiled it from
-    else:
-        raise _Unlisted(f"{kind}: tables cannot be listed")
-    stamp = _stamp(read)
-    if stamp is None:
-        raise _Unlisted(f"{read} cannot be read")
-    with _lock:
-        cached = _listings.get(table)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    if kind in LISTED_BY_POSTMAP:
-        try:
-            out = run_postmap(postmap, ["-s", f"{kind}:{name}"])
-        except PostmapError as exc:
-            raise _Unlisted(str(exc)) from exc
-        keys = [line.partition("\t")[0] for line in out.splitlines()]
-    else:
-        try:
-            text = Path(read).read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            raise _Unlisted(f"{read} cannot be read: {exc.strerror}") from exc
-        keys = [entry.key for entry in parse_virtual(text).entries if entry.enabled]
-    addresses = [k for k in keys if "@" in k and not k.startswith("@")]
-    with _lock:
-        _listings[table] = (stamp, addresses)
-    return addresses
 
 
 # -- the managed maps against main.cf ----------------------------------------------------
@@ -339,69 +269,23 @@ def table_lookup(postmap: Postmap) -> Lookup:
         kind, name = table_parts(table)
         if kind in ("static", "inline", "fail", "pipemap", "unionmap", "randmap"):
             return f"{kind}: tables are not checked"
-        stamp = _stamp(name + COMPILED.get(kind, "")) if name.startswith("/") else None
+        stamp = file_stamp(name + COMPILED.get(kind, "")) if name.startswith("/") else None
         key = (table, tuple(keys))
-        with _lock:
+        with lock:
             cached = _answers.get(key)
         if stamp is not None and cached is not None and cached[0] == stamp:
             return cached[1]
         answer: set[str] | str
         try:
-            found = run_postmap(postmap, ["-q", "-", table], stdin="".join(f"{k}\n" for k in keys), timeout=10)
+            # Straight to the table: proxy: needs a running proxymap, and answers the same.
+            direct = f"{kind}:{name}"
+            found = run_postmap(postmap, ["-q", "-", direct], stdin="".join(f"{k}\n" for k in keys), timeout=10)
             answer = {line.partition("\t")[0].lower() for line in found.splitlines()}
         except PostmapError as exc:
             answer = str(exc)
         if stamp is not None:
-            with _lock:
+            with lock:
                 _answers[key] = (stamp, answer)
         return answer
 
     return lookup
-
-
-class Mailboxes:
-    """The mailbox addresses of ``virtual_mailbox_maps``, for ``validate_entries(mailbox_addresses=...)``.
-
-    Listed only when iterated: validation reads them only for a map with a catch-all, so a
-    map without one (most maps, some with 500,000 entries) costs nothing here.
-    """
-
-    def __init__(self, config: PostfixConfig, postmap: Postmap) -> None:
-        self.config, self.postmap = config, postmap
-        self.listing: MailboxListing | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        if self.listing is None:
-            self.listing = list_mailboxes(self.config, self.postmap)
-        return iter(self.listing.addresses)
-
-    def not_checked(self) -> list[Finding]:
-        """A warning for each table that could not be listed, once the catch-alls asked for them."""
-        if self.listing is None:
-            return []
-        covered_by = "a catch-all of this map"
-        return [_not_checked(self.config, table, why, covered_by) for table, why in self.listing.unlisted]
-
-
-def catchall_mailboxes(
-    entries: Iterable[Entry], config: PostfixConfig | None, postmap: Postmap
-) -> tuple[list[str], list[Finding]]:
-    """The mailbox addresses the catch-alls among a few ``entries`` could swallow, and a warning
-    for each mailbox table that could not be listed. Nothing to list without a catch-all."""
-    if config is None:
-        return [], []
-    catchalls = {e.key[1:].lower(): e for e in entries if e.enabled and e.key.startswith("@")}
-    if not catchalls:
-        return [], []
-    listing = list_mailboxes(config, postmap)
-    addresses = [a for a in listing.addresses if a.rpartition("@")[2].lower() in catchalls]
-    keys = ", ".join(f"@{d}" for d in sorted(catchalls))
-    first = next(iter(catchalls.values())).key
-    return addresses, [_not_checked(config, table, why, keys, first) for table, why in listing.unlisted]
-
-
-def _not_checked(config: PostfixConfig, table: str, why: str, covered_by: str, key: str = "") -> Finding:
-    return Finding(WARNING, "mailboxes-not-checked", (
-        f"could not check catch-alls against mailboxes in {table}: {why} (virtual_mailbox_maps in "
-        f"{config.main_cf}); a mailbox there that {covered_by} covers gets the catch-all's mail unless it "
-        'has an alias line of its own ("user@domain user@domain"): give each such mailbox that line'), key)
