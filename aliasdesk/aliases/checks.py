@@ -14,9 +14,11 @@ from django.core import checks
 from django.db import DatabaseError
 
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
+from aliasdesk.aliases.postfix_fit import fit_problems, postfix_config, postfix_postmap
 from aliasdesk.postfix.maps.expansion import last_at
 from aliasdesk.postfix.maps.keys import mail_domain
-from aliasdesk.postfix.maps.virtual import parse_virtual
+from aliasdesk.postfix.maps.mailboxes import catchall_mailboxes
+from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
 
 SHOWN_KEYS = 5
 
@@ -81,6 +83,61 @@ def ownership_problems() -> list[checks.CheckMessage]:
         OwnershipConflict.objects.filter(domain_id=domain_id, mail_domain=name).delete()
     return messages
 
+
+
+FIT_IDS = {
+    "map-not-in-postfix": "aliasdesk.W010",
+    "map-type-differs": "aliasdesk.W011",
+    "unmanaged-table-first": "aliasdesk.W012",
+    "domain-not-received": "aliasdesk.W013",
+    "domain-check-failed": "aliasdesk.W014",
+    "catchall-shadows-mailbox": "aliasdesk.W015",
+    "mailboxes-not-checked": "aliasdesk.W016",
+}
+
+
+def postfix_fit_problems() -> list[checks.CheckMessage]:
+    """The managed maps against main.cf (see aliases.postfix_fit), and catch-alls that take
+    mailboxes' mail; nothing without a readable Postfix configuration."""
+    messages: list[checks.CheckMessage] = [
+        checks.Warning(f"{name}: {finding.message}", id=FIT_IDS.get(finding.code, "aliasdesk.W019"))
+        for name, finding in fit_problems()
+    ]
+    config = postfix_config()
+    if config is None or not config.tables("virtual_mailbox_maps"):
+        return messages
+    postmap = postfix_postmap()
+    catchalls = Alias.objects.filter(
+        deleted_at__isnull=True, enabled=True, domain__deleted_at__isnull=True, key_folded__startswith="@"
+    ).select_related("domain")
+    for alias in catchalls.order_by("domain__name", "id"):
+        mailboxes, not_checked = catchall_mailboxes([Entry(alias.key, alias.destinations, True)], config, postmap)
+        own = set(Alias.objects.filter(
+            key_folded__in=[m.lower() for m in mailboxes], deleted_at__isnull=True, enabled=True
+        ).values_list("key_folded", flat=True)) if mailboxes else set()
+        shadowed = [m for m in mailboxes if m.lower() not in own]
+        if shadowed:
+            listed = ", ".join(shadowed[:SHOWN_KEYS]) + (
+                f" and {len(shadowed) - SHOWN_KEYS} more" if len(shadowed) > SHOWN_KEYS else "")
+            messages.append(checks.Warning(
+                f"{alias.domain.name}: catch-all {alias.key} also takes the mail of {len(shadowed)} mailbox(es) "
+                f"without an alias line of their own: {listed}",
+                hint=f'add a line such as "{shadowed[0]} {shadowed[0]}" for each, or remove the catch-all',
+                id=FIT_IDS["catchall-shadows-mailbox"],
+            ))
+        messages += [
+            checks.Warning(f"{alias.domain.name}: {f.message}", id=FIT_IDS[f.code]) for f in not_checked
+        ]
+    return messages
+
+
+def check_postfix_fit(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if not databases or "default" not in databases:
+        return []
+    try:
+        return postfix_fit_problems()
+    except DatabaseError:
+        return []
 
 
 def check_key_ownership(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

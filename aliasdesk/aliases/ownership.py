@@ -17,12 +17,9 @@ no two Domains own the same one (MailDomain.name is unique). The rule
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
@@ -30,8 +27,10 @@ from aliasdesk.accounts.models import User
 from aliasdesk.aliases.access import can_edit
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
+from aliasdesk.aliases.postfix_fit import postfix_config
 from aliasdesk.postfix.maps.expansion import last_at
-from aliasdesk.postfix.maps.keys import BARE_DOMAIN, KeyForm, ascii_domain, key_form, mail_domain, virtual_alias_maps
+from aliasdesk.postfix.maps.keys import BARE_DOMAIN, KeyForm, ascii_domain, key_form, mail_domain
+from aliasdesk.postfix.maps.postconf import ManagedMap
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
 
@@ -350,16 +349,15 @@ def lookup_order(domains: Iterable[Domain]) -> dict[int, tuple[int, str]]:
     the listed ones.
     """
     tables = postfix_virtual_alias_maps() or []
-    places: dict[str, int] = {}
-    for index, table in enumerate(tables):
-        while table.startswith("proxy:"):  # proxy:hash:/etc/postfix/x is the table hash:/etc/postfix/x
-            table = table[len("proxy:") :]
-        places.setdefault(table.split(":", 1)[-1], index)
-    return {d.pk: (places.get(d.map_path, len(tables)), d.name) for d in domains}
+    order = {}
+    for d in domains:
+        this = ManagedMap(d.name, d.map_type, str(d.map_path))
+        place = next((index for index, table in enumerate(tables) if this.is_table(table)), len(tables))
+        order[d.pk] = (place, d.name)
+    return order
 
 
 def postfix_virtual_alias_maps() -> list[str] | None:
-    postmap = Path(shutil.which(settings.POSTMAP) or settings.POSTMAP)
-    postconf = postmap.with_name("postconf")
-    program = str(postconf) if postconf.exists() else "postconf"
-    return virtual_alias_maps(program, settings.POSTFIX_CONFIG_DIR)
+    """The tables of ``virtual_alias_maps`` in order (one cached ``postconf``), None without a main.cf."""
+    config = postfix_config()
+    return config.tables("virtual_alias_maps") if config is not None else None

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from aliasdesk.aliases.aliasdomains import generated_findings, generated_rows
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import map_ownership
+from aliasdesk.aliases.postfix_fit import MapFit
 from aliasdesk.postfix.maps.validate import Finding
 from aliasdesk.postfix.maps.virtual import Row, render_virtual
 
@@ -28,6 +29,8 @@ class RenderedMap:
     shared: dict[str, str] = field(default_factory=dict)
     # Findings of the whole map that its text alone does not show (an alias domain's warnings).
     notes: list[Finding] = field(default_factory=list)
+    # How main.cf treats the map (aliases.postfix_fit); set by a deploy, None for an export.
+    fit: MapFit | None = None
 
     @property
     def alias_count(self) -> int:
@@ -58,6 +61,16 @@ def fetch_rows(domain_id: int) -> list[Row]:
         return [(k, d, bool(e), c) for k, d, e, c in cursor.fetchall()]
 
 
+def _mailbox_addresses() -> list[str]:
+    """The mailboxes of virtual_mailbox_maps where main.cf can be read and they can be listed:
+    an expanded alias domain does not reach a target mailbox without an alias line."""
+    from aliasdesk.aliases.postfix_fit import postfix_config, postfix_postmap
+    from aliasdesk.postfix.maps.mailboxes import Mailboxes
+
+    config = postfix_config()
+    return list(Mailboxes(config, postfix_postmap())) if config is not None else []
+
+
 def render_map(domain: Domain) -> RenderedMap:
     """Render the domain from one snapshot: the domain row is locked while it is read.
 
@@ -69,7 +82,7 @@ def render_map(domain: Domain) -> RenderedMap:
         locked = Domain.objects.select_for_update().get(pk=domain.pk)
         if locked.alias_of_id is not None:
             rows = generated_rows(locked)
-            notes = generated_findings(locked)
+            notes = generated_findings(locked, _mailbox_addresses())
         else:
             rows = fetch_rows(domain.pk)
     text = render_virtual(locked.header, rows, locked.footer)

@@ -52,7 +52,11 @@ def check_rendered(
     ]
     if mismatch:
         findings.append(Finding("error", "render-mismatch", mismatch))
-    findings += validate_entries(parsed.entries)
+    fit = rendered.fit
+    mailboxes = fit.mailboxes() if fit is not None else None  # listed only for a map with a catch-all
+    local_domains = fit.local_domains if fit is not None else ()
+    findings += validate_entries(parsed.entries, local_domains=local_domains, mailbox_addresses=mailboxes or ())
+    findings += (mailboxes.not_checked() if mailboxes is not None else []) + list(fit.findings if fit else ())
     findings += ownership_findings(parsed.entries, rendered.owned, rendered.tolerated, rendered.shared)
     findings += rendered.notes
     expected: dict[str, str] = {}

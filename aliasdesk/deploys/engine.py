@@ -482,6 +482,7 @@ class MapDeploy:
 
     def _target(self) -> Target:
         """The new map: a patch of the deployed one when that is safe, else a full render."""
+        from aliasdesk.aliases.postfix_fit import map_fit
         from aliasdesk.aliases.render import render_map
         from aliasdesk.deploys.incremental import NoPatch, plan_patch
 
@@ -502,6 +503,7 @@ class MapDeploy:
                 return Target(Deploy.Method.PATCH, count, patch=plan)
         t = time.monotonic()
         rendered = render_map(self.domain)
+        rendered.fit = map_fit(rendered.domain)
         self.serial = rendered.serial
         self._mark("render", t)
         return Target(Deploy.Method.FULL, rendered.alias_count, rendered=rendered, why_full=why)

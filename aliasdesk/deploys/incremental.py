@@ -27,6 +27,7 @@ from django.conf import settings
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import map_ownership
+from aliasdesk.aliases.postfix_fit import MapFit, map_fit
 from aliasdesk.postfix.maps.keys import ownership_findings
 from aliasdesk.postfix.maps.patch import Splice, ordered, splice_pieces, spliced_lines
 from aliasdesk.postfix.maps.resolve import split_extension
@@ -296,12 +297,32 @@ def _check(domain: Domain, changes: list[_Change], plan: PatchPlan) -> list[Find
         if entry.enabled and not all(_ascii(d) for d in entry.value.replace(",", " ").split()):
             raise NoPatch(f"{entry.key}: quoted or non-ASCII destinations are checked by a full build")
     closure = _closure(domain, [e for e in changed if e.enabled])
-    findings = validate_entries(closure)
+    fit = map_fit(domain)
+    findings = validate_entries(closure, local_domains=fit.local_domains)
     context = map_ownership(domain, rows)
     findings += ownership_findings(changed, context.owned, context.tolerated, context.shared)
     if any(f.severity == "error" for f in findings):
         raise NoPatch("a changed alias has an error; the full build reports it")
-    return findings
+    return findings + _catchall_check(domain, changes, fit) + list(fit.findings)
+
+
+def _catchall_check(domain: Domain, changes: list[_Change], fit: MapFit) -> list[Finding]:
+    """Catch-alls against mailboxes: a change to a catch-all, or to the own line of a mailbox
+    a catch-all would take, is checked by the full build; the tables that could not be
+    listed are said here as there."""
+    if fit.config is None or not fit.config.tables("virtual_mailbox_maps"):
+        return []
+    keys = {row[0].lower() for c in changes for row in (c.old, c.new) if row is not None}
+    if any(key.startswith("@") for key in keys):
+        raise NoPatch("a catch-all changed; the full build checks it against the mailboxes")
+    texts = [parse_virtual(t).entries for t in (domain.header, domain.footer) if t]
+    catchalls = [e for entries in texts for e in entries if e.enabled and e.key.startswith("@")]
+    rows = Alias.objects.filter(domain=domain, deleted_at__isnull=True, enabled=True, key_folded__startswith="@")
+    catchalls += [Entry(key, value, True) for key, value in rows.values_list("key", "destinations")]
+    mailboxes, not_checked = fit.mailboxes_for(catchalls)
+    if keys & {m.lower() for m in mailboxes}:
+        raise NoPatch("the own alias line of a mailbox under a catch-all changed; the full build checks it")
+    return not_checked
 
 
 def _line_numbers(plan: PatchPlan, keys: list[str]) -> dict[str, int]:

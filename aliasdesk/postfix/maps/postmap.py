@@ -186,6 +186,20 @@ def apply_changes(
     return output
 
 
+def run_postconf(names: Sequence[str], program: str = "postconf", config_dir: str | None = None) -> str | None:
+    """Several parameters of Postfix's configuration in one call, expanded (``postconf -x``):
+    ``name = value`` lines. None when the configuration cannot be read (no postconf, no
+    main.cf). One call for all names: each start of postconf costs 10-50 ms."""
+    argv = [program, *(["-c", config_dir] if config_dir else []), "-x", *names]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout
+
+
 def postconf_value(name: str, program: str = "postconf", config_dir: str | None = None) -> str | None:
     """One parameter of Postfix's configuration, expanded (``postconf -xh``), or None when the
     configuration cannot be read (no postconf, no main.cf)."""
