@@ -263,3 +263,27 @@ def test_a_host_gone_for_good_is_forgotten(map_dir):
     assert domain.deployed_serial == domain.serial
     assert Deploy.objects.get(node="old").error == "node old was forgotten"
     assert list(Node.objects.values_list("name", flat=True)) == ["mx1"]
+
+
+def test_a_node_that_stopped_reporting_is_down_and_catches_up_when_back(map_dir):
+    import datetime
+
+    from aliasdesk.deploys.nodes import node_states
+
+    domain = make_domain(map_dir, nodes=["mx1", "mx2"])
+    agent("mx2").heartbeat(force=True)
+    Node.objects.filter(name="mx2").update(last_seen=timezone.now() - datetime.timedelta(minutes=5))
+    deploy_domain(domain)
+    agent("mx1").round()
+    states = {s.node.name: (s.alive, s.queued) for s in node_states()}
+    assert states == {"mx1": (True, 0), "mx2": (False, 1)}
+    update_alias(domain.aliases.get(), version=1, destinations="later@example.org")
+    deploy_domain(domain)  # while mx2 is down: its two requests are one deploy
+    assert Deploy.objects.filter(node="mx2", status="queued").count() == 1
+    for path in map_dir.iterdir():  # mx2 is another host: it has no files of mx1's
+        path.unlink()
+    agent("mx2").round()
+    domain.refresh_from_db()
+    assert {s.node.name: s.alive for s in node_states()} == {"mx1": True, "mx2": True}
+    assert Deploy.objects.get(node="mx2").status == "ok"
+    assert domain_on_nodes(domain)[1].state == "current"
