@@ -34,6 +34,7 @@ from aliasdesk.aliases.ownership import (
 )
 from aliasdesk.aliases.paths import check_map_path
 from aliasdesk.aliases.signals import map_changed
+from aliasdesk.aliases.virtual_table import follow_after_commit
 from aliasdesk.postfix.maps.keys import key_form
 from aliasdesk.postfix.maps.validate import check_destination, check_key
 from aliasdesk.postfix.maps.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
@@ -105,12 +106,14 @@ def bump_serial(domain: Domain, *, rebuild: bool = False, user: User | None = No
     ``rebuild``: the change is not one of rows (header, footer, settings, an import): the
     next deploy builds the whole map instead of patching it. With the domain's "deploy on
     save", ``map_changed`` goes out after the commit (unless ``announce`` is off: the deploy
-    engine's own changes).
+    engine's own changes). After the commit, the lookup table of ``postfix-config`` follows
+    the change, whatever ``announce`` says (aliasdesk.aliases.virtual_table).
     """
     fields: dict[str, object] = {"serial": F("serial") + 1}
     if rebuild:
         fields["rebuild_serial"] = F("serial") + 1
     Domain.objects.filter(pk=domain.pk).update(**fields)
+    follow_after_commit(domain.pk)  # the table Postfix may read directly (postfix-config)
     serial, on_save = Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save").get()
     if on_save and announce:
         # After the commit, so the deploy sees the change; the deploy skips when an earlier

@@ -1,0 +1,117 @@
+"""Where the table Postfix reads the aliases from lives (``aliasdesk postfix-config``).
+
+On PostgreSQL and MariaDB it is a table of aliasdesk's own database (``aliasdesk_virtual``),
+which a read-only role may be given alone. On SQLite Postfix would have to read the whole
+database file, users and password hashes included; so the table lives in a separate
+SQLite file instead (``lookup.sqlite3`` in the data dir, or ``ALIASDESK_LOOKUP_DATABASE``),
+created with mode 0640 and holding nothing but that table and its bookkeeping. It is
+reached through a second Django database connection, so the same ORM code writes both.
+
+The table is kept only once ``postfix-config`` switched it on: for SQLite, while the lookup
+file exists; on a server, while the bookkeeping row of domain 0 exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.db import OperationalError, connections
+
+from aliasdesk.aliases.models import VirtualEntry, VirtualSync
+
+# The Django database alias of the SQLite lookup file.
+LOOKUP = "aliasdesk_lookup"
+ENABLED_MARK = 0  # VirtualSync.domain_id of the row that says the table is kept
+
+
+def on_sqlite() -> bool:
+    return bool(connections["default"].vendor == "sqlite")
+
+
+def lookup_file() -> Path:
+    """The SQLite lookup database (absolute: Postfix's dbpath must be)."""
+    configured = getattr(settings, "LOOKUP_DATABASE", "")
+    return Path(configured or Path(settings.DATA_DIR) / "lookup.sqlite3").absolute()
+
+
+def _register_lookup_file(path: Path) -> None:
+    """Point the LOOKUP connection at ``path`` (again, when the data dir changed)."""
+    current = connections.settings.get(LOOKUP)
+    if current is not None and current["NAME"] == str(path):
+        return
+    if current is not None:
+        connections[LOOKUP].close()
+        del connections[LOOKUP]
+    config = dict(connections.settings["default"])
+    # No WAL: a reader of a WAL database must be able to write beside it, and Postfix only
+    # reads. A big page cache keeps a long write from locking readers out until it commits.
+    config.update(
+        NAME=str(path),
+        CONN_MAX_AGE=0,
+        OPTIONS={
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=DELETE; PRAGMA cache_size=-131072;",
+        },
+        TEST={"NAME": str(path)},
+    )
+    connections.settings[LOOKUP] = config
+
+
+def _create_lookup_file(path: Path) -> None:
+    """A new lookup database, readable by its owner and group only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    os.close(fd)
+    os.chmod(path, 0o640)  # whatever the umask
+    _register_lookup_file(path)
+    _create_tables()
+
+
+def _create_tables() -> None:
+    """The two tables in the lookup file, where missing (a new file, or one cut short)."""
+    connection = connections[LOOKUP]
+    present = set(connection.introspection.table_names())
+    with connection.schema_editor() as editor:
+        for model in (VirtualEntry, VirtualSync):
+            if model._meta.db_table not in present:
+                editor.create_model(model)
+
+
+def table_database(*, create: bool = False) -> str | None:
+    """The database alias that holds the table, or None while it is not kept.
+
+    ``create``: switch it on (make the lookup file on SQLite). Cheap when the table is not
+    kept on SQLite (one ``stat``): every change of a map asks.
+    """
+    if not on_sqlite():
+        mark = VirtualSync.objects.filter(domain_id=ENABLED_MARK)
+        if not mark.exists():
+            if not create:
+                return None
+            VirtualSync.objects.get_or_create(domain_id=ENABLED_MARK)
+        return "default"
+    path = lookup_file()
+    if not path.exists():
+        if not create:
+            return None
+        _create_lookup_file(path)
+    _register_lookup_file(path)
+    # On SQLite the file's existence is the switch; a file that lost its tables gets them
+    # back (and the next sync fills them).
+    try:
+        kept = VirtualSync.objects.using(LOOKUP).filter(domain_id=ENABLED_MARK).exists()
+    except OperationalError:
+        _create_tables()
+        kept = False
+    if not kept:
+        VirtualSync.objects.using(LOOKUP).get_or_create(domain_id=ENABLED_MARK)
+    return LOOKUP
+
+
+def close_lookup_file() -> None:
+    """Close this thread's connection to the lookup file (tests, and before removing it)."""
+    if LOOKUP in connections.settings:
+        connections[LOOKUP].close()

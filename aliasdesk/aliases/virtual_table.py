@@ -1,0 +1,289 @@
+"""What the managed maps answer, kept in one SQL table that Postfix reads directly.
+
+``aliasdesk postfix-config`` prints a ``sqlite:``/``pgsql:``/``mysql:`` table file for
+``virtual_alias_maps`` whose query reads ``VirtualEntry``: one row per entry a deployed map
+would hold (header entries, the live switched-on aliases, footer entries), with the key as
+Postfix folds it and the place of the entry in Postfix's lookup order (the map's rank in
+``virtual_alias_maps``, then its place in the file). The query takes the first row, so the
+first of duplicate keys wins, and of two maps defining one key the one Postfix consults
+first. Switched-off and deleted aliases have no row; an alias past its valid-until date
+stops answering at the local midnight after it, before any deploy switches it off.
+
+The one choke point is ``bump_serial``: every change of a domain or its aliases calls
+``follow_after_commit``, and after the commit ``sync_domain`` brings that domain's rows up
+to its serial, from the rows whose serial is above the one last synced (the same
+bookkeeping the deploy's patches use). A header, footer or import change, rows written
+around the services, or a sync that is behind in any other way rebuilds the domain's rows
+instead; ``sync_all`` (``aliasdesk postfix-config --sync``) checks every domain. A failed
+sync never fails the save: it is logged, and the next change or ``--sync`` repairs it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from aliasdesk.aliases.models import Alias, Domain, VirtualEntry, VirtualSync
+from aliasdesk.aliases.ownership import lookup_order
+from aliasdesk.aliases.virtual_store import ENABLED_MARK, table_database
+from aliasdesk.postfix.maps.virtual import parse_virtual
+
+logger = logging.getLogger(__name__)
+
+HEADER, ALIASES, FOOTER = 0, 1, 2
+BATCH = 2000
+# More changed aliases than this since the last sync: rebuilding the domain's rows is cheaper.
+REBUILD_ABOVE = 5000
+
+
+def fold_key(key: str) -> str:
+    """The key as Postfix folds it before it asks a table (``smtputf8_enable = yes``, the
+    default: full Unicode case folding, so ``Straße`` is asked as ``strasse``)."""
+    return key.casefold()
+
+
+def expires_at(valid_until: datetime.date | None) -> int | None:
+    """Unix seconds from which an alias valid until that day no longer answers: the local
+    midnight after it, the moment ``expire_aliases`` would switch it off."""
+    if valid_until is None:
+        return None
+    midnight = datetime.datetime.combine(
+        valid_until + datetime.timedelta(days=1), datetime.time.min, tzinfo=timezone.get_default_timezone()
+    )
+    return int(midnight.timestamp())
+
+
+def text_entries(domain_id: int, rank: int, section: int, text: str) -> list[VirtualEntry]:
+    """The switched-on entries of a header or footer, in file order."""
+    if not text:
+        return []
+    entries = [e for e in parse_virtual(text).entries if e.enabled]
+    return [
+        VirtualEntry(
+            lookup_key=fold_key(e.key), value=e.value, domain_id=domain_id, map_rank=rank, section=section, position=i
+        )
+        for i, e in enumerate(entries)
+    ]
+
+
+def alias_entry(
+    domain_id: int, rank: int, pk: int, key: str, destinations: str, valid_until: datetime.date | None
+) -> VirtualEntry:
+    return VirtualEntry(
+        lookup_key=fold_key(key),
+        value=destinations,
+        domain_id=domain_id,
+        alias_id=pk,
+        map_rank=rank,
+        section=ALIASES,
+        position=pk,
+        expires_at=expires_at(valid_until),
+    )
+
+
+def map_ranks() -> dict[int, int]:
+    """Each live domain's place in Postfix's lookup order (1 = consulted first)."""
+    live = list(Domain.objects.filter(deleted_at__isnull=True).only("pk", "name", "map_path"))
+    order = lookup_order(live)
+    return {d.pk: rank for rank, d in enumerate(sorted(live, key=lambda d: order[d.pk]), start=1)}
+
+
+def follow_after_commit(domain_id: int) -> None:
+    """Called where the domain's serial is bumped: sync its rows once the change commits."""
+    transaction.on_commit(lambda: sync_quietly(domain_id))
+
+
+def sync_quietly(domain_id: int) -> None:
+    """``sync_domain`` when the table is kept; a failure is logged, never raised to the save."""
+    try:
+        using = table_database()
+        if using is not None:
+            sync_domain(using, domain_id)
+    except Exception:  # the change is saved; the next sync catches up
+        logger.exception(
+            "The Postfix lookup table could not follow the change of domain #%s; it answers the old "
+            "state until the next change or `aliasdesk postfix-config --sync`.",
+            domain_id,
+        )
+
+
+def _insert(using: str, entries: Iterable[VirtualEntry]) -> int:
+    count = 0
+    batch: list[VirtualEntry] = []
+    for entry in entries:
+        batch.append(entry)
+        if len(batch) >= BATCH:
+            VirtualEntry.objects.using(using).bulk_create(batch)
+            count += len(batch)
+            batch = []
+    if batch:
+        VirtualEntry.objects.using(using).bulk_create(batch)
+        count += len(batch)
+    return count
+
+
+def _live_alias_entries(domain_id: int, rank: int) -> Iterator[VirtualEntry]:
+    rows = (
+        Alias.objects.filter(domain_id=domain_id, deleted_at__isnull=True, enabled=True)
+        .order_by()
+        .values_list("pk", "key", "destinations", "valid_until")
+        .iterator(chunk_size=BATCH)
+    )
+    for pk, key, destinations, valid_until in rows:
+        yield alias_entry(domain_id, rank, pk, key, destinations, valid_until)
+
+
+def _rebuild(using: str, domain: DomainState, rank: int) -> None:
+    VirtualEntry.objects.using(using).filter(domain_id=domain.pk).delete()
+    _insert(using, text_entries(domain.pk, rank, HEADER, domain.header))
+    _insert(using, _live_alias_entries(domain.pk, rank))
+    _insert(using, text_entries(domain.pk, rank, FOOTER, domain.footer))
+
+
+def _refresh_texts(using: str, domain: DomainState, rank: int) -> None:
+    """Header and footer entries again, and no row for an alias that is gone (purged)."""
+    mine = VirtualEntry.objects.using(using).filter(domain_id=domain.pk)
+    mine.filter(section__in=[HEADER, FOOTER]).delete()
+    _insert(using, text_entries(domain.pk, rank, HEADER, domain.header))
+    _insert(using, text_entries(domain.pk, rank, FOOTER, domain.footer))
+    kept = {pk for pk in mine.filter(section=ALIASES).values_list("alias_id", flat=True) if pk is not None}
+    gone = sorted(kept - set(Alias.objects.filter(domain_id=domain.pk).values_list("pk", flat=True)))
+    for start in range(0, len(gone), 500):
+        mine.filter(alias_id__in=gone[start : start + 500]).delete()
+
+
+Changed = tuple[int, str, str, bool, datetime.datetime | None, datetime.date | None]
+
+
+def _apply_changes(using: str, domain_id: int, rank: int, changed: list[Changed]) -> None:
+    """Replace the rows of the aliases changed since the last sync by their live state."""
+    mine = VirtualEntry.objects.using(using).filter(domain_id=domain_id)
+    ids = [row[0] for row in changed]
+    for start in range(0, len(ids), 500):
+        mine.filter(alias_id__in=ids[start : start + 500]).delete()
+    _insert(
+        using,
+        (
+            alias_entry(domain_id, rank, pk, key, destinations, valid_until)
+            for pk, key, destinations, enabled, deleted_at, valid_until in changed
+            if enabled and deleted_at is None
+        ),
+    )
+
+
+@dataclass
+class DomainState:
+    pk: int
+    serial: int
+    rebuild_serial: int
+    header: str
+    footer: str
+
+
+def _domain_state(domain_id: int) -> DomainState | None:
+    """The domain as it is now, None when it is gone or deleted. The serial is read before any
+    alias row: rows read afterwards hold at least every change up to it."""
+    row = (
+        Domain.objects.filter(pk=domain_id, deleted_at__isnull=True)
+        .values_list("serial", "rebuild_serial", "header", "footer")
+        .first()
+    )
+    return None if row is None else DomainState(domain_id, *row)
+
+
+def rerank(using: str, ranks: dict[int, int]) -> None:
+    """Give every synced domain's rows its current rank; drop the rows of domains gone."""
+    for state in VirtualSync.objects.using(using).exclude(domain_id=ENABLED_MARK):
+        rank = ranks.get(state.domain_id)
+        entries = VirtualEntry.objects.using(using).filter(domain_id=state.domain_id)
+        if rank is None:
+            entries.delete()
+            state.delete(using=using)
+        elif rank != state.map_rank:
+            entries.update(map_rank=rank)
+            state.map_rank = rank
+            state.save(using=using)
+
+
+def sync_domain(using: str, domain_id: int, ranks: dict[int, int] | None = None) -> str:
+    """Bring one domain's rows up to its serial; says what it did: ``current``, ``changes``,
+    ``rebuilt`` or ``removed``.
+
+    Syncs take turns (the bookkeeping row of domain 0 is locked; the SQLite lookup file's
+    write lock does the same), and never lock the domain: edits go on meanwhile and are
+    picked up by the sync their own commit starts.
+    """
+    with transaction.atomic(using=using):
+        VirtualSync.objects.using(using).select_for_update().filter(domain_id=ENABLED_MARK).first()
+        state = VirtualSync.objects.using(using).filter(domain_id=domain_id).first()
+        domain = _domain_state(domain_id)
+        if domain is None:
+            VirtualEntry.objects.using(using).filter(domain_id=domain_id).delete()
+            if state is not None:
+                state.delete(using=using)
+            return "removed"
+        if state is not None and state.serial == domain.serial:
+            return "current"
+        if state is None:
+            ranks = ranks or map_ranks()
+            rerank(using, ranks)
+            state = VirtualSync(domain_id=domain_id, serial=0, map_rank=ranks.get(domain_id, len(ranks) + 1))
+        how = _bring_up_to_date(using, domain, state)
+        state.serial = domain.serial
+        state.save(using=using)
+        return how
+
+
+def _bring_up_to_date(using: str, domain: DomainState, state: VirtualSync) -> str:
+    rank = state.map_rank
+    behind = state.serial == 0 or state.serial > domain.serial
+    if not behind and not Alias.objects.filter(domain_id=domain.pk, serial=0).exists():
+        changed = list(
+            Alias.objects.filter(domain_id=domain.pk, serial__gt=state.serial)
+            .order_by()
+            .values_list("pk", "key", "destinations", "enabled", "deleted_at", "valid_until")[: REBUILD_ABOVE + 1]
+        )
+        if len(changed) <= REBUILD_ABOVE:
+            if domain.rebuild_serial > state.serial:
+                _refresh_texts(using, domain, rank)
+            _apply_changes(using, domain.pk, rank, changed)
+            return "changes"
+    _rebuild(using, domain, rank)
+    return "rebuilt"
+
+
+@dataclass
+class SyncReport:
+    domains: int
+    rebuilt: int
+    changed: int
+    removed: int
+
+
+def sync_all(*, create: bool = False) -> SyncReport | None:
+    """Check every domain and bring the table up to date (ranks included); None while the
+    table is not kept and ``create`` is off. What ``postfix-config`` and ``--sync`` run."""
+    using = table_database(create=create)
+    if using is None:
+        return None
+    ranks = map_ranks()
+    with transaction.atomic(using=using):
+        mark = VirtualSync.objects.using(using).select_for_update().get(domain_id=ENABLED_MARK)
+        stale = set(
+            VirtualSync.objects.using(using).exclude(domain_id=ENABLED_MARK).values_list("domain_id", flat=True)
+        ) - set(ranks)
+        rerank(using, ranks)
+        mark.serial += 1
+        mark.save(using=using)
+    outcomes = [sync_domain(using, pk, ranks) for pk in sorted(ranks)]
+    return SyncReport(
+        domains=len(ranks),
+        rebuilt=outcomes.count("rebuilt"),
+        changed=outcomes.count("changes"),
+        removed=len(stale),
+    )
