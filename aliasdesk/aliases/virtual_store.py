@@ -18,6 +18,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import OperationalError, connections
+from django.db.utils import load_backend
+from django.utils.connection import ConnectionDoesNotExist
 
 from aliasdesk.aliases.models import VirtualEntry, VirtualSync
 
@@ -37,13 +39,22 @@ def lookup_file() -> Path:
 
 
 def _register_lookup_file(path: Path) -> None:
-    """Point the LOOKUP connection at ``path`` (again, when the data dir changed)."""
-    current = connections.settings.get(LOOKUP)
-    if current is not None and current["NAME"] == str(path):
-        return
+    """Point this thread's LOOKUP connection at ``path``: again when the data dir changed, or
+    the file was replaced (a connection would go on writing the old, removed file).
+
+    The connection is made here, not listed in DATABASES: Django's own commands (migrate,
+    flush) and its test cases then never take it for one of aliasdesk's databases.
+    """
+    stat = path.stat()
+    stamp = (str(path), stat.st_dev, stat.st_ino)
+    try:
+        current = connections[LOOKUP]
+    except ConnectionDoesNotExist:
+        current = None
     if current is not None:
-        connections[LOOKUP].close()
-        del connections[LOOKUP]
+        if getattr(current, "aliasdesk_stamp", None) == stamp:
+            return
+        current.close()
     config = dict(connections.settings["default"])
     # No WAL: a reader of a WAL database must be able to write beside it, and Postfix only
     # reads. A big page cache keeps a long write from locking readers out until it commits.
@@ -55,9 +66,10 @@ def _register_lookup_file(path: Path) -> None:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=DELETE; PRAGMA cache_size=-131072;",
         },
-        TEST={"NAME": str(path)},
     )
-    connections.settings[LOOKUP] = config
+    wrapper = load_backend(str(config["ENGINE"])).DatabaseWrapper(config, LOOKUP)
+    wrapper.aliasdesk_stamp = stamp
+    connections[LOOKUP] = wrapper
 
 
 def _create_lookup_file(path: Path) -> None:
@@ -111,7 +123,11 @@ def table_database(*, create: bool = False) -> str | None:
     return LOOKUP
 
 
-def close_lookup_file() -> None:
+def forget_lookup_file() -> None:
     """Close this thread's connection to the lookup file (tests, and before removing it)."""
-    if LOOKUP in connections.settings:
-        connections[LOOKUP].close()
+    try:
+        connection = connections[LOOKUP]
+    except ConnectionDoesNotExist:
+        return
+    connection.close()
+    del connections[LOOKUP]
