@@ -246,3 +246,30 @@ class VirtualSync(models.Model):
 
     def __str__(self) -> str:
         return f"domain #{self.domain_id} synced to serial {self.serial}"
+
+
+class LiveCheck(models.Model):
+    """The checks a deploy runs, run again on the live state of a map.
+
+    While Postfix reads the aliases from the database (``postfix-config``), a saved change is
+    live without a deploy, and so without the deploy's checks across the whole map and across
+    maps (loops, expansion limits, duplicates, keys another map defines too). ``aliasdesk
+    postfix-config --sync`` runs them for every map changed since its last check and keeps the
+    findings here; the domain page shows them.
+    """
+
+    domain = models.OneToOneField(Domain, on_delete=models.CASCADE, related_name="live_check")
+    serial = models.PositiveBigIntegerField(default=0)
+    checked_at = models.DateTimeField()
+    findings = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"{self.domain} checked at serial {self.serial}"
+
+    @property
+    def errors(self) -> list[dict[str, object]]:
+        return [f for f in self.findings if f.get("severity") == "error"]
+
+    @property
+    def warnings(self) -> list[dict[str, object]]:
+        return [f for f in self.findings if f.get("severity") != "error"]

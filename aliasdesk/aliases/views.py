@@ -18,7 +18,7 @@ from aliasdesk.accounts.access import can_administer
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.access import can_edit, get_domain_for_user
-from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.models import Alias, Domain, LiveCheck
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, alias_counts
@@ -85,6 +85,8 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
     context["counts"] = alias_counts(domain)
+    # The deploy's checks on the live map, when Postfix reads it from the database (postfix-config).
+    context["live_check"] = LiveCheck.objects.filter(domain=domain).first()
     return render(request, "aliases/domain_detail.html", context)
 
 

@@ -2,7 +2,9 @@
 from aliasdesk's database directly (aliasdesk.aliases.virtual_table).
 
 Printing it switches the lookup table on and brings it up to date; from then on every saved
-change reaches it. ``--sync`` checks and repairs the table (for a timer, after a restore).
+change reaches it. ``--sync`` checks and repairs the table (for a timer, after a restore),
+and runs the deploy's checks on the maps changed since (aliasdesk.deploys.live_checks):
+without deploys nothing else would. It lives with the deploys for that reason.
 ``--role NAME --password-stdin`` prints the file for a read-only role instead, and with
 ``--grant-sql`` the SQL that creates that role.
 """
@@ -18,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.postfix_config import Role, check_role, check_table_type, grant_sql, table_file_text
 from aliasdesk.aliases.virtual_table import sync_all
+from aliasdesk.deploys.live_checks import check_live_maps
 from aliasdesk.postfix.maps.sqltable import TABLE_TYPES
 
 
@@ -50,6 +53,10 @@ class Command(BaseCommand):
                 f"lookup table: {report.domains} domain(s) checked, {report.rebuilt} rebuilt, "
                 f"{report.changed} brought up to date, {report.removed} removed"
             )
+            for check in check_live_maps():
+                errors, warnings = len(check.errors), len(check.warnings)
+                if errors or warnings:
+                    self.stdout.write(f"{check.domain.name}: {errors} error(s), {warnings} warning(s) in the live map")
             return
         if not table_type:
             raise CommandError(f"give the table type: {' | '.join(TABLE_TYPES)} (or --sync)")
