@@ -60,7 +60,7 @@ def check_role(role: Role) -> None:
         raise AliasError(f"role host {role.host!r}: a host name, an address or %")
 
 
-def _comments(table_type: str) -> list[str]:
+def _comments(table_type: str, role: Role | None) -> list[str]:
     lines = [
         f"virtual_alias_maps table on aliasdesk's database (aliasdesk postfix-config {table_type}).",
         "It answers every key as the maps aliasdesk deploys do, live: a saved change needs no deploy.",
@@ -72,13 +72,20 @@ def _comments(table_type: str) -> list[str]:
     ]
     if table_type == "sqlite":
         lines.append("The lookup database is mode 0640; give it the group postfix once: chgrp postfix DBPATH")
+    elif role is None:
+        lines += [
+            "It connects as aliasdesk's own database user, who may change everything. Safer, a role",
+            f"that may only read the lookup table: aliasdesk postfix-config {table_type} --role NAME",
+            "--password-stdin (and with --grant-sql the SQL that creates it, for the database admin).",
+        ]
     return lines
 
 
 def table_file_text(table_type: str, role: Role | None = None) -> str:
     """The table file for aliasdesk's database, as its own user or as ``role``."""
     table = VirtualEntry._meta.db_table
-    config = TableFile(table_type=table_type, query=lookup_query(table_type, table), comments=_comments(table_type))
+    query = lookup_query(table_type, table)
+    config = TableFile(table_type=table_type, query=query, comments=_comments(table_type, role))
     if table_type == "sqlite":
         config.dbpath = str(lookup_file())
         return render_table_file(config)
