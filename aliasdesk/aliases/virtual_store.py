@@ -14,10 +14,11 @@ file exists; on a server, while the bookkeeping row of domain 0 exists.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import OperationalError, connections
+from django.db import DatabaseError, OperationalError, connections
 from django.db.utils import load_backend
 from django.utils.connection import ConnectionDoesNotExist
 
@@ -83,13 +84,41 @@ def _create_lookup_file(path: Path) -> None:
 
 
 def _create_tables() -> None:
-    """The two tables in the lookup file, where missing (a new file, or one cut short)."""
+    """The two tables in the lookup file, where missing (a new file, or one cut short).
+
+    A new alias table is empty: the bookkeeping then says nothing is synced, and the next
+    sync fills it whole.
+    """
     connection = connections[LOOKUP]
     present = set(connection.introspection.table_names())
+    missing = [m for m in (VirtualEntry, VirtualSync) if m._meta.db_table not in present]
+    if not missing:
+        return
     with connection.schema_editor() as editor:
-        for model in (VirtualEntry, VirtualSync):
-            if model._meta.db_table not in present:
-                editor.create_model(model)
+        for model in missing:
+            editor.create_model(model)
+    VirtualSync.objects.using(LOOKUP).all().delete()
+    VirtualSync.objects.using(LOOKUP).create(domain_id=ENABLED_MARK, serial=0)
+
+
+def _open_lookup_file(path: Path, create: bool) -> None:
+    """Connect to the lookup file; one that is no SQLite database at all (a crash, a stray
+    write) is moved aside as ``<name>.broken-<time>`` and made anew."""
+    _register_lookup_file(path)
+    try:
+        if create:
+            _create_tables()
+        VirtualSync.objects.using(LOOKUP).filter(domain_id=ENABLED_MARK).exists()
+    except OperationalError as exc:
+        if "no such table" not in str(exc):
+            raise
+        _create_tables()
+    except DatabaseError as exc:
+        if "not a database" not in str(exc) and "malformed" not in str(exc):
+            raise
+        connections[LOOKUP].close()
+        path.rename(path.with_name(f"{path.name}.broken-{int(time.time())}"))
+        _create_lookup_file(path)
 
 
 def table_database(*, create: bool = False) -> str | None:
@@ -110,17 +139,15 @@ def table_database(*, create: bool = False) -> str | None:
         if not create:
             return None
         _create_lookup_file(path)
-    _register_lookup_file(path)
-    # On SQLite the file's existence is the switch; a file that lost its tables gets them
-    # back (and the next sync fills them).
-    try:
-        kept = VirtualSync.objects.using(LOOKUP).filter(domain_id=ENABLED_MARK).exists()
-    except OperationalError:
-        _create_tables()
-        kept = False
-    if not kept:
-        VirtualSync.objects.using(LOOKUP).get_or_create(domain_id=ENABLED_MARK)
+    # On SQLite the file's existence is the switch.
+    _open_lookup_file(path, create)
     return LOOKUP
+
+
+def never_synced(using: str) -> bool:
+    """Whether the table was never filled whole (new, or its rows were lost): then a change
+    of one domain brings every domain in."""
+    return VirtualSync.objects.using(using).filter(domain_id=ENABLED_MARK, serial=0).exists()
 
 
 def forget_lookup_file() -> None:

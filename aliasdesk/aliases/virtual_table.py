@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias, Domain, VirtualEntry, VirtualSync
 from aliasdesk.aliases.ownership import lookup_order
-from aliasdesk.aliases.virtual_store import ENABLED_MARK, table_database
+from aliasdesk.aliases.virtual_store import ENABLED_MARK, never_synced, table_database
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,9 @@ def sync_quietly(domain_id: int) -> None:
     """``sync_domain`` when the table is kept; a failure is logged, never raised to the save."""
     try:
         using = table_database()
-        if using is not None:
+        if using is not None and never_synced(using):
+            sync_all()
+        elif using is not None:
             sync_domain(using, domain_id)
     except Exception:  # the change is saved; the next sync catches up
         logger.exception(
@@ -268,6 +270,7 @@ def sync_all(*, create: bool = False) -> SyncReport | None:
         return None
     ranks = map_ranks()
     with transaction.atomic(using=using):
+        VirtualSync.objects.using(using).get_or_create(domain_id=ENABLED_MARK)
         mark = VirtualSync.objects.using(using).select_for_update().get(domain_id=ENABLED_MARK)
         stale = set(
             VirtualSync.objects.using(using).exclude(domain_id=ENABLED_MARK).values_list("domain_id", flat=True)

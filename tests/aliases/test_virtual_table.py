@@ -171,3 +171,18 @@ def test_a_failed_sync_never_fails_the_save_and_the_next_one_catches_up(
     report = sync_all()
     assert report is not None and report.rebuilt + report.changed == 1
     assert ask(table, "info@example.com") == "anna@example.org"
+
+
+def test_a_lookup_file_that_is_no_database_is_moved_aside_and_made_anew(
+    table: Path, example: Domain, django_capture_on_commit_callbacks: Any
+) -> None:
+    create_alias(example, "info@example.com", "anna@example.org")
+    forget_lookup_file()
+    lookup_file().write_bytes(b"this is not an SQLite database" * 100)
+    with django_capture_on_commit_callbacks(execute=True):
+        create_alias(example, "sales@example.com", "ben@example.org")
+    # The change of one domain brought the whole table in: nothing was synced in the new file.
+    assert ask(table, "info@example.com") == "anna@example.org"
+    assert ask(table, "sales@example.com") == "ben@example.org"
+    assert len(list(lookup_file().parent.glob("lookup.sqlite3.broken-*"))) == 1
+    assert lookup_file().stat().st_mode & 0o777 == 0o640
