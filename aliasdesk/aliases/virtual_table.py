@@ -85,9 +85,34 @@ def map_ranks() -> dict[int, int]:
     return {d.pk: rank for rank, d in enumerate(sorted(live, key=lambda d: order[d.pk]), start=1)}
 
 
+class FollowChange:
+    """The callback that syncs a domain after a commit (one per domain and transaction)."""
+
+    def __init__(self, domain_id: int, pending: dict[int, FollowChange]) -> None:
+        self.domain_id = domain_id
+        self.pending = pending
+
+    def __call__(self) -> None:
+        if self.pending.get(self.domain_id) is self:
+            del self.pending[self.domain_id]
+        sync_quietly(self.domain_id)
+
+
 def follow_after_commit(domain_id: int) -> None:
-    """Called where the domain's serial is bumped: sync its rows once the change commits."""
-    transaction.on_commit(lambda: sync_quietly(domain_id))
+    """Called where the domain's serial is bumped: sync its rows once the change commits.
+
+    Once per domain and transaction: a paste of a thousand lines bumps the serial a thousand
+    times, and one sync after the commit takes them all. (A callback of a rolled-back
+    transaction or savepoint is gone from Django's list, so the next change registers anew.)
+    """
+    connection = transaction.get_connection()
+    pending: dict[int, FollowChange] = connection.__dict__.setdefault("aliasdesk_virtual_pending", {})
+    registered = pending.get(domain_id)
+    if registered is not None and any(entry[1] is registered for entry in connection.run_on_commit):
+        return
+    callback = FollowChange(domain_id, pending)
+    pending[domain_id] = callback
+    transaction.on_commit(callback)
 
 
 def sync_quietly(domain_id: int) -> None:

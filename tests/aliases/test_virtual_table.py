@@ -17,9 +17,9 @@ from django.utils import timezone
 from aliasdesk.aliases.domain_services import DomainSettings, update_domain_settings
 from aliasdesk.aliases.models import Alias, Domain, VirtualEntry
 from aliasdesk.aliases.postfix_config import table_file_text
-from aliasdesk.aliases.services import bulk_change, create_alias, create_domain, update_alias
+from aliasdesk.aliases.services import add_pasted, bulk_change, create_alias, create_domain, update_alias
 from aliasdesk.aliases.virtual_store import LOOKUP, forget_lookup_file, lookup_file
-from aliasdesk.aliases.virtual_table import expires_at, sync_all, sync_quietly
+from aliasdesk.aliases.virtual_table import FollowChange, expires_at, sync_all, sync_quietly
 from tests.conftest import require_postmap
 
 pytestmark = pytest.mark.django_db
@@ -176,13 +176,24 @@ def test_a_failed_sync_never_fails_the_save_and_the_next_one_catches_up(
 def test_a_lookup_file_that_is_no_database_is_moved_aside_and_made_anew(
     table: Path, example: Domain, django_capture_on_commit_callbacks: Any
 ) -> None:
-    create_alias(example, "info@example.com", "anna@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        create_alias(example, "info@example.com", "anna@example.org")
     forget_lookup_file()
     lookup_file().write_bytes(b"this is not an SQLite database" * 100)
     with django_capture_on_commit_callbacks(execute=True):
         create_alias(example, "sales@example.com", "ben@example.org")
-    # The change of one domain brought the whole table in: nothing was synced in the new file.
+    # The change brought the whole table into the new file.
     assert ask(table, "info@example.com") == "anna@example.org"
     assert ask(table, "sales@example.com") == "ben@example.org"
     assert len(list(lookup_file().parent.glob("lookup.sqlite3.broken-*"))) == 1
     assert lookup_file().stat().st_mode & 0o777 == 0o640
+
+
+def test_a_paste_of_many_lines_syncs_once_after_its_commit(
+    table: Path, example: Domain, django_capture_on_commit_callbacks: Any
+) -> None:
+    lines = "".join(f"user{i}@example.com  user{i}@example.org\n" for i in range(40))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        add_pasted(example, lines)
+    assert len([c for c in callbacks if isinstance(c, FollowChange)]) == 1
+    assert ask(table, "user39@example.com") == "user39@example.org"
