@@ -30,7 +30,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias, Domain, VirtualEntry, VirtualSync
-from aliasdesk.aliases.ownership import lookup_order
+from aliasdesk.aliases.ownership import lookup_order, postfix_virtual_alias_maps
 from aliasdesk.aliases.virtual_store import ENABLED_MARK, never_synced, table_database
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
@@ -78,10 +78,23 @@ def alias_entry(
     return (fold_key(key), destinations, domain_id, pk, rank, ALIASES, pk, expires_at(valid_until))
 
 
-def map_ranks() -> dict[int, int]:
-    """Each live domain's place in Postfix's lookup order (1 = consulted first)."""
+def map_ranks(using: str) -> dict[int, int]:
+    """Each live domain's place in Postfix's lookup order (1 = consulted first).
+
+    Read from ``virtual_alias_maps`` while it lists the managed map files (by name when
+    Postfix's configuration cannot be read, as everywhere in aliasdesk). Once the SQL table
+    has replaced them there, it lists none: the order last read (the ranks the table holds)
+    is kept then, so mail goes where it went before the switch, and maps new since come
+    after them, by name.
+    """
     live = list(Domain.objects.filter(deleted_at__isnull=True).only("pk", "name", "map_path"))
     order = lookup_order(live)
+    tables = postfix_virtual_alias_maps()
+    if tables is not None and live and all(place == len(tables) for place, _name in order.values()):
+        kept = dict(
+            VirtualSync.objects.using(using).exclude(domain_id=ENABLED_MARK).values_list("domain_id", "map_rank")
+        )
+        order = {pk: (kept.get(pk, len(kept) + 1), name) for pk, (_place, name) in order.items()}
     return {d.pk: rank for rank, d in enumerate(sorted(live, key=lambda d: order[d.pk]), start=1)}
 
 
@@ -252,7 +265,7 @@ def sync_domain(using: str, domain_id: int, ranks: dict[int, int] | None = None)
         if state is not None and state.serial == domain.serial:
             return "current"
         if state is None:
-            ranks = ranks or map_ranks()
+            ranks = ranks or map_ranks(using)
             rerank(using, ranks)
             state = VirtualSync(domain_id=domain_id, serial=0, map_rank=ranks.get(domain_id, len(ranks) + 1))
         how = _bring_up_to_date(using, domain, state)
@@ -293,7 +306,7 @@ def sync_all(*, create: bool = False) -> SyncReport | None:
     using = table_database(create=create)
     if using is None:
         return None
-    ranks = map_ranks()
+    ranks = map_ranks(using)
     with transaction.atomic(using=using):
         VirtualSync.objects.using(using).get_or_create(domain_id=ENABLED_MARK)
         mark = VirtualSync.objects.using(using).select_for_update().get(domain_id=ENABLED_MARK)

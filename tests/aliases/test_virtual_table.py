@@ -153,6 +153,12 @@ def test_the_order_of_virtual_alias_maps_decides_between_two_maps(
     aliasdesk_settings.POSTFIX_CONFIG_DIR = str(conf)
     sync_all()
     assert ask(table, "root") == "zeta-root@example.org"
+    # The table replaces the map files in virtual_alias_maps: the order they had stays.
+    (conf / "main.cf").write_text(f"compatibility_level = 3.6\nvirtual_alias_maps = proxy:sqlite:{table}\n")
+    os.utime(conf / "main.cf", (old, old))
+    create_alias(create_domain("aaa.example"), "root", "aaa-root@example.org")
+    sync_all()
+    assert ask(table, "root") == "zeta-root@example.org"
 
 
 def test_a_failed_sync_never_fails_the_save_and_the_next_one_catches_up(
