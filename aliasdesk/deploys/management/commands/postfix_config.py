@@ -15,7 +15,8 @@ import sys
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.postfix_config import Role, check_role, check_table_type, grant_sql, table_file_text
@@ -27,6 +28,9 @@ from aliasdesk.postfix.maps.sqltable import TABLE_TYPES
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
     help = "Print a Postfix lookup-table file (virtual_alias_maps) that reads aliasdesk's database"
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        return super().create_parser(prog_name, "postfix-config", **kwargs)  # its name as documented
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("type", nargs="?", choices=TABLE_TYPES, help="Postfix table type: the database's engine")
@@ -41,6 +45,8 @@ class Command(BaseCommand):
             self._handle(options)
         except AliasError as exc:
             raise CommandError(str(exc)) from exc
+        except DatabaseError as exc:
+            raise CommandError(f"the database cannot be read ({exc}); is it migrated? run 'aliasdesk migrate'") from exc
 
     def _handle(self, options: dict[str, Any]) -> None:
         table_type = options["type"]
