@@ -11,6 +11,9 @@ import sys
 
 from aliasdesk import datadir
 
+# Commands whose documented name has a dash: a Django command is a module name.
+DASHED = {"postfix-config": "postfix_config"}
+
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
@@ -23,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    if args and args[0] in DASHED:
+        args[0] = DASHED[args[0]]
     try:
         execute_from_command_line(["aliasdesk", *args])
     except KeyboardInterrupt:

@@ -41,6 +41,9 @@ POSTMAP = envstr("POSTMAP", "postmap")
 POSTFIX_CONFIG_DIR = envstr("POSTFIX_CONFIG_DIR") or None
 # Run after a texthash map is replaced (texthash is read once at start), e.g. "postfix reload".
 RELOAD_COMMAND = envstr("RELOAD_COMMAND")
+# With SQLite, the separate database Postfix reads the aliases from (aliasdesk postfix-config);
+# empty: lookup.sqlite3 in the data dir.
+LOOKUP_DATABASE = envstr("LOOKUP_DATABASE")
 # Mail-log ingestion: the zone classic syslog timestamps are written in (default TIME_ZONE),
 # Postfix's recipient_delimiter (to count user+tag@ under user@), how long daily counts stay.
 LOG_TIME_ZONE = envstr("LOG_TIME_ZONE")

@@ -6,7 +6,7 @@
 #   debian-deps.sh bench   that and wrk, the web benchmark's load generator
 set -euo pipefail
 build=(python3-venv python3-dev gcc libc6-dev libldap-dev libsasl2-dev)
-tests=(postfix postfix-lmdb postfix-cdb pflogsumm chromium slapd ldap-utils)
+tests=(postfix postfix-lmdb postfix-cdb postfix-sqlite postfix-pgsql postfix-mysql pflogsumm chromium slapd ldap-utils)
 case "${1:-}" in
   build) packages=("${build[@]}") ;;
   bench) packages=("${build[@]}" "${tests[@]}" wrk) ;;

@@ -220,3 +220,83 @@ class OwnershipConflict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.domain} holds keys of {self.mail_domain}"
+
+
+class VirtualEntry(models.Model):
+    """One answer a managed map gives Postfix, for ``aliasdesk postfix-config``'s SQL tables.
+
+    Postfix asks the table for one folded key (``lookup_key``: what Postfix's own case folding makes
+    of it) and takes the first row in lookup order: ``map_rank`` (the map's place in
+    ``virtual_alias_maps``), then ``section`` (0 header, 1 aliases, 2 footer) and
+    ``position`` (line in the header or footer, alias id). ``expires_at`` (Unix seconds, the
+    local midnight after ``valid_until``) hides an alias the moment its date has passed.
+
+    Kept in sync by ``aliasdesk.aliases.virtual_table`` after every change of a map. The
+    table holds nothing but alias data, so a read-only database role may be given it alone.
+    On SQLite the rows live in a separate lookup database (``lookup.sqlite3``), never in the
+    main one with the users and their password hashes; the table here then stays empty.
+    """
+
+    lookup_key = models.CharField(max_length=512)
+    value = models.TextField()
+    domain_id = models.PositiveBigIntegerField()  # no foreign key: the lookup database stands alone
+    alias_id = models.PositiveBigIntegerField(null=True)
+    map_rank = models.IntegerField()
+    section = models.SmallIntegerField()
+    position = models.BigIntegerField()
+    expires_at = models.BigIntegerField(null=True)
+
+    class Meta:
+        db_table = "aliasdesk_virtual"
+        indexes = [
+            models.Index(fields=["lookup_key", "map_rank", "section", "position"], name="virtual_lookup"),
+            models.Index(fields=["domain_id", "alias_id"], name="virtual_domain_alias"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lookup_key} {self.value}"
+
+
+class VirtualSync(models.Model):
+    """How far ``VirtualEntry`` follows each domain: its serial and rank when last synced.
+
+    The row with ``domain_id`` 0 says that the table is kept at all (``aliasdesk
+    postfix-config`` switches it on), and its ``serial`` counts full synchronisations.
+    """
+
+    domain_id = models.PositiveBigIntegerField(primary_key=True)
+    serial = models.PositiveBigIntegerField(default=0)
+    map_rank = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "aliasdesk_virtual_sync"
+
+    def __str__(self) -> str:
+        return f"domain #{self.domain_id} synced to serial {self.serial}"
+
+
+class LiveCheck(models.Model):
+    """The checks a deploy runs, run again on the live state of a map.
+
+    While Postfix reads the aliases from the database (``postfix-config``), a saved change is
+    live without a deploy, and so without the deploy's checks across the whole map and across
+    maps (loops, expansion limits, duplicates, keys another map defines too). ``aliasdesk
+    postfix-config --sync`` runs them for every map changed since its last check and keeps the
+    findings here; the domain page shows them.
+    """
+
+    domain = models.OneToOneField(Domain, on_delete=models.CASCADE, related_name="live_check")
+    serial = models.PositiveBigIntegerField(default=0)
+    checked_at = models.DateTimeField()
+    findings = models.JSONField(default=list)
+
+    def __str__(self) -> str:
+        return f"{self.domain} checked at serial {self.serial}"
+
+    @property
+    def errors(self) -> list[dict[str, object]]:
+        return [f for f in self.findings if f.get("severity") == "error"]
+
+    @property
+    def warnings(self) -> list[dict[str, object]]:
+        return [f for f in self.findings if f.get("severity") != "error"]

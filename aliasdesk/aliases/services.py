@@ -36,6 +36,7 @@ from aliasdesk.aliases.ownership import (
 )
 from aliasdesk.aliases.paths import check_map_path
 from aliasdesk.aliases.signals import map_changed
+from aliasdesk.aliases.virtual_table import follow_after_commit
 from aliasdesk.postfix.maps.keys import key_form
 from aliasdesk.postfix.maps.validate import check_destination, check_key
 from aliasdesk.postfix.maps.virtual import join_destinations, normalize_comment, parse_virtual, split_destinations
@@ -127,11 +128,14 @@ def bump_serial(
     next deploy builds the whole map instead of patching it. With the domain's "deploy on
     save", ``map_changed`` goes out after the commit (unless ``announce`` is off: the deploy
     engine's own changes). The domain's alias domains count the change too (see aliasdomains).
+    After the commit, the lookup table of ``postfix-config`` follows the change, whatever
+    ``announce`` says (aliasdesk.aliases.virtual_table).
     """
     fields: dict[str, object] = {"serial": F("serial") + 1}
     if rebuild:
         fields["rebuild_serial"] = F("serial") + 1
     Domain.objects.filter(pk=domain.pk).update(**fields)
+    follow_after_commit(domain.pk)  # the table Postfix may read directly (postfix-config)
     serial, on_save, alias_of = (
         Domain.objects.filter(pk=domain.pk).values_list("serial", "deploy_on_save", "alias_of_id").get()
     )
@@ -144,9 +148,11 @@ def bump_serial(
         _announce(domain.pk, user)
     # An alias domain's map is generated from this one's rows: it changes too, and is built whole.
     followers = Domain.objects.filter(alias_of_id=domain.pk, deleted_at__isnull=True)
-    if followers.update(serial=F("serial") + 1, rebuild_serial=F("serial") + 1) and announce:
-        for pk in followers.filter(deploy_on_save=True).values_list("pk", flat=True):
-            _announce(pk, user)
+    if followers.update(serial=F("serial") + 1, rebuild_serial=F("serial") + 1):
+        for pk, follower_on_save in followers.values_list("pk", "deploy_on_save"):
+            follow_after_commit(pk)
+            if follower_on_save and announce:
+                _announce(pk, user)
     return int(serial)
 
 

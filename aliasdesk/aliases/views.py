@@ -20,7 +20,7 @@ from aliasdesk.aliases import paste_input, services
 from aliasdesk.aliases.access import can_edit, get_domain_for_user, visible_domains
 from aliasdesk.aliases.aliasdomains import generated_lines
 from aliasdesk.aliases.limits import warnings_for
-from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.models import Alias, Domain, LiveCheck
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, alias_counts
@@ -90,6 +90,8 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "aliases/_grid.html", context)
     context["counts"] = alias_counts(domain)
     context["limit_warnings"] = warnings_for(domain)
+    # The deploy's checks on the live map, when Postfix reads it from the database (postfix-config).
+    context["live_check"] = LiveCheck.objects.filter(domain=domain).first()
     return render(request, "aliases/domain_detail.html", context)
 
 

@@ -33,6 +33,7 @@ from aliasdesk.deploys.engine import INTERRUPTED, DeployResult, MapDeploy
 from aliasdesk.deploys.models import Deploy, Node
 
 EXPIRY_EVERY = 60.0  # seconds between looks for expired aliases
+LIVE_CHECK_EVERY = 300.0  # seconds between repairs and checks of the lookup table (postfix-config)
 
 
 def agent_id() -> str:
@@ -60,6 +61,7 @@ class Agent:
         self.stopping = False
         self.last_heartbeat = 0.0
         self.last_expiry = 0.0
+        self.last_live_check = 0.0
         self._listener: Any = None
         # A long-running agent keeps spares of big maps for the next patch, as the web does
         # (deploys.standby); ``--once`` leaves nothing running behind it.
@@ -72,6 +74,7 @@ class Agent:
         self.heartbeat()
         self.recover()
         self.expire()
+        self.check_live_maps()
         done = 0
         while not self.stopping:
             deploy = self.claim()
@@ -139,6 +142,22 @@ class Agent:
         for domain in Domain.objects.filter(pk__in=due, deleted_at__isnull=True):
             if nodes.carries(self.node, domain) and expire_aliases(domain):
                 nodes.queue_deploy(domain)
+
+    def check_live_maps(self) -> None:
+        """Where Postfix reads the aliases from the database (postfix-config), the table is
+        repaired and the deploy's checks run on the live maps now and then, as
+        ``postfix-config --sync`` from a timer does; nothing when the table is not in use."""
+        now = time.monotonic()
+        if now - self.last_live_check < LIVE_CHECK_EVERY:
+            return
+        self.last_live_check = now
+        from aliasdesk.aliases.virtual_table import sync_all
+        from aliasdesk.deploys.live_checks import check_live_maps
+
+        if sync_all() is not None:
+            for check in check_live_maps():
+                if check.errors:
+                    self.report(f"{check.domain.name}: {len(check.errors)} error(s) in the live map")
 
     def claim(self) -> Deploy | None:
         """The oldest deploy waiting for this node, now ours (or None)."""

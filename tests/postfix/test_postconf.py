@@ -136,3 +136,15 @@ def test_a_domain_is_received_as_postfix_matches_its_lists(
         assert "could not check whether Postfix receives mail for one.test: hash:/nonexistent/table" in failed[0]
     else:
         assert bool(not_received) is not received and not failed
+
+
+def test_aliasdesks_own_sql_table_serves_every_managed_map(tmp_path: Path) -> None:
+    from aliasdesk.postfix.maps.postconf import OWN_TABLE_MARK, is_own_sql_table
+
+    own = tmp_path / "aliasdesk-virtual.cf"
+    own.write_text(f"{OWN_TABLE_MARK} (aliasdesk postfix-config sqlite).\ndbpath = /x\n")
+    other = tmp_path / "other.cf"
+    other.write_text("dbpath = /x\nquery = SELECT 1\n")
+    assert is_own_sql_table(f"proxy:sqlite:{own}") and is_own_sql_table(f"sqlite:{own}")
+    assert not is_own_sql_table(f"sqlite:{other}") and not is_own_sql_table(f"hash:{own}")
+    assert not is_own_sql_table(f"pgsql:{tmp_path / 'missing.cf'}")

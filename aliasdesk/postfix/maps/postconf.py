@@ -107,6 +107,23 @@ def table_parts(table: str) -> tuple[str, str]:
     return kind, name
 
 
+# The first line of every table file ``aliasdesk postfix-config`` prints.
+OWN_TABLE_MARK = "# virtual_alias_maps table on aliasdesk's database"
+
+
+def is_own_sql_table(table: str) -> bool:
+    """Whether ``table`` is aliasdesk's own lookup table (``postfix-config``): it answers for
+    every managed map. Unknown when its file cannot be read here (it is 0640 root:postfix)."""
+    kind, name = table_parts(table)
+    if kind not in ("sqlite", "pgsql", "mysql") or not name.startswith("/"):
+        return False
+    try:
+        with open(name, encoding="utf-8", errors="replace") as fh:
+            return fh.readline().startswith(OWN_TABLE_MARK)
+    except OSError:
+        return False
+
+
 def _same_path(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -183,19 +200,19 @@ def fit_findings(
     findings: list[Finding] = []
     tables = config.tables("virtual_alias_maps")
     listed = "virtual_alias_maps = " + (", ".join(tables) if tables else "(empty)")
-    place = next((i for i, t in enumerate(tables) if this.is_table(t)), None)
+    place = next((i for i, t in enumerate(tables) if this.is_table(t) or is_own_sql_table(t)), None)
     if place is None:
         findings.append(Finding(WARNING, "map-not-in-postfix", (
             f"{this.table} is not in virtual_alias_maps, so Postfix never reads this map ({listed}); "
             f"add {this.table} to virtual_alias_maps in {config.main_cf}, then run 'postfix reload'")))
     else:
-        if table_parts(tables[place])[0] != this.map_type:
+        if not is_own_sql_table(tables[place]) and table_parts(tables[place])[0] != this.map_type:
             findings.append(Finding(WARNING, "map-type-differs", (
                 f"virtual_alias_maps lists {tables[place]}, but aliasdesk builds this map as {this.table}: "
                 f"Postfix reads a table aliasdesk does not write; change it to {this.table} in {config.main_cf}")))
         others = list(managed)
         for table in tables[:place]:
-            if not any(m.is_table(table) for m in others):
+            if not any(m.is_table(table) for m in others) and not is_own_sql_table(table):
                 findings.append(Finding(WARNING, "unmanaged-table-first", (
                     f"virtual_alias_maps consults {table}, which aliasdesk does not manage, before this map "
                     f"({this.table}): an address that {table} answers never reaches this map; in "
