@@ -111,7 +111,7 @@ def test_two_agents_on_one_postgres_each_deploy_at_the_same_path(tmp_path, postf
         assert "queued" in queued.stdout and not (shared / "example.com").exists()
         for host in hosts:
             path = host.own / "example.com"
-            _wait(f"{host.node}'s map", lambda p=path: postmap_query(p, "hash", postfix_conf, "info@example.com"))
+            _wait(f"{host.node}'s map", lambda p=path: postmap_query(p, "hash", postfix_conf, "info@example.com"), 120)
         # A change with deploy on save goes live on both hosts by itself (LISTEN/NOTIFY).
         change = (
             "from aliasdesk.aliases.models import Alias, Domain; from aliasdesk.aliases.services import update_alias; "
@@ -122,7 +122,7 @@ def test_two_agents_on_one_postgres_each_deploy_at_the_same_path(tmp_path, postf
         for host in hosts:
             path = host.own / "example.com"
             answer = lambda p=path: postmap_query(p, "hash", postfix_conf, "info@example.com")  # noqa: E731
-            _wait(f"the change on {host.node}", lambda a=answer: a() == "carla@example.org", timeout=10)
+            _wait(f"the change on {host.node}", lambda a=answer: a() == "carla@example.org", timeout=60)
         names = "from aliasdesk.deploys.models import Node; print(sorted(Node.objects.values_list('name', flat=True)))"
         nodes = cli("shell", "-c", names)
         assert nodes.stdout.strip().endswith("['mx1', 'mx2']")

@@ -60,7 +60,7 @@ def test_catchall_mode_is_the_one_line_of_postfix(map_dir, postfix_conf, target)
     assert result.status == "ok", result.message
     path = map_dir / "alias.example"
     assert postmap_dump(path, "hash", postfix_conf) == {"@alias.example": ["@target.example"]}
-    assert [f.code for f in result.findings] == ["alias-domain-backscatter"]
+    assert [f.code for f in result.findings if f.code.startswith("alias-domain")] == ["alias-domain-backscatter"]
 
 
 def test_the_map_text_says_where_its_lines_come_from(map_dir, target):
@@ -123,5 +123,5 @@ def test_a_target_without_addresses_warns_that_the_alias_domain_takes_no_mail(ma
     alias = alias_domain(map_dir, empty)
     result = deploy_domain(alias)
     assert result.status == "ok", result.message
-    assert [f.code for f in result.findings] == ["alias-domain-empty"]
+    assert [f.code for f in result.findings if f.code.startswith("alias-domain")] == ["alias-domain-empty"]
     assert Deploy.objects.get(pk=result.deploy_id).alias_count == 0
