@@ -83,7 +83,13 @@ def test_hash_inside_a_value_is_part_of_the_value():
 
 def test_continuation_joins_across_comments_and_blank_lines_as_postmap_does():
     parsed = parse_virtual("a@x b@y\n# comment\n  c@y\n\n  d@y\ne@x f@y\n")
-    assert shape(parsed.entries) == [("a@x", "b@y c@y d@y", True, ""), ("e@x", "f@y", True, "comment")]
+    assert shape(parsed.entries) == [("a@x", "b@y  c@y  d@y", True, ""), ("e@x", "f@y", True, "comment")]
+
+
+def test_continuation_keeps_the_blanks_around_the_line_break_as_postmap_does():
+    # Verified with postmap 3.7: only the line break goes ("b@y,  \t" + "    c@y" are kept).
+    parsed = parse_virtual("a@x b@y, \t\n    c@y  \n")
+    assert parsed.entries[0].value == "b@y, \t    c@y"
 
 
 def test_leading_continuation_line_is_an_error_naming_its_line():

@@ -264,7 +264,8 @@ def parse_virtual(text: str) -> ParsedMap:  # noqa: C901 - one pass over lines, 
         if current < 0:
             problems.append(Problem(number, "line starts with white space but no entry comes before it"))
             continue
-        entries[current] = entries[current]._replace(value=f"{entries[current].value} {stripped}")
+        # postmap drops only the line break: the blanks on both sides of it stay in the value.
+        entries[current] = entries[current]._replace(value=entries[current].value + line)
 
     first_seen: dict[str, int] = {}
     keep = result.entries
