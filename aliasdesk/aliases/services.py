@@ -131,9 +131,10 @@ def bump_serial(
     After the commit, the lookup table of ``postfix-config`` follows the change, whatever
     ``announce`` says (aliasdesk.aliases.virtual_table).
     """
-    fields: dict[str, object] = {"serial": F("serial") + 1}
-    if rebuild:
-        fields["rebuild_serial"] = F("serial") + 1
+    # rebuild_serial is set first: MariaDB reads a column already assigned in the same UPDATE
+    # (serial + 1, then + 1 again); PostgreSQL and SQLite read the old row either way.
+    fields: dict[str, object] = {"rebuild_serial": F("serial") + 1} if rebuild else {}
+    fields["serial"] = F("serial") + 1
     Domain.objects.filter(pk=domain.pk).update(**fields)
     follow_after_commit(domain.pk)  # the table Postfix may read directly (postfix-config)
     serial, on_save, alias_of = (
@@ -148,7 +149,7 @@ def bump_serial(
         _announce(domain.pk, user)
     # An alias domain's map is generated from this one's rows: it changes too, and is built whole.
     followers = Domain.objects.filter(alias_of_id=domain.pk, deleted_at__isnull=True)
-    if followers.update(serial=F("serial") + 1, rebuild_serial=F("serial") + 1):
+    if followers.update(rebuild_serial=F("serial") + 1, serial=F("serial") + 1):  # in this order: see above
         for pk, follower_on_save in followers.values_list("pk", "deploy_on_save"):
             follow_after_commit(pk)
             if follower_on_save and announce:

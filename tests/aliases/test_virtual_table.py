@@ -25,6 +25,16 @@ from tests.conftest import require_postmap
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _sqlite_lookup_database() -> None:
+    """These ask the SQLite lookup database; on PostgreSQL and MariaDB the table lives in the
+    main database and tests/aliases/test_postfix_config.py asks it through pgsql: and mysql:."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the SQLite lookup database (test_postfix_config.py covers pgsql: and mysql:)")
+
+
 @pytest.fixture
 def table(aliasdesk_settings: Any, tmp_path: Path) -> Iterator[Path]:
     """The table switched on (as ``postfix-config`` does) and its table file."""
