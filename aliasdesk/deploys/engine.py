@@ -9,17 +9,13 @@ the web call ``deploy_domain``.
 
 from __future__ import annotations
 
-import datetime
-import errno
-import fcntl
 import gc
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +29,15 @@ from aliasdesk.accounts.models import User
 from aliasdesk.aliases import paths
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.deploys import standby
+from aliasdesk.deploys.files import (
+    TMP_MARK,
+    DeployError,
+    DiskState,
+    files_stamp,
+    map_lock,
+    prepare_dir,
+    remove_leftovers,
+)
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.postfix.maps import postmap as pm
 
@@ -44,12 +49,7 @@ if TYPE_CHECKING:
 # Rendering, checking and patching are imported where a deploy needs them: a deploy that
 # finds nothing to do (every `deploy --all` from a timer, mostly) starts ~60 ms sooner.
 
-TMP_MARK = ".aliasdesk-tmp-"
 INTERRUPTED = "interrupted"
-
-
-class DeployError(Exception):
-    """A deploy that did not happen; the message says why."""
 
 
 @dataclass
@@ -79,73 +79,12 @@ def postmap_config() -> pm.Postmap:
     return pm.Postmap(program=settings.POSTMAP, config_dir=config_dir)
 
 
-def sha256_file(path: Path) -> str | None:
-    """The file's SHA-256, None when it is absent or a symlink (never read through one)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return None
-        raise
-    with os.fdopen(fd, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
-
-
-def read_map_text(path: Path) -> str:
-    """The text of a map file, never through a symlink (OSError ELOOP)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read().decode("utf-8", "replace")
-
-
-@contextmanager
-def map_lock(map_path: Path) -> Iterator[None]:
-    """Serialize deploys of one map on this host (an advisory lock beside the map)."""
-    lock_path = paths.lock_path(map_path)
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise DeployError(f"{lock_path}: the lock file is a symbolic link; aliasdesk never opens one") from exc
-        try:
-            # a read-only directory: the deploy fails later, clearly
-            fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as exc:
-            raise DeployError(f"cannot lock {lock_path}: {exc.strerror}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _remove_leftovers(map_path: Path) -> None:
-    """Temporary files of a deploy that was killed: nobody reads them, so they can go."""
-    prefix = f".{map_path.name}{TMP_MARK}"
-    # Berkeley DB builds a new table as __db.<name> and renames it when done.
-    leftovers = [*map_path.parent.glob(f"{prefix}*"), *map_path.parent.glob(f"__db.{prefix}*")]
-    for leftover in leftovers:
-        with suppress(OSError):
-            leftover.unlink()
-
-
-def _prepare_dir(map_path: Path) -> None:
-    if map_path.parent.is_dir():
-        return
-    if map_path.parent == Path(settings.MAP_DIR) or Path(settings.MAP_DIR) in map_path.parents:
-        map_path.parent.mkdir(parents=True, exist_ok=True)
-        return
-    raise DeployError(f"map directory {map_path.parent} does not exist")
 
 
 def _record(domain: Domain, user: User | None, status: str, **fields: object) -> Deploy:
@@ -159,102 +98,6 @@ def _finish(record: Deploy, status: str, **fields: object) -> Deploy:
     record.status, record.finished_at = status, timezone.now()
     record.save()
     return record
-
-
-def edited_by_hand(domain: Domain, last_finished: datetime.datetime | None) -> bool:
-    """Whether the map on disk differs from what aliasdesk last wrote (drift).
-
-    Cheap enough for a list of thousands of domains: only a file changed after the last
-    deploy finished is hashed.
-    """
-    if not domain.deployed_sha256:
-        return False
-    try:
-        mtime = Path(domain.map_path).stat().st_mtime
-    except OSError:
-        return False
-    if last_finished is not None and mtime <= last_finished.timestamp():
-        return False
-    return sha256_file(Path(domain.map_path)) != domain.deployed_sha256
-
-
-def _stamp(path: Path | None) -> str:
-    """``inode:size:mtime_ns`` of a file, "" when absent: which file it is, not just its name."""
-    if path is None:
-        return ""
-    try:
-        st = os.stat(path, follow_symlinks=False)
-    except OSError:
-        return ""
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-
-
-def files_stamp(map_path: Path, map_type: str) -> str:
-    """"table stamp|text stamp" of a map's files (see ``_stamp``)."""
-    return f"{_stamp(pm.compiled_path(map_path, map_type))}|{_stamp(map_path)}"
-
-
-class DiskState:
-    """The map's files as this deploy found them.
-
-    ``files`` is "table stamp|text stamp": when it is what the last deploy installed, the
-    text is the one it wrote and its hash is known without reading 45 MB; otherwise the text
-    is read (never through a symlink) and hashed. The text itself is read only when needed.
-    """
-
-    def __init__(
-        self, map_path: Path | None = None, map_type: str = "hash", known: str = "", known_sha: str = ""
-    ) -> None:
-        self.path = map_path
-        self._data: bytes | None = None
-        self.sha: str | None = None
-        self.table = self.files = ""
-        self.table_fresh = True
-        if map_path is None:
-            return
-        compiled = pm.compiled_path(map_path, map_type)
-        self.files = files_stamp(map_path, map_type)
-        self.table = self.files.split("|")[0]
-        if compiled is not None:
-            try:
-                self.table_fresh = compiled.stat().st_mtime_ns >= map_path.stat().st_mtime_ns
-            except OSError:
-                self.table_fresh = False
-        if known and known_sha and self.files == known and not self.files.endswith("|"):
-            self.sha = known_sha
-            return
-        self._data = self._read()
-        self.sha = hashlib.sha256(self._data).hexdigest() if self._data is not None else None
-
-    def _read(self) -> bytes | None:
-        assert self.path is not None
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
-        except (FileNotFoundError, PermissionError):  # (a preview by a user who may not read it)
-            return None
-        except OSError as exc:
-            if exc.errno != errno.ELOOP:
-                raise
-            return None
-        with os.fdopen(fd, "rb") as fh:
-            return fh.read()
-
-    @property
-    def data(self) -> bytes | None:
-        """The text, None when absent (or a symlink: never read through one)."""
-        if self._data is None and self.sha is not None:
-            self._data = self._read()
-        return self._data
-
-    @property
-    def text(self) -> str:
-        data = self.data
-        return data.decode("utf-8", "replace") if data is not None else ""
-
-    def is_deployed(self, deployed_sha: str) -> bool:
-        """The text is the one last deployed, and its compiled table is not older than it (a
-        hand edit imported without running postmap leaves a stale table: that is a change)."""
-        return bool(deployed_sha) and self.sha == deployed_sha and self.table_fresh
 
 
 class InstallFailed(DeployError):
@@ -387,7 +230,7 @@ class MapDeploy:
         try:
             self.map_path = paths.check_map_path(self.domain.map_path)
             if not hands_off:
-                _prepare_dir(self.map_path)
+                prepare_dir(self.map_path)
         except (DeployError, paths.MapPathError) as exc:
             return self._failed(str(exc))
         if not self.dry_run and Alias.expiring_ids(self.domain.pk):
@@ -408,7 +251,7 @@ class MapDeploy:
     def _locked(self) -> DeployResult:
         domain = self.domain
         if not self.dry_run:
-            _remove_leftovers(self.map_path)
+            remove_leftovers(self.map_path)
             if (table := pm.compiled_path(self.map_path, domain.map_type)) is not None:
                 standby.remove_stale(table)
             standby.remove_stale(self.map_path)

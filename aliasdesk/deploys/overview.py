@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from aliasdesk.aliases.models import Domain
-from aliasdesk.deploys.engine import edited_by_hand
+from aliasdesk.deploys.files import edited_by_hand
 from aliasdesk.deploys.models import Deploy
 
 

@@ -297,7 +297,7 @@ def test_alias_past_its_valid_until_date_is_switched_off_at_deploy(map_dir, post
 
 
 def test_hand_edit_is_seen_cheaply_as_drift(map_dir):
-    from aliasdesk.deploys.engine import edited_by_hand
+    from aliasdesk.deploys.files import edited_by_hand
 
     domain = make_domain(map_dir)
     result = deploy_domain(domain)

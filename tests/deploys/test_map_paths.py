@@ -15,7 +15,8 @@ from django.core.management import CommandError, call_command
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.paths import MapPathError, check_map_path
 from aliasdesk.aliases.services import create_alias, create_domain
-from aliasdesk.deploys.engine import deploy_domain, map_lock
+from aliasdesk.deploys.engine import deploy_domain
+from aliasdesk.deploys.files import map_lock
 from aliasdesk.deploys.models import Deploy
 from tests.conftest import require_postmap
 
