@@ -25,6 +25,16 @@ def realdata(*parts: str) -> Path:
     return path
 
 
+def write_main_cf(conf: Path, text: str) -> Path:
+    """A private main.cf (for postconf and postmap -c) holding ``text``."""
+    conf.mkdir(parents=True, exist_ok=True)
+    main_cf = conf / "main.cf"
+    main_cf.write_text("compatibility_level = 3.6\n" + text)
+    old = time.time() - 120  # Postfix waits for a main.cf younger than a second
+    os.utime(main_cf, (old, old))
+    return conf
+
+
 def require_postmap() -> None:
     if shutil.which("postmap") is None and not Path("/usr/sbin/postmap").exists():
         pytest.skip("postmap is not installed (Debian package postfix)")

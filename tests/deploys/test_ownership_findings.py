@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -26,19 +24,10 @@ from aliasdesk.deploys.models import Deploy
 from aliasdesk.postfix.maps.keys import ownership_findings
 from aliasdesk.postfix.maps.validate import ERROR, WARNING
 from aliasdesk.postfix.maps.virtual import Entry
-from tests.conftest import require_postmap
+from tests.conftest import require_postmap, write_main_cf
 from tests.deploys.helpers import postmap_query
 
 DEST = "dest@example.org"
-
-
-def write_main_cf(conf: Path, text: str) -> Path:
-    conf.mkdir(parents=True, exist_ok=True)
-    main_cf = conf / "main.cf"
-    main_cf.write_text("compatibility_level = 3.6\n" + text)
-    old = time.time() - 120  # Postfix waits for a main.cf younger than a second
-    os.utime(main_cf, (old, old))
-    return conf
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import time
 from io import StringIO
 from pathlib import Path
 
@@ -24,18 +22,9 @@ from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.services import create_alias, create_domain, update_alias
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.postfix.maps.validate import WARNING
-from tests.conftest import require_postmap
+from tests.conftest import require_postmap, write_main_cf
 
 MAILBOXES = ["anna@example.com", "bob@example.com", "carl@example.com", "dora@other.test"]
-
-
-def write_main_cf(conf: Path, text: str) -> Path:
-    conf.mkdir(parents=True, exist_ok=True)
-    main_cf = conf / "main.cf"
-    main_cf.write_text("compatibility_level = 3.6\n" + text)
-    old = time.time() - 120  # Postfix waits for a main.cf younger than a second
-    os.utime(main_cf, (old, old))
-    return conf
 
 
 @pytest.fixture

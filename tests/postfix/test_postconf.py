@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -21,16 +19,7 @@ from aliasdesk.postfix.maps.postconf import (
     table_parts,
 )
 from aliasdesk.postfix.maps.postmap import Postmap
-from tests.conftest import require_postmap
-
-
-def write_main_cf(conf: Path, text: str) -> Path:
-    conf.mkdir(parents=True, exist_ok=True)
-    main_cf = conf / "main.cf"
-    main_cf.write_text("compatibility_level = 3.6\n" + text)
-    old = time.time() - 120  # Postfix waits for a main.cf younger than a second
-    os.utime(main_cf, (old, old))
-    return conf
+from tests.conftest import require_postmap, write_main_cf
 
 
 def postconf() -> str:

@@ -27,7 +27,6 @@ from operator import attrgetter, contains, itemgetter
 import idna
 
 from aliasdesk.postfix.maps.expansion import last_at
-from aliasdesk.postfix.maps.postmap import postconf_value
 from aliasdesk.postfix.maps.resolve import unquote_local
 from aliasdesk.postfix.maps.validate import ERROR, WARNING, Finding
 from aliasdesk.postfix.maps.virtual import Entry
@@ -43,7 +42,6 @@ __all__ = [
     "key_form",
     "mail_domain",
     "ownership_findings",
-    "virtual_alias_maps",
 ]
 
 ADDRESS = "address"
@@ -202,14 +200,3 @@ def _foreign_finding(entry: Entry, domain: str, tolerated: bool) -> Finding:
     )
     return Finding(ERROR, "foreign-key", message, entry.key, entry.line)
 
-
-def virtual_alias_maps(postconf: str = "postconf", config_dir: str | None = None) -> list[str] | None:
-    """The tables in Postfix's ``virtual_alias_maps``, in lookup order (``type:name``), or None.
-
-    None when the configuration cannot be read (no postconf, no main.cf): the caller then
-    falls back to its own order.
-    """
-    value = postconf_value("virtual_alias_maps", postconf, config_dir)
-    if value is None:
-        return None
-    return [t for t in value.replace(",", " ").split() if t]

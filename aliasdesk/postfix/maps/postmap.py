@@ -200,19 +200,6 @@ def run_postconf(names: Sequence[str], program: str = "postconf", config_dir: st
     return done.stdout
 
 
-def postconf_value(name: str, program: str = "postconf", config_dir: str | None = None) -> str | None:
-    """One parameter of Postfix's configuration, expanded (``postconf -xh``), or None when the
-    configuration cannot be read (no postconf, no main.cf)."""
-    argv = [program, *(["-c", config_dir] if config_dir else []), "-xh", name]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout
-
-
 def run_reload(command: str, timeout: float = 120) -> str:
     """Run the configured reload command (texthash maps are read once, at start)."""
     if not command:
