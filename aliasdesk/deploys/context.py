@@ -1,7 +1,8 @@
-from django.conf import settings
 from django.http import HttpRequest
+
+from aliasdesk.deploys.nodes import agent_mode
 
 
 def deploy_mode(request: HttpRequest) -> dict[str, bool]:
     """Pages say "queued" and show the mail hosts when agents apply the deploys."""
-    return {"agent_mode": settings.DEPLOY_MODE == "agent"}
+    return {"agent_mode": agent_mode()}

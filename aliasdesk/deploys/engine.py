@@ -39,6 +39,7 @@ from aliasdesk.deploys.files import (
     remove_leftovers,
 )
 from aliasdesk.deploys.models import Deploy
+from aliasdesk.deploys.nodes import agent_mode, queue_deploy
 from aliasdesk.postfix.maps import postmap as pm
 
 if TYPE_CHECKING:
@@ -226,7 +227,7 @@ class MapDeploy:
     def _run(self) -> DeployResult:
         # A preview in agent mode reads what it can and writes nothing: the map files belong
         # to the agents, and this process may not be allowed to create or lock anything there.
-        hands_off = self.dry_run and settings.DEPLOY_MODE == "agent"
+        hands_off = self.dry_run and agent_mode()
         try:
             self.map_path = paths.check_map_path(self.domain.map_path)
             if not hands_off:
@@ -706,10 +707,8 @@ def deploy_domain(
     In agent mode (ALIASDESK_DEPLOY_MODE=agent) the deploy is queued for the nodes that
     carry the domain and the agents apply it (a preview still runs here).
     """
-    from aliasdesk.deploys import nodes
-
-    if nodes.agent_mode() and not dry_run:
-        queued = nodes.queue_deploy(domain, user=user, force=force)
+    if agent_mode() and not dry_run:
+        queued = queue_deploy(domain, user=user, force=force)
         deploy_id = queued.deploy_ids[0] if queued.deploy_ids else None
         return DeployResult(domain.name, Deploy.Status.QUEUED, queued.message, deploy_id=deploy_id)
     deploy = MapDeploy(domain, user=user, dry_run=dry_run, force=force, record_noop=record_noop, background=background)
@@ -726,8 +725,6 @@ def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool =
         .values_list("domain_id", flat=True)
         .distinct()
     )
-    from aliasdesk.deploys.nodes import agent_mode
-
     for domain in domains:
         quiet = not force and not dry_run and domain.serial == domain.deployed_serial and domain.pk not in expiring
         if quiet and agent_mode():  # every node that carries it has installed it
