@@ -12,6 +12,7 @@ import pytest
 
 from aliasdesk.accounts import twofactor
 from aliasdesk.accounts.models import SecurityEvent
+from tests.accounts.conftest import current_code
 from tests.browser.conftest import PASSWORD, UI, Desk
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
@@ -49,8 +50,8 @@ def sign_out(ui: UI, name: str) -> None:
     expect(ui.page).to_have_url(re.compile(r"/login/"))
 
 
-def enrol_on_the_page(ui: UI) -> tuple[str, list[str]]:
-    """From /account/2fa/ with no device: set up, read the key, confirm; (key, recovery codes)."""
+def enrol_on_the_page(ui: UI) -> list[str]:
+    """From /account/2fa/ with no device: set up, read the key, confirm; the recovery codes."""
     ui.page.get_by_role("button", name="Set up two-factor login").click()
     ui.check_assets()
     expect(ui.page.locator(".qr-code svg")).to_be_visible()
@@ -64,7 +65,7 @@ def enrol_on_the_page(ui: UI) -> tuple[str, list[str]]:
     codes = ui.page.locator("#recovery-codes li").all_inner_texts()
     assert len(codes) == 10
     ui.shot("2fa-recovery-codes")
-    return secret, codes
+    return codes
 
 
 def test_enrol_then_sign_in_with_a_code_and_with_a_recovery_code(ui: UI, desk: Desk):
@@ -76,7 +77,7 @@ def test_enrol_then_sign_in_with_a_code_and_with_a_recovery_code(ui: UI, desk: D
     ui.check_assets()
     expect(ui.page.get_by_role("heading", name="Protect your account with a second factor")).to_be_visible()
     ui.shot("2fa-off")
-    secret, codes = enrol_on_the_page(ui)
+    codes = enrol_on_the_page(ui)
     assert twofactor.is_enrolled(bob)
     ui.page.reload()
     expect(ui.page.locator("#recovery-codes")).to_have_count(0)  # shown once only
@@ -92,13 +93,16 @@ def test_enrol_then_sign_in_with_a_code_and_with_a_recovery_code(ui: UI, desk: D
     ui.open("/domains/")
     expect(ui.page).to_have_url(re.compile(r"/login/\?next=/domains/"))
     ui.page.go_back()
-    ui.page.get_by_label("Code").fill("000000" if code_for(secret, 1) != "000000" else "111111")
+    # The code of the step after the enrolment's, as the server counts steps: django-otp
+    # took the enrolment code with a drift of up to one step and keeps that drift.
+    good = current_code(twofactor.app_device(bob), offset=1)  # type: ignore[arg-type]
+    ui.page.get_by_label("Code").fill("000000" if good != "000000" else "111111")
     ui.page.get_by_role("button", name="Verify").click()
     ui.check_assets()
     expect(ui.page.get_by_role("alert")).to_contain_text("That code is not right")
     ui.shot("2fa-login-wrong-code")
     ui.page.wait_for_timeout(1200)  # django-otp refuses any code for a second after a wrong one
-    ui.page.get_by_label("Code").fill(code_for(secret, 1))  # the enrolment used this step's code
+    ui.page.get_by_label("Code").fill(good)
     ui.page.get_by_role("button", name="Verify").click()
     expect(ui.page).to_have_url(re.compile(r"/domains/$"))
     ui.check_assets()
