@@ -6,6 +6,9 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from aliasdesk.accounts import signals
+        from simple_history.signals import pre_create_historical_record
+
+        from aliasdesk.accounts import channel, signals
 
         signals.connect()
+        pre_create_historical_record.connect(channel.mark_history, dispatch_uid="aliasdesk-history-channel")

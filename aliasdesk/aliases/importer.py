@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from aliasdesk.accounts.channel import with_channel
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.limits import alias_count, destinations_problem, final_count_problem, limits_of
 from aliasdesk.aliases.models import Alias, Domain
@@ -142,7 +143,12 @@ def _history_layout(
 ) -> tuple[list[str], Callable[[Sequence[Any], int], Any]]:
     """Columns of the history table, and a function that makes a history row from an alias row."""
     history = Alias.history.model
-    special = {"history_date": now, "history_change_reason": reason, "history_type": "+", "history_user_id": user_id}
+    special = {
+        "history_date": now,
+        "history_change_reason": with_channel(reason),
+        "history_type": "+",
+        "history_user_id": user_id,
+    }
     consts = list(special.values())
     # Positions in (alias row..., alias id, *consts)
     index = {name: i for i, name in enumerate(columns)}
