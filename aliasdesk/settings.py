@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "aliasdesk.deploys",
     "aliasdesk.maillog",
     "aliasdesk.web",
+    "aliasdesk.api",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest
 
 from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import User
+from aliasdesk.accounts.scope import may_administer
 
 
 class ReadOnlyMode(PermissionDenied):
@@ -25,7 +26,7 @@ def sees_everything(user: User) -> bool:
 
 
 def can_administer(user: User) -> bool:
-    return user.is_admin and not settings.DEMO_READONLY
+    return user.is_admin and not settings.DEMO_READONLY and may_administer()
 
 
 def require_admin(request: HttpRequest) -> None:

@@ -33,6 +33,9 @@ ACTIONS = {
     "2fa.removed": "two-factor login removed",
     "2fa.reset": "two-factor login reset by an administrator",
     "2fa.codes": "new recovery codes",
+    "token.created": "API token created",
+    "token.revoked": "API token revoked",
+    "token.used_revoked": "revoked API token used",
 }
 
 

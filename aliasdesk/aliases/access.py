@@ -16,11 +16,15 @@ from django.http import Http404, HttpRequest
 from aliasdesk.accounts.access import ReadOnlyMode, can_administer, sees_everything
 from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import Grant, User
+from aliasdesk.accounts.scope import current_scope, may_write
 from aliasdesk.aliases.models import Domain
 
 
 def visible_domains(user: User) -> QuerySet[Domain]:
     domains = Domain.objects.filter(deleted_at__isnull=True)
+    scope = current_scope()
+    if scope is not None and scope.domain_ids is not None:
+        domains = domains.filter(pk__in=scope.domain_ids)
     if sees_everything(user):
         return domains
     return domains.filter(grants__user=user)
@@ -28,7 +32,7 @@ def visible_domains(user: User) -> QuerySet[Domain]:
 
 def can_edit(user: User, domain: Domain) -> bool:
     """May change the domain's aliases (not its header, footer or settings: admins only)."""
-    if settings.DEMO_READONLY:
+    if settings.DEMO_READONLY or not may_write(domain.pk):
         return False
     if user.is_admin:
         return True

@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
 from aliasdesk.accounts.models import User
+from aliasdesk.accounts.scope import may_administer
 from aliasdesk.aliases.access import can_edit
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
@@ -42,7 +43,8 @@ class KeyNotAllowed(AliasError):
 
 
 def acts_as_admin(user: User | None) -> bool:
-    return user is None or user.is_admin
+    """An administrator's reach (keys of other maps, purge); an API token must not narrow it."""
+    return user is None or (user.is_admin and may_administer())
 
 
 class AliasDomainRefused(AliasError):
