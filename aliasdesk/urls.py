@@ -15,6 +15,7 @@ urlpatterns = [
     path("healthz", healthz),
     path("", home),
     path("", include("aliasdesk.accounts.urls")),
+    path("", include("aliasdesk.api.token_urls")),
     path("", include("aliasdesk.web.urls")),
     path("", include("aliasdesk.aliases.urls")),
     path("", include("aliasdesk.deploys.urls")),

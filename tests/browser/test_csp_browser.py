@@ -128,6 +128,7 @@ def domain_pages(ui: UI, world: Desk, role: str) -> None:
     visit(ui, role, "unused", "/traffic/unused/")
     visit(ui, role, "password", "/password/")
     visit(ui, role, "two-factor", "/account/2fa/")  # the enrolment page: its QR code is inline SVG
+    visit(ui, role, "tokens", "/account/tokens/")
     visit(ui, role, "not-found", "/domains/nothing.example/", status=404)
 
 
