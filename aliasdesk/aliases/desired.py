@@ -16,6 +16,7 @@ few minutes.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -53,6 +54,7 @@ class Plan:
     change: list[Change] = field(default_factory=list)
     remove: list[Alias] = field(default_factory=list)
     unchanged: int = 0
+    add_positions: list[int] = field(default_factory=list)  # where each of ``add`` is in the set
 
     @property
     def empty(self) -> bool:
@@ -80,10 +82,11 @@ def plan_desired(domain: Domain, items: list[NewAlias]) -> Plan:
         else:
             existing[alias.key_folded] = alias
     plan = Plan()
-    for row in clean:
+    for position, row in zip(positions, clean, strict=True):
         held = existing.pop(row.key.lower(), None)
         if held is None:
             plan.add.append(row)
+            plan.add_positions.append(position)
         elif all(getattr(held, name) == getattr(row, name) for name in FIELDS):
             plan.unchanged += 1
         else:
@@ -107,10 +110,12 @@ def apply_desired(domain: Domain, items: list[NewAlias], *, user: User | None) -
     for change in plan.change:
         update_alias(change.alias, version=change.alias.version, user=user, reason=REASON, **change.fields)
     if plan.add:
-        add_aliases(
-            domain,
-            [NewAlias(r.key, r.destinations, r.enabled, r.comment) for r in plan.add],
-            user=user,
-            reason=REASON,
-        )
+        try:
+            new = [NewAlias(r.key, r.destinations, r.enabled, r.comment) for r in plan.add]
+            add_aliases(domain, new, user=user, reason=REASON)
+        except BulkRefused as refused:  # its items counted among the additions: say where they are in the set
+            where = plan.add_positions
+            raise BulkRefused(
+                [dataclasses.replace(p, index=where[p.index]) if p.index >= 0 else p for p in refused.problems]
+            ) from refused
     return plan

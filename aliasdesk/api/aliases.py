@@ -121,14 +121,14 @@ def alias_create(request: HttpRequest, name: str, payload: AliasCreate) -> tuple
     return 201, _out(alias, domain)
 
 
-@router.get("/domains/{name}/aliases/{alias_id}", response=answers({200: AliasOut}, 404), summary="One alias")
+@router.get("/domains/{name}/aliases/{int:alias_id}", response=answers({200: AliasOut}, 404), summary="One alias")
 def alias_detail(request: HttpRequest, name: str, alias_id: int) -> dict[str, Any]:
     domain = domain_for(request, name)
     return alias_out(_alias(domain, alias_id), domain.name)
 
 
 @router.patch(
-    "/domains/{name}/aliases/{alias_id}",
+    "/domains/{name}/aliases/{int:alias_id}",
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Change an alias (with the version you read: 409 when someone changed it meanwhile)",
 )
@@ -162,7 +162,7 @@ def _switch(request: HttpRequest, name: str, alias_id: int, payload: VersionIn |
 
 
 @router.post(
-    "/domains/{name}/aliases/{alias_id}/enable",
+    "/domains/{name}/aliases/{int:alias_id}/enable",
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Switch an alias on",
 )
@@ -171,7 +171,7 @@ def alias_enable(request: HttpRequest, name: str, alias_id: int, payload: Versio
 
 
 @router.post(
-    "/domains/{name}/aliases/{alias_id}/disable",
+    "/domains/{name}/aliases/{int:alias_id}/disable",
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Switch an alias off (it stays in the map as a comment line)",
 )
@@ -180,7 +180,7 @@ def alias_disable(request: HttpRequest, name: str, alias_id: int, payload: Versi
 
 
 @router.delete(
-    "/domains/{name}/aliases/{alias_id}",
+    "/domains/{name}/aliases/{int:alias_id}",
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Move an alias to the trash (restore it with POST …/restore)",
 )
@@ -195,7 +195,7 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int, version: int | 
 
 
 @router.post(
-    "/domains/{name}/aliases/{alias_id}/restore",
+    "/domains/{name}/aliases/{int:alias_id}/restore",
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Take an alias out of the trash",
 )
@@ -210,7 +210,7 @@ def alias_restore(request: HttpRequest, name: str, alias_id: int, payload: Versi
 
 
 @router.post(
-    "/domains/{name}/aliases/{alias_id}/purge",
+    "/domains/{name}/aliases/{int:alias_id}/purge",
     response=answers({204: None}, 403, 404, 422),
     summary="Delete an alias in the trash for good (administrators)",
 )
@@ -237,7 +237,7 @@ def _plain(value: object, field: str = "") -> object:
 
 
 @router.get(
-    "/domains/{name}/aliases/{alias_id}/history",
+    "/domains/{name}/aliases/{int:alias_id}/history",
     response=answers({200: list[HistoryEntry]}, 404),
     summary="An alias's history, newest first",
 )
@@ -265,7 +265,7 @@ def alias_history(request: HttpRequest, name: str, alias_id: int) -> list[dict[s
 
 
 @router.post(
-    "/domains/{name}/aliases/{alias_id}/history/{history_id}/restore",
+    "/domains/{name}/aliases/{int:alias_id}/history/{int:history_id}/restore",
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Make an alias as it was in one history entry (recorded as a new change)",
 )
@@ -276,14 +276,14 @@ def alias_restore_version(
     alias = _alias(domain, alias_id)
     _refuse_untouchable(request, alias)
     if not alias.history.filter(history_id=history_id).exists():
-        raise Http404(f"alias {alias.pk} has no history entry {history_id}")
+        raise Http404(f"alias {alias.pk} has no history entry {int:history_id}")
     current = _check_version(alias, payload.version if payload else None)
     alias = services.restore_version(alias, history_id, version=current, user=user_of(request))
     return _out(alias, domain)
 
 
 @router.get(
-    "/domains/{name}/aliases/{alias_id}/traffic",
+    "/domains/{name}/aliases/{int:alias_id}/traffic",
     response=answers({200: Traffic}, 404),
     summary="Mail logged for an alias: the last days' counts and when it was last seen",
 )

@@ -121,7 +121,7 @@ def deploy_history(request: HttpRequest, name: str, params: Query[PageParams]) -
 
 
 @router.get(
-    "/domains/{name}/deploys/{deploy_id}",
+    "/domains/{name}/deploys/{int:deploy_id}",
     response=answers({200: DeployDetail}, 404),
     summary="One deploy: its diff, findings, postmap output and timings",
 )

@@ -12,7 +12,7 @@ from aliasdesk.aliases.access import can_edit, visible_domains
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.search import alias_counts, alias_counts_many
 from aliasdesk.api.auth import domain_for, user_of
-from aliasdesk.api.schemas import DomainOut, Error, Me
+from aliasdesk.api.schemas import DomainOut, Me, answers
 
 router = Router(tags=["domains"])
 
@@ -35,7 +35,7 @@ def domain_out(domain: Domain, counts: dict[str, int], writable: bool) -> dict[s
     }
 
 
-@router.get("/me", response={200: Me}, summary="The token and its user")
+@router.get("/me", response=answers({200: Me}), summary="The token and its user")
 def me(request: HttpRequest) -> dict[str, Any]:
     token = request.auth  # type: ignore[attr-defined]
     scope = current_scope()
@@ -53,7 +53,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@router.get("/domains", response={200: list[DomainOut]}, summary="The domains the token may see")
+@router.get("/domains", response=answers({200: list[DomainOut]}), summary="The domains the token may see")
 def domain_list(request: HttpRequest) -> list[dict[str, Any]]:
     user = user_of(request)
     domains = list(visible_domains(user).select_related("alias_of").order_by("name"))
@@ -61,7 +61,7 @@ def domain_list(request: HttpRequest) -> list[dict[str, Any]]:
     return [domain_out(d, counts[d.pk], can_edit(user, d)) for d in domains]
 
 
-@router.get("/domains/{name}", response={200: DomainOut, 404: Error}, summary="One domain")
+@router.get("/domains/{name}", response=answers({200: DomainOut}, 404), summary="One domain")
 def domain_detail(request: HttpRequest, name: str) -> dict[str, Any]:
     domain = domain_for(request, name)
     return domain_out(domain, alias_counts(domain), can_edit(user_of(request), domain))
