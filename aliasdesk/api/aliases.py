@@ -29,6 +29,7 @@ from aliasdesk.api.schemas import (
     AliasPage,
     AliasPatch,
     HistoryEntry,
+    PathId,
     StaleError,
     Traffic,
     VersionIn,
@@ -51,7 +52,7 @@ class SearchParams(Schema):
     per_page: int = F(50, ge=1, le=MAX_PER_PAGE)
 
 
-def _alias(domain: Domain, alias_id: int) -> Alias:
+def _alias(domain: Domain, alias_id: PathId) -> Alias:
     """The alias of this domain (404 for one of another domain, or none)."""
     return get_object_or_404(Alias.objects.select_related("created_by", "updated_by"), pk=alias_id, domain=domain)
 
@@ -122,7 +123,7 @@ def alias_create(request: HttpRequest, name: str, payload: AliasCreate) -> tuple
 
 
 @router.get("/domains/{name}/aliases/{int:alias_id}", response=answers({200: AliasOut}, 404), summary="One alias")
-def alias_detail(request: HttpRequest, name: str, alias_id: int) -> dict[str, Any]:
+def alias_detail(request: HttpRequest, name: str, alias_id: PathId) -> dict[str, Any]:
     domain = domain_for(request, name)
     return alias_out(_alias(domain, alias_id), domain.name)
 
@@ -132,7 +133,7 @@ def alias_detail(request: HttpRequest, name: str, alias_id: int) -> dict[str, An
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Change an alias (with the version you read: 409 when someone changed it meanwhile)",
 )
-def alias_update(request: HttpRequest, name: str, alias_id: int, payload: AliasPatch) -> dict[str, Any]:
+def alias_update(request: HttpRequest, name: str, alias_id: PathId, payload: AliasPatch) -> dict[str, Any]:
     domain = domain_for(request, name, write=True)
     alias = _alias(domain, alias_id)
     _refuse_untouchable(request, alias)
@@ -149,7 +150,7 @@ def alias_update(request: HttpRequest, name: str, alias_id: int, payload: AliasP
     return _out(alias, domain)
 
 
-def _switch(request: HttpRequest, name: str, alias_id: int, payload: VersionIn | None, on: bool) -> dict[str, Any]:
+def _switch(request: HttpRequest, name: str, alias_id: PathId, payload: VersionIn | None, on: bool) -> dict[str, Any]:
     domain = domain_for(request, name, write=True)
     alias = _alias(domain, alias_id)
     _refuse_untouchable(request, alias)
@@ -166,7 +167,7 @@ def _switch(request: HttpRequest, name: str, alias_id: int, payload: VersionIn |
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Switch an alias on",
 )
-def alias_enable(request: HttpRequest, name: str, alias_id: int, payload: VersionIn | None = None) -> dict[str, Any]:
+def alias_enable(request: HttpRequest, name: str, alias_id: PathId, payload: VersionIn | None = None) -> dict[str, Any]:
     return _switch(request, name, alias_id, payload, True)
 
 
@@ -175,7 +176,9 @@ def alias_enable(request: HttpRequest, name: str, alias_id: int, payload: Versio
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Switch an alias off (it stays in the map as a comment line)",
 )
-def alias_disable(request: HttpRequest, name: str, alias_id: int, payload: VersionIn | None = None) -> dict[str, Any]:
+def alias_disable(
+    request: HttpRequest, name: str, alias_id: PathId, payload: VersionIn | None = None
+) -> dict[str, Any]:
     return _switch(request, name, alias_id, payload, False)
 
 
@@ -184,7 +187,7 @@ def alias_disable(request: HttpRequest, name: str, alias_id: int, payload: Versi
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Move an alias to the trash (restore it with POST …/restore)",
 )
-def alias_delete(request: HttpRequest, name: str, alias_id: int, version: int | None = None) -> dict[str, Any]:
+def alias_delete(request: HttpRequest, name: str, alias_id: PathId, version: int | None = None) -> dict[str, Any]:
     domain = domain_for(request, name, write=True)
     alias = _alias(domain, alias_id)
     _refuse_untouchable(request, alias)
@@ -199,7 +202,9 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int, version: int | 
     response={**answers({200: AliasOut}, 403, 404, 422), 409: StaleError},
     summary="Take an alias out of the trash",
 )
-def alias_restore(request: HttpRequest, name: str, alias_id: int, payload: VersionIn | None = None) -> dict[str, Any]:
+def alias_restore(
+    request: HttpRequest, name: str, alias_id: PathId, payload: VersionIn | None = None
+) -> dict[str, Any]:
     domain = domain_for(request, name, write=True)
     alias = _alias(domain, alias_id)
     _refuse_untouchable(request, alias)
@@ -214,7 +219,7 @@ def alias_restore(request: HttpRequest, name: str, alias_id: int, payload: Versi
     response=answers({204: None}, 403, 404, 422),
     summary="Delete an alias in the trash for good (administrators)",
 )
-def alias_purge(request: HttpRequest, name: str, alias_id: int) -> tuple[int, None]:
+def alias_purge(request: HttpRequest, name: str, alias_id: PathId) -> tuple[int, None]:
     domain = domain_for(request, name, write=True, admin=True)
     alias = _alias(domain, alias_id)
     if alias.deleted_at is None:
@@ -241,7 +246,7 @@ def _plain(value: object, field: str = "") -> object:
     response=answers({200: list[HistoryEntry]}, 404),
     summary="An alias's history, newest first",
 )
-def alias_history(request: HttpRequest, name: str, alias_id: int) -> list[dict[str, Any]]:
+def alias_history(request: HttpRequest, name: str, alias_id: PathId) -> list[dict[str, Any]]:
     domain = domain_for(request, name)
     alias = _alias(domain, alias_id)
     entries = []
@@ -270,13 +275,13 @@ def alias_history(request: HttpRequest, name: str, alias_id: int) -> list[dict[s
     summary="Make an alias as it was in one history entry (recorded as a new change)",
 )
 def alias_restore_version(
-    request: HttpRequest, name: str, alias_id: int, history_id: int, payload: VersionIn | None = None
+    request: HttpRequest, name: str, alias_id: PathId, history_id: PathId, payload: VersionIn | None = None
 ) -> dict[str, Any]:
     domain = domain_for(request, name, write=True)
     alias = _alias(domain, alias_id)
     _refuse_untouchable(request, alias)
     if not alias.history.filter(history_id=history_id).exists():
-        raise Http404(f"alias {alias.pk} has no history entry {int:history_id}")
+        raise Http404(f"alias {alias.pk} has no history entry {history_id}")
     current = _check_version(alias, payload.version if payload else None)
     alias = services.restore_version(alias, history_id, version=current, user=user_of(request))
     return _out(alias, domain)
@@ -287,7 +292,7 @@ def alias_restore_version(
     response=answers({200: Traffic}, 404),
     summary="Mail logged for an alias: the last days' counts and when it was last seen",
 )
-def alias_traffic(request: HttpRequest, name: str, alias_id: int) -> dict[str, Any]:
+def alias_traffic(request: HttpRequest, name: str, alias_id: PathId) -> dict[str, Any]:
     domain = domain_for(request, name)
     alias = _alias(domain, alias_id)
     columns = traffic_columns()

@@ -21,6 +21,7 @@ from aliasdesk.api.schemas import (
     DeployPage,
     DeployPreview,
     DeployResultOut,
+    PathId,
     answers,
 )
 from aliasdesk.deploys import nodes
@@ -125,7 +126,7 @@ def deploy_history(request: HttpRequest, name: str, params: Query[PageParams]) -
     response=answers({200: DeployDetail}, 404),
     summary="One deploy: its diff, findings, postmap output and timings",
 )
-def deploy_detail(request: HttpRequest, name: str, deploy_id: int) -> dict[str, Any]:
+def deploy_detail(request: HttpRequest, name: str, deploy_id: PathId) -> dict[str, Any]:
     domain = domain_for(request, name)
     deploy = get_object_or_404(Deploy.objects.select_related("user"), pk=deploy_id, domain=domain)
     return {

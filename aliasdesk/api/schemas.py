@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from ninja import Field, Schema
+from ninja import Field, Path, Schema
 
 from aliasdesk.aliases.models import Alias
 
@@ -13,7 +13,10 @@ from aliasdesk.aliases.models import Alias
 # the services give the real reasons (a key's parts have their own limits).
 KEY = Field(..., min_length=1, max_length=512, description="the key as Postfix sees it: user@domain, @domain, …")
 DESTINATIONS_DOC = "the addresses mail to the key goes to, in order"
-DestinationList = list[str]
+# Ids the database can hold on every engine (SQLite refuses integers past 2**63).
+MAX_ID = 2**53
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class Error(Schema):
@@ -125,7 +128,7 @@ class Me(Schema):
 
 class BulkAction(Schema):
     action: Literal["enable", "disable", "delete", "restore", "purge"]
-    ids: list[int] = Field(..., min_length=1, max_length=10_000)
+    ids: list[Id] = Field(..., min_length=1, max_length=10_000)
 
 
 class BulkResult(Schema):
