@@ -64,7 +64,7 @@ def _refuse_untouchable(request: HttpRequest, alias: Alias) -> None:
 
 
 def _out(alias: Alias, domain: Domain) -> dict[str, Any]:
-    alias.refresh_from_db()
+    """The alias as a service returned it (saved just now: no need to read it again)."""
     return alias_out(alias, domain.name)
 
 
