@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "aliasdesk.maillog",
     "aliasdesk.web",
     "aliasdesk.api",
+    "ninja",  # the API documents' own static files (swagger-ui), served here: no CDN
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("aliasdesk.deploys.urls")),
     path("", include("aliasdesk.maillog.urls")),
     path("", include("aliasdesk.maillog.report_urls")),
+    path("api/", include("aliasdesk.api.urls")),
 ]
 
 handler400 = "aliasdesk.aliases.paste_input.bad_request"
