@@ -204,3 +204,10 @@ def test_a_deactivated_user_may_do_nothing(run: Run) -> None:
     User.objects.filter(username="bob").update(is_active=False)
     with unchanged():
         assert "deactivated" in run.refused("alias", "list", "example.com", "--as", "bob")
+
+
+def test_the_import_command_says_via_cli_too(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "virtual"
+    source.write_text("new@example.com x@example.org\n")
+    run("import", str(source), "--domain", "example.com")
+    assert Alias.history.get(key="new@example.com").history_change_reason.endswith("via CLI")
