@@ -32,6 +32,11 @@ class DomainGrants:
     sync_directory: Callable[[User, frozenset[str], str], list[str]]
     """Makes a directory user's grants exactly these live domains (by name) in this grant role,
     recording each change; returns the names that are no live domain."""
+    grant: Callable[[User, Sequence[str], str | None, User | None], list[str]]
+    """Grants a user these live domains (by name) in this grant role (None: the one their role
+    allows), all or none, as ``by`` (None: the command line); returns the names granted."""
+    revoke: Callable[[User, Sequence[str], User | None], list[str]]
+    """Takes these domains (by name) away from a user, all or none; returns those they had."""
 
 
 _grants: DomainGrants | None = None

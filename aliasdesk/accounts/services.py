@@ -96,8 +96,8 @@ def _other_active_admins(user: User) -> bool:
 
 
 @transaction.atomic
-def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
-    """Change a user's global role and whether they may sign in.
+def update_user(user: User, *, role: str, is_active: bool, by: User | None) -> User:
+    """Change a user's global role and whether they may sign in; ``by`` None is the command line.
 
     Nobody removes their own admin role or locks themselves out, and the last
     active administrator stays one. A domain viewer's grants become viewer grants.
@@ -109,9 +109,10 @@ def update_user(user: User, *, role: str, is_active: bool, by: User) -> User:
         raise AccountError(f"the role of {user.username} follows their directory groups", "role")
     before = {"role": user.role, "active": user.is_active}
     stays_admin = role == User.Role.ADMIN and is_active
-    if user.pk == by.pk and user.is_admin and role != User.Role.ADMIN:
+    myself = by is not None and user.pk == by.pk
+    if myself and user.is_admin and role != User.Role.ADMIN:
         raise AccountError("you cannot remove your own administrator role; ask another administrator", "role")
-    if user.pk == by.pk and not is_active:
+    if myself and not is_active:
         raise AccountError("you cannot deactivate yourself", "is_active")
     if user.is_admin and user.is_active and not stays_admin and not _other_active_admins(user):
         raise AccountError(f"{user.username} is the last active administrator", "role")
@@ -188,3 +189,16 @@ def convert_user(user: User, to: str, *, by: User | None = None, password: str |
     user.directory_checked_at = None
     user.save(update_fields=["source", "password", "directory_checked_at"])
     return user
+
+
+def user_record(user: User) -> dict[str, object]:
+    """A user as ``aliasdesk user list --json`` prints it: role, state, sign-in source, domains."""
+    grants = sorted(user.grants.all(), key=lambda g: g.domain.name)
+    return {
+        "username": user.username,
+        "role": user.role,
+        "active": user.is_active,
+        "source": user.source,
+        "email": user.email,
+        "domains": [{"domain": g.domain.name, "role": g.role} for g in grants],
+    }

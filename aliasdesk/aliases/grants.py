@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db import transaction
+
 from aliasdesk.accounts.domains import DomainGrants
 from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.models import Grant, User
@@ -17,8 +19,9 @@ from aliasdesk.accounts.services import AccountError, refuse_directory_user
 from aliasdesk.aliases.models import Domain
 
 
-def grant_domain(user: User, domain: Domain, role: str) -> Grant:
-    """Let a domain editor or viewer edit or read one more domain (or change that right)."""
+def grant_domain(user: User, domain: Domain, role: str, *, by: User | None = None) -> Grant:
+    """Let a domain editor or viewer edit or read one more domain (or change that right);
+    ``by``: who does it (by default the signed-in user of the request; None on the command line)."""
     if role not in Grant.Role.values:
         raise AccountError(f"unknown domain role {role!r}", "grant_role")
     refuse_directory_user(user, "domains follow their directory groups", "grant_role")
@@ -32,19 +35,21 @@ def grant_domain(user: User, domain: Domain, role: str) -> Grant:
     grant, _ = Grant.objects.update_or_create(user=user, domain=domain, defaults={"role": role})
     if old != role:
         record_event(
-            "grant.added" if old is None else "grant.changed", subject=user, domain=domain,
+            "grant.added" if old is None else "grant.changed", actor=by, subject=user, domain=domain,
             before={"role": old} if old else {}, after={"domain": domain.name, "role": role},
         )
     return grant
 
 
-def revoke_grant(user: User, domain: Domain) -> bool:
+def revoke_grant(user: User, domain: Domain, *, by: User | None = None) -> bool:
     """Take one domain away from a user; False when they did not have it."""
     refuse_directory_user(user, "domains follow their directory groups")
     old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
     deleted, _ = Grant.objects.filter(user=user, domain=domain).delete()
     if deleted:
-        record_event("grant.revoked", subject=user, domain=domain, before={"domain": domain.name, "role": old})
+        record_event(
+            "grant.revoked", actor=by, subject=user, domain=domain, before={"domain": domain.name, "role": old}
+        )
     return deleted > 0
 
 
@@ -69,6 +74,32 @@ def grant_named_domains(user: User, names: Sequence[str], role: str) -> None:
     Grant.objects.bulk_create([Grant(user=user, domain=d, role=role) for d in found.values()])
     for domain in found.values():
         record_event("grant.added", subject=user, domain=domain, after={"domain": domain.name, "role": role})
+
+
+def _named(names: Sequence[str]) -> list[Domain]:
+    """The live domains of these names, in the order given; AccountError naming any missing."""
+    missing = missing_domains(names)
+    if missing:
+        raise AccountError(f"no such domain: {', '.join(missing)}")
+    found = _live_domains(names)
+    return list({n.lower(): found[n.lower()] for n in names}.values())
+
+
+@transaction.atomic
+def grant_domains_by_name(user: User, names: Sequence[str], role: str | None, by: User | None) -> list[str]:
+    """``aliasdesk user grant``: these domains, all or none, in ``role`` (None: editor for a
+    domain editor, viewer for a domain viewer), with the checks of the user's page."""
+    role = role or (Grant.Role.VIEWER if user.role == User.Role.VIEWER else Grant.Role.EDITOR)
+    domains = _named(names)
+    for domain in domains:
+        grant_domain(user, domain, role, by=by)
+    return [d.name for d in domains]
+
+
+@transaction.atomic
+def revoke_domains_by_name(user: User, names: Sequence[str], by: User | None) -> list[str]:
+    """``aliasdesk user revoke``: take these domains away, all or none; the names they had."""
+    return [d.name for d in _named(names) if revoke_grant(user, d, by=by)]
 
 
 def sync_directory_grants(user: User, names: frozenset[str], role: str) -> list[str]:
@@ -98,4 +129,6 @@ DOMAIN_GRANTS = DomainGrants(
     missing=missing_domains,
     grant_named=grant_named_domains,
     sync_directory=sync_directory_grants,
+    grant=grant_domains_by_name,
+    revoke=revoke_domains_by_name,
 )

@@ -256,7 +256,7 @@ def test_the_domain_command_sets_and_clears_limits(domain):
     call_command("domain", "set", "example.com", "--max-aliases", "none", "--max-destinations", "none", stdout=out)
     domain.refresh_from_db()
     assert (domain.max_aliases, domain.max_destinations) == (None, None)
-    assert domain.history.latest("history_id").history_change_reason == "limits"
+    assert domain.history.latest("history_id").history_change_reason == "limits · via CLI"
     with pytest.raises(CommandError, match="a whole number"):
         call_command("domain", "set", "example.com", "--max-aliases", "x")
     with pytest.raises(CommandError, match="no domain"):

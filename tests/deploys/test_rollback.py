@@ -264,6 +264,8 @@ def test_the_command_previews_and_rolls_back(domain, map_dir):
     call_command("rollback", "example.com", "--to-deploy", str(first.pk), stdout=out)
     assert f"example.com: rolled back to deploy #{first.pk}" in out.getvalue()
     assert "(the same text it installed)" in out.getvalue()
+    last = Alias.history.filter(domain=domain).latest("history_id")
+    assert last.history_change_reason.endswith("via CLI")
     call_command("deploy", "example.com", stdout=io.StringIO())
     assert (map_dir / "example.com").read_bytes() == installed
     with pytest.raises(CommandError, match="has no deploy #999"):

@@ -1,7 +1,13 @@
 """aliasdesk user add NAME --role ROLE [--domain D]... [--password-stdin]
+aliasdesk user list
+aliasdesk user set NAME [--role ROLE] [--active on|off]
+aliasdesk user disable NAME
+aliasdesk user grant NAME DOMAIN... [--role editor|viewer]
+aliasdesk user revoke NAME DOMAIN...
 aliasdesk user convert NAME --to directory|local [--password-stdin]
 aliasdesk user reset-2fa NAME    (a lost phone: removes the user's two-factor devices)
-aliasdesk user unlock NAME       (lifts a sign-in lockout from every address)"""
+aliasdesk user unlock NAME       (lifts a sign-in lockout from every address)
+Every subcommand takes --as USER (an administrator's name) and --json."""
 
 from __future__ import annotations
 
@@ -10,11 +16,15 @@ import sys
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from aliasdesk.accounts import lockouts, twofactor
-from aliasdesk.accounts.models import User
-from aliasdesk.accounts.services import AccountError, add_user, convert_user
+from aliasdesk.accounts.command import ActingCommand
+from aliasdesk.accounts.domains import domain_grants
+from aliasdesk.accounts.models import Grant, User
+from aliasdesk.accounts.services import add_user, convert_user, update_user, user_record
+
+ROLES = User.Role.values
 
 
 def _stdin_password() -> str:
@@ -24,58 +34,106 @@ def _stdin_password() -> str:
     return password
 
 
-class Command(BaseCommand):
-    requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
-    help = "Manage users: add, convert, reset-2fa, unlock"
+def _user(name: str) -> User:
+    user = User.objects.filter(username=name).first()
+    if user is None:
+        raise CommandError(f"no user called {name}")
+    return user
+
+
+def _line(record: dict[str, Any]) -> str:
+    domains = ", ".join(f"{g['domain']} ({g['role']})" for g in record["domains"]) or "-"
+    state = "active" if record["active"] else "deactivated"
+    return f"{record['username']}\t{record['role']}\t{state}\t{record['source']}\t{domains}"
+
+
+class Command(ActingCommand):
+    help = "Manage users: add, list, set, disable, grant, revoke, convert, reset-2fa, unlock"
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        add = sub.add_parser("add", help="create a user")
+        add = self.subcommand(sub, "add", "create a user")
         add.add_argument("name")
-        add.add_argument("--role", required=True, choices=["admin", "auditor", "editor", "viewer"])
+        add.add_argument("--role", required=True, choices=ROLES)
         add.add_argument("--domain", action="append", default=[], help="grant this domain (editor, viewer)")
         add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
         add.add_argument("--email", default="")
-        convert = sub.add_parser("convert", help="move an account between local and directory sign-in")
+        self.subcommand(sub, "list", "every user: role, state, sign-in, domains")
+        change = self.subcommand(sub, "set", "change a user's role or whether they may sign in")
+        change.add_argument("name")
+        change.add_argument("--role", choices=ROLES)
+        change.add_argument("--active", choices=("on", "off"))
+        disable = self.subcommand(sub, "disable", "stop a user from signing in (the user stays, with their history)")
+        disable.add_argument("name")
+        grant = self.subcommand(sub, "grant", "let a domain editor or viewer have domains (all or none)")
+        grant.add_argument("name")
+        grant.add_argument("domains", nargs="+", metavar="DOMAIN")
+        grant.add_argument("--role", choices=Grant.Role.values, help="default: editor, viewer for a domain viewer")
+        revoke = self.subcommand(sub, "revoke", "take domains away from a user (all or none)")
+        revoke.add_argument("name")
+        revoke.add_argument("domains", nargs="+", metavar="DOMAIN")
+        convert = self.subcommand(sub, "convert", "move an account between local and directory sign-in")
         convert.add_argument("name")
         convert.add_argument("--to", required=True, choices=["directory", "local"])
         convert.add_argument(
             "--password-stdin", action="store_true", help="--to local: read the new password from standard input"
         )
-        reset = sub.add_parser("reset-2fa", help="remove a user's two-factor devices (a lost phone)")
-        reset.add_argument("name")
-        unlock = sub.add_parser("unlock", help="lift a sign-in lockout of a user, from every address")
-        unlock.add_argument("name")
+        self.subcommand(sub, "reset-2fa", "remove a user's two-factor devices (a lost phone)").add_argument("name")
+        self.subcommand(sub, "unlock", "lift a sign-in lockout of a user, from every address").add_argument("name")
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        action = options["action"]
-        if action == "convert":
+    def act(self, action: str, options: dict[str, Any]) -> None:
+        self.require_admin("manage users")
+        if action == "list":
+            records = [user_record(u) for u in User.objects.prefetch_related("grants__domain").order_by("username")]
+            self.emit(records, map(_line, records))
+        elif action == "add":
+            self.add(options)
+        elif action == "convert":
             self.convert(options)
-            return
-        if action in ("reset-2fa", "unlock"):
-            user = User.objects.filter(username=options["name"]).first()
-            if user is None:
-                raise CommandError(f"no user called {options['name']}")
-            if action == "reset-2fa":
-                done = twofactor.reset_devices(user, by=None)
-                self.stdout.write(
-                    f"two-factor login of {user.username} reset" if done else f"{user.username} had no two-factor login"
-                )
-            else:
-                removed = lockouts.unlock(user, by=None)
-                self.stdout.write(f"{user.username} unlocked" if removed else f"{user.username} was not locked")
-            return
-        password = _stdin_password() if options["password_stdin"] else None
-        try:
-            user, generated = add_user(
-                options["name"], options["role"], domains=options["domain"], password=password, email=options["email"]
+        elif action in ("reset-2fa", "unlock"):
+            self.reset(action, _user(options["name"]))
+        else:
+            self.change(action, _user(options["name"]), options)
+
+    def change(self, action: str, user: User, options: dict[str, Any]) -> None:
+        """set, disable, grant, revoke: through the services of the user's page, with its refusals."""
+        if action == "grant":
+            done = domain_grants().grant(user, options["domains"], options["role"], self.acting)
+            text = f"{user.username} has now {', '.join(done)}"
+        elif action == "revoke":
+            done = domain_grants().revoke(user, options["domains"], self.acting)
+            text = f"{user.username} no longer has {', '.join(done)}" if done else f"{user.username} had none of them"
+        else:
+            active = options.get("active")
+            user = update_user(
+                user,
+                role=options.get("role") or user.role,
+                is_active=False if action == "disable" else user.is_active if active is None else active == "on",
+                by=self.acting,
             )
-        except AccountError as exc:
-            raise CommandError(str(exc)) from exc
+            text = f"{user.username}: {user.role}, {'active' if user.is_active else 'deactivated'}"
+        user.refresh_from_db()
+        self.emit(user_record(user), [text])
+
+    def add(self, options: dict[str, Any]) -> None:
+        password = _stdin_password() if options["password_stdin"] else None
+        user, generated = add_user(
+            options["name"], options["role"], domains=options["domain"], password=password, email=options["email"]
+        )
         grants = ", ".join(options["domain"])
-        self.stdout.write(f"created {user.username} ({user.role}{' of ' + grants if grants else ''})")
+        lines = [f"created {user.username} ({user.role}{' of ' + grants if grants else ''})"]
         if generated:
-            self.stdout.write(f"password: {generated}")
+            lines.append(f"password: {generated}")
+        self.emit({**user_record(user), "password": generated}, lines)
+
+    def reset(self, action: str, user: User) -> None:
+        if action == "reset-2fa":
+            done = twofactor.reset_devices(user, by=self.acting)
+            text = f"two-factor login of {user.username} reset" if done else f"{user.username} had no two-factor login"
+        else:
+            done = lockouts.unlock(user, by=self.acting) > 0
+            text = f"{user.username} unlocked" if done else f"{user.username} was not locked"
+        self.emit({"username": user.username, "action": action, "done": done}, [text])
 
     def convert(self, options: dict[str, Any]) -> None:
         user = User.objects.filter(username=options["name"]).first()
@@ -90,13 +148,11 @@ class Command(BaseCommand):
             password = _stdin_password() if options["password_stdin"] else None
             if password is None:
                 password = generated = secrets.token_urlsafe(12)
-        try:
-            convert_user(user, to, password=password)
-        except AccountError as exc:
-            raise CommandError(str(exc)) from exc
+        convert_user(user, to, by=self.acting, password=password)
         if to == "directory":
-            self.stdout.write(f"{user.username} now signs in against the directory; role and grants follow its groups")
+            lines = [f"{user.username} now signs in against the directory; role and grants follow its groups"]
         else:
-            self.stdout.write(f"{user.username} is now a local account ({user.role})")
+            lines = [f"{user.username} is now a local account ({user.role})"]
         if generated:
-            self.stdout.write(f"password: {generated}")
+            lines.append(f"password: {generated}")
+        self.emit({**user_record(user), "password": generated}, lines)

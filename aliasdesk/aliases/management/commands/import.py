@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from aliasdesk.accounts.channel import via
 from aliasdesk.aliases.importer import ImportRefused, import_map
 from aliasdesk.aliases.paths import MapPathError
 from aliasdesk.aliases.services import AliasError
@@ -26,9 +27,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = import_map(
-                options["file"], options["domain"], map_file=options["map_file"], replace=options["replace"]
-            )
+            with via("CLI"):  # history says "via CLI"
+                report = import_map(
+                    options["file"], options["domain"], map_file=options["map_file"], replace=options["replace"]
+                )
         except ImportRefused as exc:
             for problem in exc.problems:
                 self.stderr.write(f"{options['file']}: {problem}")

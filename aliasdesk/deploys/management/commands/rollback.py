@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
+from aliasdesk.accounts.channel import via
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys import rollback
@@ -33,7 +34,8 @@ class Command(BaseCommand):
                 plan = rollback.preview_rollback(domain, deploy, None)
                 self.stdout.write(rollback.rollback_diff(plan), ending="")
             else:
-                plan = rollback.apply_rollback(domain, deploy, None)
+                with via("CLI"):
+                    plan = rollback.apply_rollback(domain, deploy, None)
         except (AliasError, PermissionDenied) as exc:
             raise CommandError(str(exc)) from exc
         if plan.empty:
