@@ -33,6 +33,10 @@ ACTIONS = {
     "2fa.removed": "two-factor login removed",
     "2fa.reset": "two-factor login reset by an administrator",
     "2fa.codes": "new recovery codes",
+    "webhook.created": "webhook created",
+    "webhook.changed": "webhook changed",
+    "webhook.deleted": "webhook deleted",
+    "webhook.secret": "webhook secret rotated",
 }
 
 
