@@ -182,6 +182,7 @@ class MapDeploy:
         self.interrupted: set[str] = set()
         self.map_path = Path(domain.map_path)
         self.disk = DiskState()
+        self.drift = False  # refused: the map on disk was edited by hand (told to deploy_finished)
 
     # -- outcome --------------------------------------------------------------------------
 
@@ -190,10 +191,10 @@ class MapDeploy:
         self.timings[name] = now - since
         return now
 
-    def _record(self, status: str, *, drift: bool = False, **fields: object) -> Deploy:
+    def _record(self, status: str, **fields: object) -> Deploy:
         if self.record is not None:
-            return _finish(self.record, status, drift=drift, **fields)
-        return _record(self.domain, self.user, status, drift=drift, **fields)
+            return _finish(self.record, status, drift=self.drift, **fields)
+        return _record(self.domain, self.user, status, drift=self.drift, **fields)
 
     def _failed(self, message: str, **fields: object) -> DeployResult:
         deploy_id = None
@@ -297,9 +298,8 @@ class MapDeploy:
                 "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
             )
             diff = map_diff(self.disk.text, target.data.decode("utf-8"), str(self.map_path))
-            deploy = self._record(
-                Deploy.Status.FAILED, drift=True, error=message, diff=diff, sha256=target.sha, serial=self.serial
-            )
+            self.drift = True
+            deploy = self._record(Deploy.Status.FAILED, error=message, diff=diff, sha256=target.sha, serial=self.serial)
             return DeployResult(domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy.pk, drift=True)
         return self._install(target)
 

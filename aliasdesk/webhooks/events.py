@@ -126,7 +126,9 @@ def alias_recorded(sender: Any, instance: Any, history_instance: Any, history_us
     queue(event, domain_id, envelope(event, name, who, alias=data, reason=reason), hooks)
 
 
-def aliases_inserted(sender: Any, domain: Domain, user: Any, rows: list[tuple[Any, ...]], reason: str, **kw: Any) -> None:
+def aliases_inserted(
+    sender: Any, domain: Domain, user: Any, rows: list[tuple[Any, ...]], reason: str, **kwargs: Any
+) -> None:
     """aliases_inserted receiver: the importer's bulk rows ``(id, key, destinations, enabled,
     comment)``, one ``alias.created`` each, as the history receiver makes for single rows."""
     hooks = _hooks_for(domain.pk, ("alias.created",))

@@ -88,15 +88,16 @@ def deliver(delivery: Delivery, me: str) -> Attempt:
     status: int | None = None
     excerpt = error = ""
     try:
-        answer = transport.post(delivery.hook.url, body, headers_for(delivery, int(time.time())),
-                                allow_private=delivery.hook.allow_private)
+        headers = headers_for(delivery, int(time.time()))
+        answer = transport.post(delivery.hook.url, body, headers, allow_private=delivery.hook.allow_private)
     except (transport.Refused, OSError) as exc:
         error = _problem(exc)[:500]
         duration = int((timezone.now() - started).total_seconds() * 1000)
     else:
         status, excerpt, duration = answer.status, answer.body, answer.duration_ms
         if 300 <= status < 400:
-            error = f"HTTP {status}: redirects are not followed" + (f" (to {answer.location})" if answer.location else "")
+            to = f" (to {answer.location})" if answer.location else ""
+            error = f"HTTP {status}: redirects are not followed{to}"
         elif not 200 <= status < 300:
             error = f"HTTP {status}"
     attempt = Attempt.objects.create(
@@ -104,8 +105,9 @@ def deliver(delivery: Delivery, me: str) -> Attempt:
         duration_ms=duration,
     )
     attempts = delivery.attempts + 1
-    fields: dict[str, object] = {"attempts": attempts, "response_status": status, "error": error[:500],
-                                 "claimed_by": "", "claimed_at": None}
+    fields: dict[str, object] = {
+        "attempts": attempts, "response_status": status, "error": error[:500], "claimed_by": "", "claimed_at": None,
+    }
     now = timezone.now()
     if not error:
         fields.update(status=Delivery.Status.DELIVERED, finished_at=now)
