@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("aliasdesk.deploys.urls")),
     path("", include("aliasdesk.maillog.urls")),
     path("", include("aliasdesk.maillog.report_urls")),
+    path("", include("aliasdesk.webhooks.urls")),
 ]
 
 handler400 = "aliasdesk.aliases.paste_input.bad_request"
