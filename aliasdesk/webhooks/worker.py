@@ -80,9 +80,9 @@ def _problem(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def deliver(delivery: Delivery, me: str) -> Attempt:
+def deliver(delivery: Delivery, me: str) -> Attempt | None:
     """Make one attempt at a claimed delivery and record it; the delivery is then delivered,
-    waiting for its next attempt, or failed."""
+    waiting for its next attempt, or failed (None: the hook was deleted meanwhile)."""
     body = delivery.body.encode()
     started = timezone.now()
     status: int | None = None
@@ -100,6 +100,8 @@ def deliver(delivery: Delivery, me: str) -> Attempt:
             error = f"HTTP {status}: redirects are not followed{to}"
         elif not 200 <= status < 300:
             error = f"HTTP {status}"
+    if not Delivery.objects.filter(pk=delivery.pk).exists():
+        return None  # its hook was deleted while it was being sent: nothing left to record
     attempt = Attempt.objects.create(
         delivery=delivery, at=started, response_status=status, response_body=excerpt, error=error[:500],
         duration_ms=duration,

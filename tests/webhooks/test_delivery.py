@@ -282,3 +282,13 @@ def test_a_switched_off_hook_keeps_its_deliveries_waiting(domain, receiver):
     assert send_due() == 0
     Hook.objects.filter(pk=hook.pk).update(enabled=True)
     assert send_due() == 1
+
+
+def test_a_hook_deleted_while_sending_leaves_nothing_behind(domain, receiver):
+    hook = make_hook(receiver.url)
+    create_alias(domain, "info@example.com", "anna@example.org")
+    delivery = claim(Delivery.objects.get().pk, "worker-a")
+    assert delivery is not None
+    hook.delete()
+    assert deliver(delivery, "worker-a") is None
+    assert len(receiver.received) == 1 and not Attempt.objects.exists()
