@@ -67,6 +67,10 @@ NODE = envstr("NODE") or socket.gethostname()
 # (PostgreSQL's LISTEN/NOTIFY wakes it at once), and how often it reports that it is alive.
 AGENT_POLL_SECONDS = float(envstr("AGENT_POLL_SECONDS", "1") or 1)
 AGENT_HEARTBEAT_SECONDS = float(envstr("AGENT_HEARTBEAT_SECONDS", "15") or 15)
+# Webhooks (docs/webhooks.md): how often `aliasdesk webhooks` looks for due deliveries, and
+# whether `aliasdesk agent` sends them too between its deploys.
+WEBHOOKS_POLL_SECONDS = float(envstr("WEBHOOKS_POLL_SECONDS", "2") or 2)
+AGENT_WEBHOOKS = envbool("AGENT_WEBHOOKS", True)
 # After each patch, render the whole map too and refuse the deploy if the two differ (tests).
 DEPLOY_PATCH_CHECK = envbool("DEPLOY_PATCH_CHECK", False)
 
@@ -128,6 +132,7 @@ INSTALLED_APPS = [
     "aliasdesk.web",
     "aliasdesk.api",
     "ninja",  # the API documents' own static files (swagger-ui), served here: no CDN
+    "aliasdesk.webhooks",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 

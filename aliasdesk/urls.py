@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("aliasdesk.maillog.urls")),
     path("", include("aliasdesk.maillog.report_urls")),
     path("api/", include("aliasdesk.api.urls")),
+    path("", include("aliasdesk.webhooks.urls")),
 ]
 
 handler400 = "aliasdesk.aliases.paste_input.bad_request"

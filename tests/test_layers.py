@@ -1,4 +1,4 @@
-"""Apps depend downward: accounts at the bottom, aliases on it, deploys and maillog on top.
+"""Apps depend downward: accounts at the bottom, aliases on it, deploys and maillog on it, webhooks on top.
 
 A static check: every import statement of every module (lazy ones inside functions and
 ``TYPE_CHECKING`` ones included) and every ``import_module("...")`` with a literal name.
@@ -16,8 +16,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "aliasdesk"
 
 BELOW = {
-    "accounts": ["aliasdesk.aliases", "aliasdesk.deploys", "aliasdesk.maillog"],
-    "aliases": ["aliasdesk.deploys", "aliasdesk.maillog"],
+    "accounts": ["aliasdesk.aliases", "aliasdesk.deploys", "aliasdesk.maillog", "aliasdesk.webhooks"],
+    "aliases": ["aliasdesk.deploys", "aliasdesk.maillog", "aliasdesk.webhooks"],
+    "deploys": ["aliasdesk.webhooks"],
 }
 
 

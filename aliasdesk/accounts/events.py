@@ -36,6 +36,10 @@ ACTIONS = {
     "token.created": "API token created",
     "token.revoked": "API token revoked",
     "token.used_revoked": "revoked API token used",
+    "webhook.created": "webhook created",
+    "webhook.changed": "webhook changed",
+    "webhook.deleted": "webhook deleted",
+    "webhook.secret": "webhook secret rotated",
 }
 
 

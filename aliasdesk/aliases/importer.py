@@ -34,6 +34,7 @@ from aliasdesk.aliases.ownership import (
 )
 from aliasdesk.aliases.search import indexing_in_bulk
 from aliasdesk.aliases.services import AliasError, bump_serial, create_domain, normalize_domain_name, save_change
+from aliasdesk.aliases.signals import aliases_inserted
 from aliasdesk.postfix.maps.virtual import (
     Entry,
     Problem,
@@ -175,7 +176,8 @@ def bulk_insert_aliases(
     SQL on every database. Runs inside the caller's transaction, with the domain
     row locked, so the new ids are the domain's ids above the old maximum.
     Works in batches, so memory stays flat however large the file. The search
-    index takes the new rows in one pass at the end (see indexing_in_bulk).
+    index takes the new rows in one pass at the end (see indexing_in_bulk). Each batch is
+    announced (``aliases_inserted``), as the ORM's history records are.
     """
     if not entries:
         return 0
@@ -217,6 +219,9 @@ def bulk_insert_aliases(
                 raise AliasError(f"import: wrote {len(rows)} rows to {domain}, read back {len(ids)}; nothing imported")
             history = [history_row(row, alias_id) for row, alias_id in zip(rows, ids, strict=True)]
             _insert_rows(cursor, Alias.history.model._meta.db_table, hist_columns, history)
+            if aliases_inserted.has_listeners():  # the webhooks' outbox, in this transaction
+                made = [(alias_id, *row[:1], *row[2:5]) for row, alias_id in zip(rows, ids, strict=True)]
+                aliases_inserted.send(sender=Alias, domain=domain, user=user, reason=with_channel(reason), rows=made)
     return len(entries)
 
 

@@ -6,6 +6,9 @@ queued), then claim queued deploys one by one and run each through the same engi
 inline deploy, at the domain's map path on this host. With PostgreSQL the agent sleeps
 until a NOTIFY wakes it; with other databases it polls (ALIASDESK_AGENT_POLL_SECONDS).
 
+After its deploys, each round sends the webhook deliveries that are due (aliasdesk.webhooks;
+ALIASDESK_AGENT_WEBHOOKS=0 leaves them to ``aliasdesk webhooks``).
+
 Claiming is one conditional UPDATE, so two agents of one node never take the same deploy;
 two deploys of one map on one host wait for each other on the engine's map lock. A deploy
 is marked running only under that lock, so a running deploy whose agent is gone was
@@ -29,8 +32,9 @@ from django.utils import timezone
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.deploys import nodes
-from aliasdesk.deploys.engine import INTERRUPTED, DeployResult, MapDeploy
+from aliasdesk.deploys.engine import INTERRUPTED, DeployResult, MapDeploy, save_outcome
 from aliasdesk.deploys.models import Deploy, Node
+from aliasdesk.deploys.signals import agent_round
 
 EXPIRY_EVERY = 60.0  # seconds between looks for expired aliases
 LIVE_CHECK_EVERY = 300.0  # seconds between repairs and checks of the lookup table (postfix-config)
@@ -82,6 +86,8 @@ class Agent:
                 break
             self.apply(deploy)
             done += 1
+        if not self.stopping:
+            agent_round.send(sender=Agent, agent=self)  # webhook deliveries, when installed
         return done
 
     def heartbeat(self, force: bool = False) -> None:
@@ -172,7 +178,7 @@ class Agent:
         if domain.deleted_at is not None:
             deploy.status, deploy.error = Deploy.Status.FAILED, "the domain was deleted"
             deploy.finished_at = timezone.now()
-            deploy.save()
+            save_outcome(deploy)
             return DeployResult(domain.name, Deploy.Status.FAILED, deploy.error, deploy_id=deploy.pk)
         run = MapDeploy(
             domain,

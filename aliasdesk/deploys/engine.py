@@ -40,6 +40,7 @@ from aliasdesk.deploys.files import (
 )
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.nodes import agent_mode, queue_deploy
+from aliasdesk.deploys.signals import deploy_finished
 from aliasdesk.postfix.maps import postmap as pm
 
 if TYPE_CHECKING:
@@ -88,17 +89,26 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _record(domain: Domain, user: User | None, status: str, **fields: object) -> Deploy:
-    return Deploy.objects.create(domain=domain, user=user, status=status, finished_at=timezone.now(), **fields)
+def save_outcome(deploy: Deploy, *, drift: bool = False) -> Deploy:
+    """Save a deploy's outcome and announce it (``deploy_finished``) in one transaction, so
+    what listens (the webhooks' outbox) is written with it or not at all."""
+    with transaction.atomic():
+        deploy.save()
+        deploy_finished.send(sender=Deploy, deploy=deploy, drift=drift)
+    return deploy
 
 
-def _finish(record: Deploy, status: str, **fields: object) -> Deploy:
+def _record(domain: Domain, user: User | None, status: str, *, drift: bool = False, **fields: object) -> Deploy:
+    deploy = Deploy(domain=domain, user=user, status=status, finished_at=timezone.now(), **fields)
+    return save_outcome(deploy, drift=drift)
+
+
+def _finish(record: Deploy, status: str, *, drift: bool = False, **fields: object) -> Deploy:
     """Close a queued deploy's own record (an agent's deploy) with its outcome."""
     for name, value in fields.items():
         setattr(record, name, value)
     record.status, record.finished_at = status, timezone.now()
-    record.save()
-    return record
+    return save_outcome(record, drift=drift)
 
 
 class InstallFailed(DeployError):
@@ -172,6 +182,7 @@ class MapDeploy:
         self.interrupted: set[str] = set()
         self.map_path = Path(domain.map_path)
         self.disk = DiskState()
+        self.drift = False  # refused: the map on disk was edited by hand (told to deploy_finished)
 
     # -- outcome --------------------------------------------------------------------------
 
@@ -182,8 +193,8 @@ class MapDeploy:
 
     def _record(self, status: str, **fields: object) -> Deploy:
         if self.record is not None:
-            return _finish(self.record, status, **fields)
-        return _record(self.domain, self.user, status, **fields)
+            return _finish(self.record, status, drift=self.drift, **fields)
+        return _record(self.domain, self.user, status, drift=self.drift, **fields)
 
     def _failed(self, message: str, **fields: object) -> DeployResult:
         deploy_id = None
@@ -287,6 +298,7 @@ class MapDeploy:
                 "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
             )
             diff = map_diff(self.disk.text, target.data.decode("utf-8"), str(self.map_path))
+            self.drift = True
             deploy = self._record(Deploy.Status.FAILED, error=message, diff=diff, sha256=target.sha, serial=self.serial)
             return DeployResult(domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy.pk, drift=True)
         return self._install(target)
@@ -421,7 +433,7 @@ class MapDeploy:
             deploy.findings = [f.to_dict() for f in getattr(exc, "findings", [])]
             deploy.finished_at = timezone.now()
             deploy.timings = self.timings
-            deploy.save()
+            save_outcome(deploy)
             return DeployResult(domain.name, Deploy.Status.FAILED, str(exc), deploy_id=deploy.pk, timings=self.timings)
         if domain.map_type == "texthash":
             output += pm.run_reload(settings.RELOAD_COMMAND)
@@ -437,7 +449,7 @@ class MapDeploy:
         deploy.postmap_output = output
         deploy.finished_at = timezone.now()
         deploy.timings = self.timings
-        deploy.save()
+        save_outcome(deploy)
         return DeployResult(
             domain.name,
             Deploy.Status.OK,

@@ -66,6 +66,8 @@ _KIND_BY_SEGMENT = {
     "history": "history",
     "deploys": "deploy",
     "users": "user",
+    "webhooks": "hook",
+    "deliveries": "delivery",
 }
 _KIND_BY_PARAM = {
     "name": "domain",
@@ -75,6 +77,9 @@ _KIND_BY_PARAM = {
     "user_id": "user",
     "username": "user",
     "domain_id": "domain-pk",
+    "hook_id": "hook",
+    "delivery_id": "delivery",
+    "token_id": "token",
 }
 
 
@@ -191,6 +196,11 @@ def everything_page(who: Who) -> set[int]:
     return {200} if who.reads_all else {404}
 
 
+def audited_change(*success: int) -> Statuses:
+    """Administrators change it; auditors see the page but are refused (403); others get 404."""
+    return lambda who: set(success) if who.admin else {403} if who.reads_all else {404}
+
+
 def read_post(get: Statuses) -> Statuses:
     """POST to a page that only shows things: refused (405) or answered like a GET."""
     return lambda who: {405} | get(who)
@@ -216,6 +226,17 @@ RULES: dict[str, Rule] = {
     "grant-revoke": Rule(fixed(405), admin_change(302), changes=True),
     "audit-log": Rule(everything_page, read_post(everything_page)),
     "node-list": Rule(everything_page, read_post(everything_page)),
+    # webhooks: administrators change them, auditors look (403 on a change), nobody else sees them
+    "webhook-list": Rule(everything_page, read_post(everything_page)),
+    "webhook-create": Rule(audited_change(200), audited_change(200), changes=True),
+    "webhook-detail": Rule(everything_page, audited_change(302), changes=True),
+    "webhook-rotate": Rule(fixed(405), audited_change(200), changes=True),
+    "webhook-test": Rule(fixed(405), audited_change(302), changes=True),
+    "webhook-delete": Rule(fixed(405), audited_change(302), changes=True),
+    "webhook-retry": Rule(fixed(405), audited_change(302), changes=True),
+    # one's own API tokens: every signed-in user makes them; dave's may be revoked by him and by admins
+    "token-list": Rule(fixed(200), fixed(302)),
+    "token-revoke": Rule(fixed(405), lambda who: {302} if who.admin or who.role == "dave" else {403}),
     # one's own two-factor login: every signed-in user; nobody here is enrolled
     "two-factor": Rule(fixed(200), fixed(405)),
     "two-factor-enrol": Rule(fixed(405), fixed(302)),  # a new secret (django-otp's tables, not walked)
@@ -369,6 +390,14 @@ def world(django_db_setup, django_db_blocker, postfix_conf, tmp_path_factory) ->
             "dave": add_user("dave", "viewer", domains=[DOMAIN_A], password=PASSWORD)[0],
             "erin": add_user("erin", "viewer", password=PASSWORD)[0],
         }
+        from aliasdesk.webhooks.models import Delivery, Hook
+
+        hook = Hook.objects.create(url="https://hooks.example.net/in", domain=targets[DOMAIN_A].domain,
+                                   events=["alias.created"], secret="whsec_walk")
+        Delivery.objects.create(hook=hook, event="walk", body="{}", status="failed", next_attempt_at=timezone.now())
+        from aliasdesk.api.tokens import create_token
+
+        create_token(users["dave"], by=None, name="walk")
         yield World(users, targets, map_dir)
         transaction.set_rollback(True)
 
@@ -388,6 +417,15 @@ def _value(kind: str, converter: str, target: Target, world: World) -> str:
         return str(target.history_id)
     if kind == "deploy":
         return str(target.deploy.pk)
+    if kind == "token":  # dave's own API token: he and administrators may revoke it
+        from aliasdesk.api.models import ApiToken
+
+        return str(ApiToken.objects.get(user=world.users["dave"]).pk)
+    if kind in ("hook", "delivery"):
+        from aliasdesk.webhooks.models import Delivery
+
+        delivery = Delivery.objects.get(event="walk")  # made by the world, failed: a retry changes it
+        return str(delivery.hook_id if kind == "hook" else delivery.pk)
     # user pages act on dave, who has a grant to revoke and is never the admin acting
     dave = world.users["dave"]
     return str(dave.pk) if converter == "int" else dave.username
@@ -446,6 +484,8 @@ def payload(route: Route, target: Target, world: World) -> dict[str, Any]:
         "user-edit": {"role": "viewer"},
         "user-source": {"to": "local"},  # and not is_active: dave is switched off
         "grant-add": {"domain": str(world.targets[DOMAIN_B].domain.pk), "role": "viewer"},
+        "webhook-create": {"url": "https://walk.example.net/", "events": ["alias.created"], "enabled": "on"},
+        "webhook-detail": {"url": "https://walk.example.net/", "events": ["deploy.failed"], "enabled": "on"},
     }
     data.update(per_route.get(route.id, {}))
     return data
@@ -456,7 +496,7 @@ def _tables() -> list[tuple[str, str]]:
     security log, which records sign-ins and failures whatever the page answers."""
     return [
         (model._meta.label, model._meta.db_table)
-        for label in ("accounts", "aliases", "deploys")
+        for label in ("accounts", "aliases", "deploys", "webhooks")
         for model in apps.get_app_config(label).get_models(include_auto_created=True)
         if model._meta.label != "accounts.SecurityEvent"
     ]
