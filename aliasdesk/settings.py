@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "aliasdesk.maillog",
     "aliasdesk.web",
     "aliasdesk.api",
+    "aliasdesk.dbmove",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 
