@@ -27,7 +27,7 @@ from typing import IO, Any
 from django.db import connection, transaction
 
 from aliasdesk.aliases.virtual_store import table_database
-from aliasdesk.dbmove.tables import FORMAT, VERSION, Table, encode, internal_type, moved_tables, natural_target
+from aliasdesk.dbmove.tables import FORMAT, VERSION, Table, encoder, internal_type, moved_tables, natural_target
 
 CHUNK = 5000
 
@@ -74,8 +74,12 @@ def _natural_keys(table: Table) -> dict[int, dict[Any, list[Any]]]:
 
 def table_rows(table: Table) -> Iterator[list[Any]]:
     """The table's rows as the file holds them, in primary-key order, a chunk at a time."""
-    kinds = [internal_type(f) for f in table.fields]
     natural = _natural_keys(table)
+    encoders = [
+        natural[i].__getitem__ if i in natural else encoder(f, internal_type(f)) for i, f in enumerate(table.fields)
+    ]
+    if natural:  # a null foreign key stays null
+        encoders = [(lambda v, e=e: None if v is None else e(v)) if i in natural else e for i, e in enumerate(encoders)]
     pk = table.pk
     pk_index = table.fields.index(pk)
     names = [f.attname for f in table.fields]
@@ -87,10 +91,7 @@ def table_rows(table: Table) -> Iterator[list[Any]]:
             query = query.filter(**{f"{pk.attname}__gt": last})
         chunk = list(query.values_list(*names)[:CHUNK])
         for row in chunk:
-            yield [
-                natural[i][value] if i in natural and value is not None else encode(field, kind, value)
-                for i, (field, kind, value) in enumerate(zip(table.fields, kinds, row, strict=True))
-            ]
+            yield [encode(value) for encode, value in zip(encoders, row, strict=True)]
         if len(chunk) < CHUNK:
             return
         last = chunk[-1][pk_index]

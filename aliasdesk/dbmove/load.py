@@ -19,13 +19,13 @@ import gzip
 import io
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from django.core.management.color import no_style
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, connections, models, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from aliasdesk.aliases.models import VirtualEntry, VirtualSync
@@ -36,11 +36,12 @@ from aliasdesk.dbmove.tables import (
     VERSION,
     DbMoveError,
     Table,
-    decode,
+    decoder,
     derived_models,
     internal_type,
     moved_tables,
     natural_target,
+    needs_preparing,
 )
 
 BATCH = 2000
@@ -53,7 +54,8 @@ class FileTable:
     table: Table
     rows: int
     fields: list[models.Field[Any, Any]]  # in the file's column order
-    kinds: list[str]
+    decoders: list[Callable[[Any], Any]]
+    prepared: list[bool]  # whether each value goes through get_db_prep_save
     missing: list[models.Field[Any, Any]]  # fields the file has no column for: their default
     natural: dict[int, dict[tuple[Any, ...], Any]] = field(default_factory=dict)
 
@@ -118,7 +120,9 @@ def _plan(path: Path, header: Any) -> Plan:
         for f in missing:
             if not (f.has_default() or f.null):
                 raise DbMoveError(f"{path}: table {name} has no column {f.column}, which needs a value")
-        tables.append(FileTable(table, rows, fields, [internal_type(f) for f in fields], missing))
+        kinds = [internal_type(f) for f in fields] + [internal_type(f) for f in missing]
+        decoders = [decoder(f, k) for f, k in zip(fields, kinds, strict=False)]
+        tables.append(FileTable(table, rows, fields, decoders, [needs_preparing(k) for k in kinds], missing))
     if len({t.table.name for t in tables}) != len(tables):
         raise DbMoveError(f"{path}: a table is listed twice")
     return Plan(tables, bool(header.get("postfix_lookup")))
@@ -149,9 +153,9 @@ def _rows(path: Path, plan: Plan) -> Iterator[tuple[FileTable, list[Any]]]:
             if len(row) != len(ft.fields):
                 raise DbMoveError(f"{path}: line {number}: {len(row)} values for {len(ft.fields)} columns")
             values = []
-            for i, (f, kind, value) in enumerate(zip(ft.fields, ft.kinds, row, strict=True)):
+            for i, (f, decode, value) in enumerate(zip(ft.fields, ft.decoders, row, strict=True)):
                 try:
-                    decoded = decode(f, kind, value)
+                    decoded = decode(value)
                     if i in ft.natural and decoded is not None:
                         if decoded not in ft.natural[i]:
                             raise ValueError(f"{list(decoded)} is not in this database")
@@ -201,8 +205,11 @@ def _insert(ft: FileTable, batch: list[list[Any]]) -> None:
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
     defaults = [f.get_default() for f in ft.missing]
+    db = connections[connection.alias]  # the wrapper itself: the proxy costs a lookup per value
+    preparers = [f.get_db_prep_save if prepare else None for f, prepare in zip(fields, ft.prepared, strict=True)]
     params = [
-        [f.get_db_prep_save(v, connection) for f, v in zip(fields, row + defaults, strict=True)] for row in batch
+        [v if prep is None else prep(v, db) for prep, v in zip(preparers, row + defaults, strict=True)]
+        for row in batch
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)

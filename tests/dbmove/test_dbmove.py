@@ -143,7 +143,7 @@ DAMAGE: dict[str, tuple[Callable[[list[Any]], None], str]] = {
     ),
     "a local time": (
         _set("deploys_deploy", "started_at", "2025-03-04T05:06:07"),
-        "deploys_deploy.started_at: time data",
+        "deploys_deploy.started_at: '2025-03-04T05:06:07' is not a UTC datetime",
     ),
     "text for a number": (_set("aliases_alias", "version", "1"), "aliases_alias.version: expected an integer"),
     "null for a name": (_set("aliases_domain", "name", None), "aliases_domain.name: no value (null)"),
