@@ -133,6 +133,7 @@ INSTALLED_APPS = [
     "aliasdesk.api",
     "ninja",  # the API documents' own static files (swagger-ui), served here: no CDN
     "aliasdesk.webhooks",
+    "aliasdesk.dbmove",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
 ]
 

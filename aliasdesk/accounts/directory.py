@@ -34,7 +34,7 @@ from aliasdesk.accounts.backends import REFUSAL_ATTRIBUTE
 from aliasdesk.accounts.domains import domain_grants
 from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.ldapconf import ROLES
-from aliasdesk.accounts.models import Grant, User
+from aliasdesk.accounts.models import Grant, User, users_named_in_any_case
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def apply_membership(user: User, membership: Membership) -> None:
 
 
 def is_local_account(name: str) -> bool:
-    return User.objects.filter(username__iexact=name, source=User.Source.LOCAL).exists()
+    return users_named_in_any_case(name).filter(source=User.Source.LOCAL).exists()
 
 
 def _refuse(request: HttpRequest | None, message: str) -> None:

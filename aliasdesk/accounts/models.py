@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -32,6 +34,12 @@ class User(AbstractUser):
     @property
     def is_directory(self) -> bool:
         return self.source == self.Source.DIRECTORY
+
+
+def users_named_in_any_case(name: str) -> models.QuerySet[User]:
+    """The users whose name is ``name`` in any letter case. Names compare exactly in the
+    database (on MariaDB too: migration 0005), so both sides are lower-cased there."""
+    return User.objects.alias(folded=Lower("username")).filter(folded=Lower(Value(name)))
 
 
 class Grant(models.Model):

@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from aliasdesk.accounts.domains import domain_grants
 from aliasdesk.accounts.events import record_event
-from aliasdesk.accounts.models import Grant, User
+from aliasdesk.accounts.models import Grant, User, users_named_in_any_case
 
 
 class AccountError(Exception):
@@ -83,7 +83,7 @@ def create_user(name: str, role: str, password: str, again: str, *, email: str =
         raise AccountError(" ".join(exc.messages), "username") from exc
     if len(name) > 150:
         raise AccountError("at most 150 characters", "username")
-    if User.objects.filter(username__iexact=name).exists():
+    if users_named_in_any_case(name).exists():
         raise AccountError(f"user {name} exists already", "username")
     _check_password(User(username=name, role=role, email=email), password, again)
     user, _ = add_user(name, role, password=password, email=email)
