@@ -34,10 +34,12 @@ test-fast: install
 # per run). Left out: tests/e2e and the slow fault trials, which run aliasdesk on their own
 # SQLite files whatever the suite's database is.
 DB_TESTS ?= tests --ignore=tests/e2e -m "not slow"
-# What CI runs on each server: models and imports (aliases, maillog counters), deploys, web.
+# What CI runs on each server: models and imports (aliases, maillog counters), deploys, web,
+# the command line, webhooks (their claims race on the servers only), the API, the move.
 # Tests that drive aliasdesk on its own SQLite files in subprocesses (fault trials, crash points,
 # map paths, HTTPS settings) and the test that sets up all three engines itself: `make test` has them.
 CI_DB_TESTS := tests/aliases tests/deploys tests/web tests/maillog/test_ingest.py \
+	tests/cli tests/webhooks tests/api/test_api_behaviour.py tests/dbmove/test_dbmove.py \
 	--ignore=tests/deploys/test_faults.py --ignore=tests/deploys/test_crashpoints.py \
 	--ignore=tests/deploys/test_patch_faults.py --ignore=tests/web/test_https.py \
 	--deselect tests/aliases/test_search.py::test_each_database_engine_answers_the_same -m "not slow"

@@ -155,7 +155,10 @@ DAMAGE: dict[str, tuple[Callable[[list[Any]], None], str]] = {
     "a row too short": (lambda lines: lines[lines.index({"table": "aliases_alias"}) + 1].pop(), "values for"),
     "a row too many": (lambda lines: lines.append([1]), "more than the header announces"),
     "a table's mark missing": (lambda lines: lines.remove({"table": "aliases_alias"}), "expected the rows of"),
-    "the last row missing": (lambda lines: lines.pop(), "otp_totp_totpdevice has fewer rows than its 1"),
+    "the last row missing": (
+        lambda lines: lines.pop(max(i for i, line in enumerate(lines) if isinstance(line, list))),
+        "otp_totp_totpdevice has fewer rows than its 1",
+    ),
 }
 
 
