@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
@@ -30,7 +30,10 @@ class ReadOnlyDemoMiddleware:
             and request.method not in ("GET", "HEAD", "OPTIONS")
             and request.path not in ALWAYS_ALLOWED
         ):
-            return HttpResponseForbidden("This demo is read-only: nothing can be changed.", content_type="text/plain")
+            text = "This demo is read-only: nothing can be changed."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": text}, status=403)
+            return HttpResponseForbidden(text, content_type="text/plain")
         return self.get_response(request)
 
 

@@ -59,6 +59,12 @@ class DeployOnSaveMiddleware:
             outcomes = OUTCOMES.get() or []
         finally:
             OUTCOMES.reset(token)
+        if request.path.startswith("/api/"):
+            # No session messages for a script: the outcome rides along in a header.
+            if outcomes:
+                said = " ".join(" ".join(describe(result)[1].split()) for result in outcomes)
+                response["Aliasdesk-Deploy"] = said.encode("ascii", "backslashreplace").decode()[:2000]
+            return response
         for result in outcomes:
             ok, text = describe(result)
             partial = request.headers.get("HX-Request") and not response.has_header("Location")

@@ -273,3 +273,22 @@ def test_in_agent_mode_a_deploy_is_queued(example: Domain, bob: User, settings) 
     answer = Api(token_for(bob)).post("domains/example.com/deploy")
     assert answer.status_code == 202 and answer.json()["status"] == "queued"
     assert not (settings.MAP_DIR / "example.com").exists()
+
+
+@pytest.mark.django_db(transaction=True)  # the deploy on save runs once the change has committed
+def test_a_save_that_deploys_says_so_in_a_header_and_sets_no_cookie(api_as, example, settings):
+    example.deploy_on_save = True
+    example.save(update_fields=["deploy_on_save"])
+    response = api_as("alice").post("domains/example.com/aliases", {"key": "ops@example.com",
+                                                                     "destinations": ["o@example.org"]})
+    assert response.status_code == 201
+    assert response["Aliasdesk-Deploy"].startswith("example.com: saved and deployed")
+    assert "messages" not in response.cookies
+
+
+def test_the_read_only_demo_answers_the_api_in_json(api_as, settings):
+    settings.DEMO_READONLY = True
+    body = {"key": "x@example.com", "destinations": ["y@example.org"]}
+    response = api_as("alice").post("domains/example.com/aliases", body)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "This demo is read-only: nothing can be changed."}
