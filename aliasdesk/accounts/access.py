@@ -14,15 +14,23 @@ from django.http import Http404, HttpRequest
 
 from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import User
-from aliasdesk.accounts.scope import may_administer
+from aliasdesk.accounts.scope import current_scope, may_administer
 
 
 class ReadOnlyMode(PermissionDenied):
     """The demo is read-only: everything visible, nothing writable."""
 
 
-def sees_everything(user: User) -> bool:
+def reads_all_domains(user: User) -> bool:
+    """The role reads every domain (admins, auditors), whatever narrows the request."""
     return user.is_admin or user.role == User.Role.AUDITOR
+
+
+def sees_everything(user: User) -> bool:
+    """Reads every domain and the whole server's numbers; an API token limited to some
+    domains sees only those (accounts.scope)."""
+    scope = current_scope()
+    return reads_all_domains(user) and (scope is None or scope.domain_ids is None)
 
 
 def can_administer(user: User) -> bool:

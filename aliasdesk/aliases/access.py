@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
-from aliasdesk.accounts.access import ReadOnlyMode, can_administer, sees_everything
+from aliasdesk.accounts.access import ReadOnlyMode, can_administer, reads_all_domains
 from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.accounts.scope import current_scope, may_write
@@ -25,7 +25,7 @@ def visible_domains(user: User) -> QuerySet[Domain]:
     scope = current_scope()
     if scope is not None and scope.domain_ids is not None:
         domains = domains.filter(pk__in=scope.domain_ids)
-    if sees_everything(user):
+    if reads_all_domains(user):
         return domains
     return domains.filter(grants__user=user)
 

@@ -1,12 +1,14 @@
-"""Reports: where mail to an address ends up (the resolve page), the unused aliases."""
+"""Reports: where mail to an address ends up (the resolve page), the unused aliases, and the
+traffic numbers of the dashboard."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import datetime
+from typing import Any, Literal
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from aliasdesk.accounts.access import sees_everything
@@ -14,6 +16,7 @@ from aliasdesk.aliases.access import visible_domains
 from aliasdesk.aliases.lookup import alias_domain_names, hidden_answers, managed_table
 from aliasdesk.api.auth import domain_for, user_of
 from aliasdesk.api.schemas import Resolution, UnusedPage, answers
+from aliasdesk.maillog import dashboard
 from aliasdesk.maillog.report_views import DEFAULT_DAYS, unused_aliases_in
 from aliasdesk.maillog.traffic import MAX_UNUSED_DAYS, logs_last_read, unused_since
 from aliasdesk.postfix.maps.resolve import explain, resolve
@@ -84,4 +87,58 @@ def unused(request: HttpRequest, params: Query[UnusedParams]) -> dict[str, Any]:
             }
             for row in rows
         ],
+    }
+
+
+class StatsParams(Schema):
+    range: Literal["24h", "30d"] = Field("24h", description="the last 24 hours (per hour) or 30 days (per day)")
+    domain: str | None = Field(None, max_length=253, description="one domain (default: what the token sees)")
+    host: str | None = Field(None, max_length=253, description="one mail host (whole-server readers only)")
+
+
+class Stats(Schema):
+    scope: Literal["server", "domains"]
+    range: str
+    domain: str | None
+    host: str | None
+    totals: dict[str, int] = Field(..., description="sums over the range, named as on the dashboard")
+    labels: list[str] = Field(..., description="one per hour (24h) or day (30d)")
+    series: dict[str, list[int]] = Field(..., description="a point per label for each count")
+    logs_last_read: datetime.datetime | None = None
+
+
+@router.get(
+    "/stats",
+    response=answers({200: Stats}, 404, 422),
+    summary="Mail counts of the dashboard: received, delivered, forwarded, deferred, bounced, rejected",
+)
+def stats(request: HttpRequest, params: Query[StatsParams]) -> dict[str, Any]:
+    """Administrators and auditors (with a token for every domain) get the whole server's
+    numbers, optionally of one host; everyone else the domains they may see, or one of them."""
+    user = user_of(request)
+    everything = sees_everything(user)
+    if params.host and not everything:
+        raise Http404("no such host")
+    if params.domain:
+        domain = domain_for(request, params.domain)
+        scope = dashboard.Scope.of_domains(visible_domains(user).filter(pk=domain.pk))
+    elif everything:
+        scope = dashboard.Scope.server(params.host or "")
+    else:
+        scope = dashboard.Scope.of_domains(visible_domains(user))
+    if params.range == "24h":
+        window = dashboard.last_hours()
+        labels, series = window.labels, dashboard.hourly_series(scope, window)
+    else:
+        window = dashboard.last_hours(count=24 * 30)
+        labels, series = dashboard.daily_series(scope, dashboard.last_days(count=30))
+    return {
+        "scope": scope.name,
+        "range": params.range,
+        "domain": params.domain.lower() if params.domain else None,
+        "host": params.host or None,
+        "totals": dashboard.totals(scope, window),
+        "labels": labels,
+        "series": series,
+        "logs_last_read": logs_last_read(),
     }

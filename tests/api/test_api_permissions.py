@@ -128,6 +128,7 @@ ROUTES: dict[str, Route] = {
     "deploy": ("POST", "domains/{d}/deploy", NONE, change()),
     "deploys": ("GET", "domains/{d}/deploys", NONE, read()),
     "unused": ("GET", "reports/unused?domain={d}", NONE, read()),
+    "stats": ("GET", "stats?domain={d}", NONE, read()),
 }
 # Routes without a domain in their path, checked in their own tests below.
 UNSCOPED = {"/api/v1/me", "/api/v1/domains", "/api/v1/resolve", "/api/v1/reports/unused",
@@ -225,6 +226,11 @@ def test_resolve_and_unused_show_only_the_tokens_domains(
     assert {row["domain"] for row in unused["results"]} <= {n for n in targets if who(asker, n).sees}
     me = client.get("me").json()
     assert me["username"] == person and me["read_only"] == bool(options.get("read_only"))
+    # the whole server's numbers only for those who read every domain with a token for all of them
+    whole = person in ("alice", "carol") and "domains" not in options
+    stats = client.get("stats")
+    assert stats.status_code == 200 and stats.json()["scope"] == ("server" if whole else "domains")
+    assert client.get("stats", host="mx1").status_code == (200 if whole else 404)
 
 
 def test_a_deploy_of_another_domain_is_not_found(targets: dict[str, Target], everyone: dict[str, User]) -> None:
