@@ -25,7 +25,7 @@ from aliasdesk.api.schemas import (
     answers,
 )
 from aliasdesk.deploys import nodes
-from aliasdesk.deploys.engine import DeployResult, deploy_domain
+from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
 
 router = Router(tags=["deploys"])
@@ -35,18 +35,6 @@ PAGE_SIZE = 20
 
 class PageParams(Schema):
     page: int = Field(1, ge=1, le=1_000_000)
-
-
-def _result(result: DeployResult) -> dict[str, Any]:
-    return {
-        "domain": result.domain,
-        "status": result.status,
-        "message": result.message,
-        "deploy_id": result.deploy_id,
-        "method": result.method,
-        "findings": [f.to_dict() for f in result.findings],
-        "timings": result.timings,
-    }
 
 
 @router.get(
@@ -78,10 +66,10 @@ def deploy(request: HttpRequest, name: str, payload: DeployIn | None = None) -> 
     force = bool(payload and payload.force)
     result = deploy_domain(domain, user=user_of(request), force=force, background=True)
     if result.status == Deploy.Status.QUEUED:
-        return 202, _result(result)
+        return 202, result.to_dict()
     if not result.ok:
-        return 409, {"detail": f"{domain.name}: deploy failed: {result.message}", "deploy": _result(result)}
-    return 200, _result(result)
+        return 409, {"detail": f"{domain.name}: deploy failed: {result.message}", "deploy": result.to_dict()}
+    return 200, result.to_dict()
 
 
 def _deploy_out(deploy: Deploy) -> dict[str, Any]:

@@ -71,6 +71,21 @@ class DeployResult:
     def ok(self) -> bool:
         return self.status in {Deploy.Status.OK, Deploy.Status.NOOP, Deploy.Status.QUEUED, "dry-run"}
 
+    def to_dict(self) -> dict[str, object]:
+        """The result as `deploy --json` prints it and the API answers it."""
+        return {
+            "domain": self.domain,
+            "status": self.status,
+            "message": self.message,
+            "deploy_id": self.deploy_id,
+            "method": self.method,  # "patch" or "full" for an installed map, "" otherwise
+            "why_full": self.why_full,  # why a change of a few rows was built whole
+            "drift": self.drift,  # the map on disk was edited by hand since the last deploy
+            "findings": [f.to_dict() for f in self.findings],
+            "diff": self.diff,
+            "timings": self.timings,
+        }
+
 
 def postmap_config() -> pm.Postmap:
     """postmap as configured. On a host without /etc/postfix/main.cf (a workstation, a

@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 raise CommandError(f"no such domain: {', '.join(missing)}")
             results = [deploy_domain(domains[n.lower()], **kwargs) for n in names]
         if options["json"]:
-            self.stdout.write(json.dumps([_as_dict(r) for r in results], indent=2))
+            self.stdout.write(json.dumps([r.to_dict() for r in results], indent=2))
         else:
             for result in results:
                 self._print(result, options["dry_run"], len(results) == 1 or result.status != "noop")
@@ -63,18 +63,3 @@ class Command(BaseCommand):
             self.stdout.write(f"{result.domain}: {result.message}{extra}")
         elif not result.ok and result.diff:
             self.stderr.write(result.diff)
-
-
-def _as_dict(result: DeployResult) -> dict[str, Any]:
-    return {
-        "domain": result.domain,
-        "status": result.status,
-        "message": result.message,
-        "deploy_id": result.deploy_id,
-        "method": result.method,  # "patch" or "full" for an installed map, "" otherwise
-        "why_full": result.why_full,  # why a change of a few rows was built whole
-        "drift": result.drift,  # the map on disk was edited by hand since the last deploy
-        "findings": [f.to_dict() for f in result.findings],
-        "diff": result.diff,
-        "timings": result.timings,
-    }
