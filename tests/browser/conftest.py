@@ -38,6 +38,14 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct-horse-battery-9"
 TIMEOUT_MS = 5000
+# Every browser test module: ``pytestmark = BROWSER_TEST``. Its own database transactions (the
+# live server is another thread), one xdist worker for all (one chromium), and quiet about
+# the static root that the finders make unnecessary.
+BROWSER_TEST = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
+]
 
 
 @pytest.fixture(scope="package")

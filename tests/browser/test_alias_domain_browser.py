@@ -10,16 +10,12 @@ import pytest
 
 from aliasdesk.aliases import services
 from aliasdesk.aliases.models import Domain
-from tests.browser.conftest import UI, Desk
+from tests.browser.conftest import BROWSER_TEST, UI, Desk
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
-]
+pytestmark = BROWSER_TEST
 
 NOTES_SHOTS = Path("/work/notes/shots")
 

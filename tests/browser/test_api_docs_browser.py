@@ -9,17 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import UI, Desk
+from tests.browser.conftest import BROWSER_TEST, UI, Desk
 from tests.browser.test_csp_browser import LISTEN
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
-]
+pytestmark = BROWSER_TEST
 
 
 def test_the_api_documents_load_from_this_server_under_the_csp(ui: UI, desk: Desk, live_server: Any) -> None:

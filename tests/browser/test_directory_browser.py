@@ -11,16 +11,12 @@ import pytest
 from aliasdesk.accounts.models import User
 from aliasdesk.accounts.services import add_user
 from tests.accounts.slapd import Slapd, pki, slapd  # noqa: F401  (fixtures)
-from tests.browser.conftest import PASSWORD, UI
+from tests.browser.conftest import BROWSER_TEST, PASSWORD, UI
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
-]
+pytestmark = BROWSER_TEST
 
 
 def form_sign_in(ui: UI, name: str, password: str) -> None:

@@ -9,17 +9,13 @@ import pytest
 from aliasdesk.aliases import services
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.engine import deploy_domain
-from tests.browser.conftest import UI, Desk
+from tests.browser.conftest import BROWSER_TEST, UI, Desk
 from tests.conftest import require_postmap
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
-]
+pytestmark = BROWSER_TEST
 
 
 def test_admin_sets_limits_and_sees_the_warning_below_use(ui: UI, desk: Desk):

@@ -6,16 +6,12 @@ from __future__ import annotations
 import pytest
 
 from aliasdesk.api import tokens
-from tests.browser.conftest import UI, Desk
+from tests.browser.conftest import BROWSER_TEST, UI, Desk
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
-]
+pytestmark = BROWSER_TEST
 
 
 def test_make_see_once_and_revoke_a_token(ui: UI, desk: Desk):

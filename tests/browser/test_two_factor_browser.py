@@ -13,16 +13,12 @@ import pytest
 from aliasdesk.accounts import twofactor
 from aliasdesk.accounts.models import SecurityEvent
 from tests.accounts.conftest import current_code
-from tests.browser.conftest import PASSWORD, UI, Desk
+from tests.browser.conftest import BROWSER_TEST, PASSWORD, UI, Desk
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
-]
+pytestmark = BROWSER_TEST
 
 
 def code_for(secret_text: str, steps_ahead: int = 0) -> str:

@@ -12,17 +12,13 @@ from aliasdesk.aliases import services
 from aliasdesk.webhooks import signing
 from aliasdesk.webhooks.models import Attempt, Delivery, Hook
 from aliasdesk.webhooks.worker import send_due
-from tests.browser.conftest import UI, Desk
+from tests.browser.conftest import BROWSER_TEST, UI, Desk
 from tests.webhooks.conftest import Receiver, receiver  # noqa: F401
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 expect = playwright_api.expect
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.xdist_group("browser"),
-    pytest.mark.filterwarnings("ignore:No directory at:UserWarning"),
-]
+pytestmark = BROWSER_TEST
 
 
 def test_admin_adds_a_webhook_and_follows_its_deliveries(ui: UI, desk: Desk, receiver: Receiver):  # noqa: F811
