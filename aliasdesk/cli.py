@@ -15,6 +15,57 @@ from aliasdesk import datadir
 DASHED = {"postfix-config": "postfix_config"}
 
 
+def print_help() -> None:
+    """aliasdesk's commands by group, each with its one-line purpose."""
+    from django.core.management import get_commands, load_command_class
+
+    from aliasdesk.commands import CATALOGUE, SUMMARIES
+
+    known = get_commands()
+    out = ["Usage: aliasdesk COMMAND [options]   (aliasdesk COMMAND --help: its options and an example)", ""]
+    for group, commands in CATALOGUE:
+        out.append(f"{group}:")
+        for name, _ in commands:
+            module = DASHED.get(name, name)
+            if name in SUMMARIES:
+                text = SUMMARIES[name]
+            elif module in known:
+                text = str(load_command_class(known[module], module).help).split("\n")[0]
+            else:
+                continue
+            out.append(f"  {name:<15} {text}")
+        out.append("")
+    out.append("Django's other commands still run (aliasdesk showmigrations, …) but are not listed here.")
+    print("\n".join(out))
+
+
+def _with_examples() -> None:
+    """Every command's --help ends with an example (aliasdesk.commands)."""
+    from argparse import RawDescriptionHelpFormatter
+
+    from django.core.management.base import BaseCommand, DjangoHelpFormatter
+
+    from aliasdesk.commands import epilog
+
+    class Formatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
+        pass
+
+    if getattr(BaseCommand.create_parser, "aliasdesk_examples", False):
+        return  # once per process
+    plain = BaseCommand.create_parser
+
+    def create_parser(self: BaseCommand, prog_name: str, subcommand: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        name = {v: k for k, v in DASHED.items()}.get(subcommand, subcommand)
+        text = epilog(name)
+        if text:
+            kwargs.setdefault("epilog", text)
+            kwargs.setdefault("formatter_class", Formatter)
+        return plain(self, prog_name, subcommand, **kwargs)
+
+    create_parser.aliasdesk_examples = True  # type: ignore[attr-defined]
+    BaseCommand.create_parser = create_parser  # type: ignore[method-assign]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "logstats":
@@ -26,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    if not args or args in (["help"], ["--help"], ["-h"]):
+        import django
+
+        django.setup()
+        print_help()
+        return 0
+    _with_examples()
     if args and args[0] in DASHED:
         args[0] = DASHED[args[0]]
     try:
