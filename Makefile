@@ -19,9 +19,11 @@ install: $(STAMP)
 debian-deps:
 	bash scripts/debian-deps.sh
 
+PORT ?= 8000
+
 demo: install
 	$(BIN)/aliasdesk migrate --verbosity 0
-	$(BIN)/aliasdesk demo --bind 127.0.0.1:8000
+	$(BIN)/aliasdesk demo --bind 127.0.0.1:$(PORT)
 
 test: debian-deps install
 	$(BIN)/pytest -n 2 --dist loadgroup tests

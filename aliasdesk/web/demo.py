@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -47,8 +48,21 @@ def _aliases(domain: str, count: int, rng: random.Random) -> list[Entry]:
 
 
 @transaction.atomic
-def load_demo_data() -> list[tuple[str, str, str]]:
-    """Create the demo domains and users (once); returns (login, password, role) to print."""
+@dataclass(frozen=True)
+class DemoLogin:
+    name: str
+    password: str
+    role: str
+    domains: list[str]  # granted ones; admins and auditors see every domain
+
+    @property
+    def covers(self) -> str:
+        return "every domain" if not self.domains else ", ".join(self.domains)
+
+
+def load_demo_data() -> tuple[list[DemoLogin], bool]:
+    """Create the demo domains and users (once); returns the logins to print and whether the
+    domains were made just now (a second run leaves what is there as it is)."""
     rng = random.Random(7)
     sizes = {
         "example.com": 1200,
@@ -57,7 +71,8 @@ def load_demo_data() -> list[tuple[str, str, str]]:
         "lists.example.net": 150,
         "bücher.example": 40,
     }
-    if not Domain.objects.exists():
+    fresh = not Domain.objects.exists()
+    if fresh:
         for name, size in sizes.items():
             domain = create_domain(name)
             domain.header = (
@@ -70,6 +85,6 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     for name, role, domains, password in DEMO_USERS:
         if not User.objects.filter(username=name).exists():
             add_user(name, role, domains=domains, password=password)
-        logins.append((name, password, role))
+        logins.append(DemoLogin(name, password, role, domains))
     load_demo_traffic(settings.DATA_DIR)
-    return logins
+    return logins, fresh

@@ -1,13 +1,21 @@
-"""aliasdesk demo [--bind 127.0.0.1:8000]: demo data, then serve, printing the logins."""
+"""aliasdesk demo [--bind 127.0.0.1:8000] [--no-serve]: demo data, then serve, printing the logins.
+
+The first run makes the data and deploys it; a later run on the same database leaves the
+data and its deploys as they are (changes made in the demo stay undeployed until someone
+deploys them) and says so.
+"""
 
 from __future__ import annotations
 
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db.models import F
 
+from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.engine import deploy_all
 from aliasdesk.web.demo import load_demo_data
 from aliasdesk.web.management.commands.serve import exec_gunicorn
@@ -22,12 +30,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0)
-        logins = load_demo_data()
-        failed = [r for r in deploy_all() if not r.ok]
-        for result in failed:
-            self.stderr.write(f"demo deploy of {result.domain} failed: {result.message}")
-        self.stdout.write(f"aliasdesk demo on http://{options['bind']}/ — logins:")
-        for name, password, role in logins:
-            self.stdout.write(f"  {name:<10} {password:<20} ({role})")
+        logins, fresh = load_demo_data()
+        if fresh:
+            for result in deploy_all():
+                if not result.ok:
+                    self.stderr.write(f"demo deploy of {result.domain} failed: {result.message}")
+        else:
+            pending = Domain.objects.filter(deleted_at__isnull=True).exclude(serial=F("deployed_serial")).count()
+            note = f"; {pending} domain(s) have changes not deployed (their deploy page, or `aliasdesk deploy --all`)"
+            self.stdout.write(f"the demo data was there already: left as it is{note if pending else ''}")
+        where = f"aliasdesk demo on http://{options['bind']}/" if not options["no_serve"] else "demo data ready"
+        self.stdout.write(f"{where} — logins:")
+        for login in logins:
+            self.stdout.write(f"  {login.name:<10} {login.password:<20} {login.role:<8} {login.covers}")
+        self.stdout.write(f"data and maps: {settings.DATA_DIR} (maps in {settings.MAP_DIR})")
         if not options["no_serve"]:
             exec_gunicorn(options["bind"], 2)
