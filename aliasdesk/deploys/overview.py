@@ -30,3 +30,13 @@ def with_deploy_state(domains: QuerySet[Domain]) -> list[Domain]:
         domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
         domain.drift = edited_by_hand(domain, deploy.finished_at if deploy else None)  # type: ignore[attr-defined]
     return listed
+
+
+def postmap_missing() -> str:
+    """Why this host cannot deploy (postmap absent), "" when it can or when agents deploy."""
+    from django.conf import settings
+
+    from aliasdesk.deploys.nodes import agent_mode
+    from aliasdesk.postfix.maps.postmap import missing_program
+
+    return "" if agent_mode() else missing_program(settings.POSTMAP)

@@ -22,6 +22,7 @@ from aliasdesk.aliases.services import AliasError
 from aliasdesk.deploys import nodes
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
+from aliasdesk.deploys.overview import postmap_missing
 
 DIFF_LINES = 5000
 TIMING_STEPS = ("render", "write", "validate", "postmap", "verify", "diff", "total")
@@ -59,6 +60,7 @@ def _preview_context(request: HttpRequest, domain: Domain, **extra: Any) -> dict
         can_import=can_administer(current_user(request)),
         drift=preview.drift,
         on_nodes=nodes.domain_on_nodes(domain) if nodes.agent_mode() else [],
+        postmap_missing=postmap_missing(),
         **extra,
     )
 

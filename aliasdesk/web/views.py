@@ -13,7 +13,7 @@ from aliasdesk.accounts.models import User
 from aliasdesk.aliases.access import visible_domains
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.search import alias_counts_many
-from aliasdesk.deploys.overview import with_deploy_state
+from aliasdesk.deploys.overview import postmap_missing, with_deploy_state
 from aliasdesk.web.audit import KINDS, AuditFilter, audit_page, decode_cursor
 
 
@@ -26,7 +26,8 @@ def domain_list(request: HttpRequest) -> HttpResponse:
     for domain in domains:
         domain.n_enabled = counts[domain.pk]["enabled"]  # type: ignore[attr-defined]
         domain.n_disabled = counts[domain.pk]["disabled"]  # type: ignore[attr-defined]
-    return render(request, "aliases/domain_list.html", {"domains": domains, "nav": "domains"})
+    context = {"domains": domains, "nav": "domains", "postmap_missing": postmap_missing()}
+    return render(request, "aliases/domain_list.html", context)
 
 
 @login_required

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -212,6 +213,17 @@ def run_reload(command: str, timeout: float = 120) -> str:
     if proc.returncode != 0:
         return f"reload command failed (exit {proc.returncode}): {text}"
     return text
+
+
+def missing_program(program: str) -> str:
+    """Why ``program`` (postmap as configured) cannot run here, or "" when it can."""
+    found = shutil.which(program) or (shutil.which(program, path="/usr/sbin:/sbin") if "/" not in program else None)
+    if found:
+        return ""
+    return (
+        f"postmap ({program}) is not installed on this host, so nothing can be deployed here: install "
+        "Postfix (Debian: apt install postfix), or set ALIASDESK_POSTMAP to where postmap is"
+    )
 
 
 def standin_config(data_dir: str | Path) -> str:
