@@ -33,7 +33,7 @@ from django.utils import timezone
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.deploys import nodes
 from aliasdesk.deploys.engine import INTERRUPTED, DeployResult, MapDeploy, save_outcome
-from aliasdesk.deploys.models import Deploy, Node
+from aliasdesk.deploys.models import Deploy, Node, NodeMap
 from aliasdesk.deploys.signals import agent_round
 
 EXPIRY_EVERY = 60.0  # seconds between looks for expired aliases
@@ -100,17 +100,32 @@ class Agent:
         Node.objects.filter(pk=node.pk).update(last_seen=seen, agent=self.me, first_seen=node.first_seen or seen)
         if created or node.first_seen is None:
             self.adopt()
+        else:
+            self.catch_up()
 
     def adopt(self) -> None:
         """A node that reports for the first time takes the deploys that waited for any node,
-        and queues the maps it carries that were deployed before it joined (catching up)."""
+        and catches up on the maps it carries."""
         Deploy.objects.filter(node="", status=Deploy.Status.QUEUED, claimed_by="").update(node=self.node)
-        for domain in Domain.objects.filter(deleted_at__isnull=True).order_by("name"):
-            if not nodes.carries(self.node, domain) or not domain.deploys.exclude(node=self.node).exists():
-                continue
-            if domain.node_maps.filter(node__name=self.node).exists():
-                continue
-            nodes.queue_deploy(domain, nodes=[self.node])
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        """Queue the maps this node carries that were deployed or queued for other nodes and
+        never for it: those deployed before it joined, and one queued at the moment it joined
+        (the deploy's list of nodes was read just before this node's row existed). Asked at
+        every heartbeat, in one query; a map this node ever had a deploy of is left alone."""
+        others = Deploy.objects.exclude(node=self.node).values("domain_id")
+        mine = Deploy.objects.filter(node=self.node).values("domain_id")
+        installed = NodeMap.objects.filter(node__name=self.node).values("domain_id")
+        missing = (
+            Domain.objects.filter(deleted_at__isnull=True, pk__in=others)
+            .exclude(pk__in=mine)
+            .exclude(pk__in=installed)
+            .order_by("name")
+        )
+        for domain in missing:
+            if nodes.carries(self.node, domain):
+                nodes.queue_deploy(domain, nodes=[self.node])
 
     def recover(self) -> None:
         """Deploys of this node left by an agent that is gone: a claim is released; a running

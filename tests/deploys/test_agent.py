@@ -132,6 +132,24 @@ def test_a_new_node_catches_up_on_maps_deployed_before_it_joined(map_dir, tmp_pa
     assert [(n.node, n.state) for n in domain_on_nodes(domain)] == [("mx1", "current"), ("mx2", "current")]
 
 
+def test_a_node_that_joined_while_a_deploy_was_queued_for_the_others_catches_up(map_dir):
+    """The deploy read its list of nodes just before mx2's row existed, and mx2's first report
+    came before that deploy was written: mx2's next report queues the map for it."""
+    from aliasdesk.deploys.nodes import queue_deploy
+
+    domain = make_domain(map_dir)
+    agent("mx1").heartbeat(force=True)
+    mx2 = agent("mx2")
+    mx2.heartbeat(force=True)  # first report: nothing to adopt yet
+    Deploy.objects.filter(node="mx2").delete()
+    queue_deploy(domain, nodes=["mx1"])  # the list read before mx2 joined
+    assert not Deploy.objects.filter(node="mx2").exists()
+    mx2.heartbeat(force=True)
+    assert Deploy.objects.filter(node="mx2", status="queued").count() == 1
+    mx2.heartbeat(force=True)  # once only
+    assert Deploy.objects.filter(node="mx2").count() == 1
+
+
 def test_a_domain_is_deployed_only_when_every_carrier_has_it(map_dir):
     domain = make_domain(map_dir, nodes=["mx1", "mx2"])
     deploy_domain(domain)
