@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer
 from aliasdesk.accounts.current import current_user
-from aliasdesk.aliases import paste_input, services
+from aliasdesk.aliases import grid_view, paste_input, services
 from aliasdesk.aliases.access import can_edit, get_domain_for_user, visible_domains
 from aliasdesk.aliases.aliasdomains import generated_lines
 from aliasdesk.aliases.limits import warnings_for
@@ -68,6 +68,10 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
         params=params,
         is_admin=can_administer(current_user(request)),
         text_entries=map_text_entries(domain),
+        # the download menu's "this view" (templates/reports/_alias_downloads.html)
+        is_view=grid_view.narrows(query),
+        view_label=", ".join(grid_view.describe(query)),
+        view_query=grid_view.query_string(query),
     )
 
 

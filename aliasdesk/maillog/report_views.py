@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -85,6 +86,8 @@ def unused_aliases(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
         "domain_names": list(visible.order_by("name").values_list("name", flat=True)),
         "page": page,
         "params": params,
+        # the download menu's links (aliasdesk/web/reports): the same days and domain
+        "download_query": urlencode(params),
         "last_read": logs_last_read(),
         "since": unused_since(days),
     }

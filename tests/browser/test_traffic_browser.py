@@ -121,11 +121,13 @@ def test_the_unused_report_lists_silent_aliases_and_downloads_them(ui: UI, traff
     fits(ui)
     ui.shot("unused-aliases")
 
+    ui.page.locator(".toolbar .downloads summary").click()
     with ui.page.expect_download() as download:
-        ui.page.get_by_role("button", name="Download CSV").click()
-    lines = download.value.path().read_text(encoding="utf-8").splitlines()
-    assert lines[0] == "address,domain,destinations,created,last_seen"
+        ui.page.locator(".downloads a[data-format='csv']").click()
+    lines = download.value.path().read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0] == "Domain,Address,Destinations,Created,Last seen"
     assert len(lines) == 5
+    ui.page.locator(".toolbar .downloads summary").click()  # the menu closes again
 
     ui.page.get_by_role("link", name="jobs@example.com").click()
     expect(ui.page).to_have_url(re.compile(r"/domains/example.com/\?q=jobs%40example.com$"))

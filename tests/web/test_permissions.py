@@ -276,6 +276,14 @@ RULES: dict[str, Rule] = {
     "unused-aliases": Rule(fixed(200), read_post(fixed(200))),
     # Prometheus: no session; the test client comes from 127.0.0.1, which METRICS_ALLOW lets in
     "metrics": Rule(fixed(200), read_post(fixed(200))),
+    # downloads (aliasdesk/web/reports): a domain's, for those who see it; the audit report, for
+    # admins and auditors; the reports across domains, for everyone (their visible domains only)
+    **{f"{report}-{fmt}": Rule(domain_page, fixed(405))
+       for report in ("aliases", "deploys") for fmt in ("csv", "xlsx", "ods", "print")},
+    "aliases-report-csv": Rule(domain_page, fixed(405)),
+    **{f"audit-{fmt}": Rule(everything_page, fixed(405)) for fmt in ("csv", "xlsx", "ods", "print")},
+    **{f"{report}-{fmt}": Rule(fixed(200), fixed(405))
+       for report in ("summary", "expiring", "unused") for fmt in ("csv", "xlsx", "ods", "print")},
 }
 
 # Reachable without signing in; everything else sends anonymous visitors to /login/.

@@ -1,4 +1,10 @@
-"""aliasdesk serve [--bind HOST:PORT] [--workers N]: the web service under gunicorn."""
+"""aliasdesk serve [--bind HOST:PORT] [--workers N] [--threads N]: the web service under gunicorn.
+
+Workers are gthread workers: a worker's main thread keeps telling gunicorn it is alive while
+its threads serve, so a long download (a 500,000-alias XLSX, a year of audit log) runs to its
+end instead of being killed at the worker timeout, which a sync worker applies to each whole
+request. The timeout still catches a worker that hangs.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,11 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+THREADS = 4
+TIMEOUT = 30
 
-def exec_gunicorn(bind: str, workers: int) -> None:
+
+def exec_gunicorn(bind: str, workers: int, threads: int = THREADS) -> None:
     """Replace this process with gunicorn serving aliasdesk (static files through whitenoise)."""
     call_command("collectstatic", interactive=False, verbosity=0)
     args = [
@@ -23,6 +32,12 @@ def exec_gunicorn(bind: str, workers: int) -> None:
         bind,
         "--workers",
         str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        str(TIMEOUT),
         "--access-logfile",
         "-",
         "--forwarded-allow-ips",
@@ -38,6 +53,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000")
         parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--threads", type=int, default=THREADS, help="threads per worker (gthread)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        exec_gunicorn(options["bind"], options["workers"])
+        exec_gunicorn(options["bind"], options["workers"], options["threads"])

@@ -1,0 +1,35 @@
+"""The grid's current view (search, filter, "no mail for N days", order) in words and as a
+query string: the domain page's "this view" downloads carry it, the report's head says it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aliasdesk.aliases.search import FILTERS, AliasQuery
+
+
+def narrows(query: AliasQuery) -> bool:
+    """The view shows fewer aliases than the domain has (its order alone changes nothing)."""
+    return bool(query.q or query.filter != "all" or query.unused)
+
+
+def describe(query: AliasQuery) -> list[str]:
+    notes = []
+    if query.q:
+        notes.append(f"search “{query.q}”")
+    if query.filter != "all":
+        notes.append(FILTERS[query.filter].lower())
+    if query.unused:
+        notes.append(f"no mail for {query.unused} days")
+    return notes
+
+
+def query_string(query: AliasQuery) -> str:
+    """The view as URL parameters ("" for every live alias in file order)."""
+    given = {
+        "q": query.q,
+        "show": "" if query.filter == "all" else query.filter,
+        "unused": str(query.unused or ""),
+        "order": "" if query.order == "file" else query.order,
+    }
+    return urlencode({k: v for k, v in given.items() if v})

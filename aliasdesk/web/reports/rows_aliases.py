@@ -1,0 +1,149 @@
+"""Reports on aliases: a domain's aliases (all, or the grid's current view), those expiring,
+those without mail, and one line per domain. Each is one function that builds a Report
+whose rows are read lazily, in batches, when a format writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Max, QuerySet, Sum
+from django.utils import timezone
+
+from aliasdesk.aliases.alias_csv import in_batches
+from aliasdesk.aliases.grid_view import describe
+from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.search import AliasQuery, alias_counts_many, search_aliases
+from aliasdesk.deploys.overview import with_deploy_state
+from aliasdesk.maillog.models import AliasDay, AliasUsage
+from aliasdesk.maillog.report_views import unused_aliases_in
+from aliasdesk.maillog.traffic import TRAFFIC_DAYS, traffic_for
+from aliasdesk.web.reports.formats import Cell, Report
+
+ON_OFF = {True: "on", False: "off"}
+ALIAS_COLUMNS = (
+    "Address", "Destinations", "On/off", "Comment", "Valid until", "Last change", "Changed by",
+    f"Mail received, {TRAFFIC_DAYS} days", "Last seen",
+)
+ALIAS_WIDTHS = (36, 48, 7, 30, 12, 20, 14, 12, 20)
+ALIAS_FIELDS = ("key", "destinations", "enabled", "comment", "valid_until", "updated_at", "updated_by__username")
+
+
+def view_rows(domain: Domain, query: AliasQuery | None) -> tuple[QuerySet[Alias], bool]:
+    """The aliases of the view, and whether they can be read in id order by keyset."""
+    if query is None:
+        return Alias.objects.filter(domain=domain, deleted_at__isnull=True), True
+    return search_aliases(domain, query, dense=True), not query.words and query.order == "file"
+
+
+def alias_report(domain: Domain, query: AliasQuery | None = None) -> Report:
+    """Every live alias of the domain in file order, or the grid's view (``query``), with
+    its mail of the last TRAFFIC_DAYS days and the last time the logs showed any."""
+    rows, keyset = view_rows(domain, query)
+    notes = describe(query) if query is not None else []
+
+    def lines() -> Iterator[tuple[Cell, ...]]:
+        for batch in in_batches(rows, ALIAS_FIELDS, keyset=keyset, size=2000):
+            traffic = traffic_for(row[0] for row in batch)
+            for pk, key, destinations, enabled, comment, valid_until, updated, by in batch:
+                mail = traffic[pk]
+                yield (key, destinations, ON_OFF[bool(enabled)], comment, valid_until, updated, by,
+                       mail.received, mail.last_seen or "never")
+
+    scope = domain.name
+    return Report("Aliases", scope, ALIAS_COLUMNS, lines(), f"aliases-{domain.name}",
+                  notes=notes or ["every live alias"], widths=ALIAS_WIDTHS)
+
+
+EXPIRING_COLUMNS = ("Domain", "Address", "Destinations", "On/off", "Valid until", "Days left", "Comment")
+
+
+def expiring_report(domains: QuerySet[Domain], days: int, scope: str) -> Report:
+    """Live aliases whose valid-until date comes within ``days`` days (or has passed and the
+    alias still waits for a deploy to switch it off), soonest first."""
+    today = timezone.localdate()
+    rows = (
+        Alias.objects.filter(domain__in=domains, deleted_at__isnull=True, valid_until__lte=today + timedelta(days=days))
+        .order_by("valid_until", "domain__name", "key_folded")
+        .values_list("domain__name", "key", "destinations", "enabled", "valid_until", "comment")
+    )
+
+    def lines() -> Iterator[tuple[Cell, ...]]:
+        for name, key, destinations, enabled, valid_until, comment in rows.iterator(chunk_size=2000):
+            left = (valid_until - today).days if valid_until else None
+            yield name, key, destinations, ON_OFF[bool(enabled)], valid_until, left, comment
+
+    return Report("Expiring aliases", scope, EXPIRING_COLUMNS, lines(), f"expiring-{scope}-{days}d",
+                  notes=[f"valid until {today + timedelta(days=days):%Y-%m-%d} or earlier"],
+                  widths=(20, 36, 44, 7, 12, 9, 30))
+
+
+UNUSED_COLUMNS = ("Domain", "Address", "Destinations", "Created", "Last seen")
+
+
+def unused_report(domains: QuerySet[Domain], days: int, scope: str) -> Report:
+    """Aliases switched on for over ``days`` days with no mail logged in that time
+    (the unused page's list, maillog/report_views.py)."""
+    rows = unused_aliases_in(domains, days).values_list(
+        "domain__name", "key", "destinations", "created_at", "usage__last_seen"
+    )
+
+    def lines() -> Iterator[tuple[Cell, ...]]:
+        for name, key, destinations, created, last_seen in rows.iterator(chunk_size=2000):
+            yield name, key, destinations, created, last_seen or "never"
+
+    return Report("Unused aliases", scope, UNUSED_COLUMNS, lines(), f"unused-{scope}-{days}d",
+                  notes=[f"switched on, no mail in the logs for {days} days"], widths=(20, 36, 48, 20, 20))
+
+
+SUMMARY_COLUMNS = (
+    "Domain", "Alias domain of", "Aliases on", "Off", "In trash", "Expiring", "Map", "State",
+    "Last deploy", "Last deploy outcome", f"Mail received, {TRAFFIC_DAYS} days", "Last seen",
+)
+
+
+def _state(domain: Any) -> str:
+    state = "edited by hand; " if domain.drift else ""
+    if domain.pending is None:
+        return state + "not deployed yet"
+    if domain.pending:
+        return state + f"{domain.pending} change{'s' if domain.pending != 1 else ''} not deployed"
+    return state + "deployed"
+
+
+def _traffic_by_domain(ids: list[int], since: date) -> dict[int, tuple[int, Any]]:
+    """Mail received since ``since`` and the last time any was seen, per domain: two grouped queries."""
+    received = dict(
+        AliasDay.objects.filter(alias__domain_id__in=ids, day__gte=since)
+        .values("alias__domain_id").annotate(n=Sum("received")).order_by().values_list("alias__domain_id", "n")
+    )
+    seen = dict(
+        AliasUsage.objects.filter(alias__domain_id__in=ids)
+        .values("alias__domain_id").annotate(last=Max("last_seen")).order_by().values_list("alias__domain_id", "last")
+    )
+    return {pk: (int(received.get(pk) or 0), seen.get(pk)) for pk in ids}
+
+
+def summary_report(domains: QuerySet[Domain], scope: str) -> Report:
+    """One line per domain: aliases on and off, deployed or not, the last deploy, its mail."""
+
+    def lines() -> Iterator[tuple[Cell, ...]]:
+        listed = with_deploy_state(domains.select_related("alias_of").order_by("name"))
+        for start in range(0, len(listed), 200):
+            part = listed[start : start + 200]
+            counts = alias_counts_many([(d.pk, d.created_at, d.serial) for d in part])
+            mail = _traffic_by_domain([d.pk for d in part], timezone.localdate() - timedelta(days=TRAFFIC_DAYS - 1))
+            for d in part:
+                n, last = counts[d.pk], d.last_deploy  # type: ignore[attr-defined]
+                yield (
+                    d.name, d.alias_of.name if d.alias_of else "", n["enabled"], n["disabled"], n["deleted"],
+                    n["expiring"], f"{d.map_type}:{d.map_path}", _state(d),
+                    last.created_at if last else "never", last.get_status_display() if last else "",
+                    mail[d.pk][0], mail[d.pk][1] or "never",
+                )
+
+    return Report("Domains", scope, SUMMARY_COLUMNS, lines(), f"domains-{scope}",
+                  widths=(24, 18, 10, 8, 8, 8, 40, 24, 20, 14, 12, 20))
+
