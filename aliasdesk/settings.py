@@ -304,6 +304,8 @@ MAX_PASTE_BYTES = envint("MAX_PASTE_BYTES", 20 * 1024 * 1024)
 # The form's other fields, and the CR that browsers send before every LF of a textarea.
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_PASTE_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # larger uploads go to a temporary file
+# Bulk files (a map, CSV or XLSX) uploaded for a preview on a domain's "Upload" page.
+MAX_UPLOAD_BYTES = envint("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000  # bulk actions post up to 1000 ids
 
 LOGIN_URL = "/login/"

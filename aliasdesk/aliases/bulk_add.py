@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from aliasdesk.accounts.models import User
-from aliasdesk.aliases.importer import bulk_insert_aliases
+from aliasdesk.aliases.bulk_insert import bulk_insert_aliases
 from aliasdesk.aliases.limits import LimitExceeded, check_destinations, check_room, limits_of
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import KeyNotAllowed, Owners, authorize_key, claim_mail_domains, require_editor
@@ -84,15 +84,28 @@ def clean_new_aliases(domain: Domain, items: list[NewAlias]) -> tuple[list[Clean
 
 
 @transaction.atomic
-def add_aliases(domain: Domain, items: list[NewAlias], *, user: User | None, reason: str = "added in bulk") -> Added:
-    """Add ``items`` to the domain: all of them, or none (BulkRefused lists every problem)."""
+def add_aliases(
+    domain: Domain,
+    items: list[NewAlias],
+    *,
+    user: User | None,
+    reason: str = "added in bulk",
+    lines: list[int] | None = None,
+    what: str = "the request adds",
+) -> Added:
+    """Add ``items`` to the domain: all of them, or none (BulkRefused lists every problem).
+
+    ``lines``: where each item was written (a paste's line numbers), for the messages about
+    repeated keys; ``what`` names the whole in the message about the domain's room.
+    """
     require_editor(user, domain)
     if not items:
         raise BulkRefused([ItemProblem(-1, "", "nothing to add: give at least one alias")])
     if len(items) > MAX_ITEMS:
         raise BulkRefused([ItemProblem(-1, "", f"at most {MAX_ITEMS:,} aliases in one request")])
     clean, problems = clean_new_aliases(domain, items)
-    indexes = [i for i in range(len(items)) if not any(p.index == i for p in problems)] if problems else None
+    bad = {p.index for p in problems}
+    indexes = [i for i in range(len(items)) if i not in bad] if problems else None
     # Locks the domain row first, as create_alias does: adds to one domain serialize.
     serial = bump_serial(domain, user=user, rows=True)
     limits = limits_of(domain, lock=True)
@@ -114,10 +127,11 @@ def add_aliases(domain: Domain, items: list[NewAlias], *, user: User | None, rea
         if folded in live:
             problems.append(ItemProblem(index, "key", f"{row.key} exists already in {domain.name}"))
         elif folded in seen:
-            problems.append(ItemProblem(index, "key", f"{row.key} is item {seen[folded]} already"))
+            where = f"on line {lines[seen[folded]]}" if lines else f"item {seen[folded]}"
+            problems.append(ItemProblem(index, "key", f"{row.key} is {where} already"))
         seen.setdefault(folded, index)
     try:
-        check_room(domain, len(items), limits=limits, what="the request adds")
+        check_room(domain, len(items), limits=limits, what=what)
     except LimitExceeded as exc:
         problems.append(ItemProblem(-1, "", str(exc)))
     if problems:

@@ -10,62 +10,41 @@ its line number.
 from __future__ import annotations
 
 import hashlib
-import operator
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 
-from aliasdesk.accounts.channel import with_channel
 from aliasdesk.accounts.models import User
+from aliasdesk.aliases.bulk_files import Source, guess_format, read_source
+from aliasdesk.aliases.bulk_insert import bulk_insert_aliases as bulk_insert_aliases  # re-exported
+from aliasdesk.aliases.import_report import KINDS as KINDS  # re-exported, as the classes below
+from aliasdesk.aliases.import_report import Change as Change
+from aliasdesk.aliases.import_report import ImportRefused as ImportRefused
+from aliasdesk.aliases.import_report import ImportReport as ImportReport
+from aliasdesk.aliases.import_report import StalePreview as StalePreview
+from aliasdesk.aliases.import_writer import Writer
 from aliasdesk.aliases.limits import alias_count, destinations_problem, final_count_problem, limits_of
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import (
-    Owners,
     acts_as_admin,
     authorize_keys,
     claim_mail_domains,
     require_editor,
-    untouchable_reason,
 )
-from aliasdesk.aliases.search import indexing_in_bulk
-from aliasdesk.aliases.services import AliasError, bump_serial, create_domain, normalize_domain_name, save_change
-from aliasdesk.aliases.signals import aliases_inserted
-from aliasdesk.postfix.maps.virtual import (
-    Entry,
-    Problem,
-    decode_map_bytes,
-    join_destinations,
-    parse_virtual,
-    split_destinations,
+from aliasdesk.aliases.services import (
+    AliasError,
+    bump_serial,
+    clean_comment,
+    clean_destinations,
+    clean_key,
+    create_domain,
+    normalize_domain_name,
 )
+from aliasdesk.postfix.maps.virtual import Entry, Problem, join_destinations, split_destinations
 
 MAX_IMPORT_BYTES = 512 * 1024 * 1024
-BATCH = 5000
-
-
-class ImportRefused(AliasError):
-    """The file has errors; nothing was imported. ``problems`` lists every one."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        errors = [p for p in problems if p.severity == "error"]
-        super().__init__(f"{source}: {len(errors)} error(s), nothing imported: " + "; ".join(map(str, errors[:5])))
-        self.problems = problems
-
-
-@dataclass
-class ImportReport:
-    domain: Domain
-    created: int = 0
-    updated: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    disabled: int = 0
-    problems: list[Problem] = field(default_factory=list)
+MODES = ("add", "update", "replace")
 
 
 def read_map_source(source: str | Path) -> tuple[bytes, str]:
@@ -117,114 +96,6 @@ def prepare_entries(entries: list[Entry]) -> list[Problem]:
     return problems
 
 
-PARAMS_PER_INSERT = 10000
-
-
-def _insert_rows(cursor: Any, table: str, columns: list[str], rows: list[Any]) -> None:
-    """Insert rows in their order (their ids follow it).
-
-    SQLite runs one prepared INSERT per row fastest (executemany), and PyMySQL turns an
-    executemany into multi-row INSERTs itself; psycopg sends one statement per row, which
-    costs PostgreSQL ~25x the time: there, a few hundred rows go in each INSERT.
-    """
-    quote = connection.ops.quote_name
-    head = f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES "
-    one = f"({', '.join(['%s'] * len(columns))})"
-    if connection.vendor != "postgresql":
-        cursor.executemany(head + one, rows)
-        return
-    per = max(1, PARAMS_PER_INSERT // len(columns))
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        cursor.execute(head + ", ".join([one] * len(chunk)), [value for row in chunk for value in row])
-
-
-def _history_layout(
-    columns: list[str], reason: str, user_id: int | None, now: object
-) -> tuple[list[str], Callable[[Sequence[Any], int], Any]]:
-    """Columns of the history table, and a function that makes a history row from an alias row."""
-    history = Alias.history.model
-    special = {
-        "history_date": now,
-        "history_change_reason": with_channel(reason),
-        "history_type": "+",
-        "history_user_id": user_id,
-    }
-    consts = list(special.values())
-    # Positions in (alias row..., alias id, *consts)
-    index = {name: i for i, name in enumerate(columns)}
-    index["id"] = len(columns)
-    for offset, name in enumerate(special):
-        index[name] = len(columns) + 1 + offset
-    hist_columns, picks = [], []
-    for column in history._meta.concrete_fields:
-        if column.attname == "history_id":
-            continue
-        hist_columns.append(column.column)
-        picks.append(index[column.attname])
-    pick = operator.itemgetter(*picks)
-    return hist_columns, lambda row, alias_id: pick((*row, alias_id, *consts))
-
-
-def bulk_insert_aliases(
-    domain: Domain, entries: list[Entry], user: User | None, reason: str, serial: int | None = None
-) -> int:
-    """Insert many new aliases and their "created" history rows.
-
-    The ORM's bulk_create spends most of its time building SQL per object; one
-    parameterised INSERT run with executemany is many times faster and is the same
-    SQL on every database. Runs inside the caller's transaction, with the domain
-    row locked, so the new ids are the domain's ids above the old maximum.
-    Works in batches, so memory stays flat however large the file. The search
-    index takes the new rows in one pass at the end (see indexing_in_bulk). Each batch is
-    announced (``aliases_inserted``), as the ORM's history records are.
-    """
-    if not entries:
-        return 0
-    if serial is None:  # rows the last deploy never saw, without a change record a patch could use
-        serial = bump_serial(domain, rebuild=True)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    user_id = user.pk if user else None
-    values = {
-        "domain_id": domain.pk,
-        "valid_until": None,
-        "deleted_at": None,
-        "version": 1,
-        "serial": serial,
-        "created_at": now,
-        "updated_at": now,
-        "created_by_id": user_id,
-        "updated_by_id": user_id,
-    }
-    columns = ["key", "key_folded", "destinations", "enabled", "comment", *values]
-    fixed = tuple(values.values())
-    hist_columns, history_row = _history_layout(columns, reason, user_id, now)
-    quote = connection.ops.quote_name
-    max_sql = f"SELECT MAX(id) FROM {quote(Alias._meta.db_table)}"
-    # By id range alone: with the domain in the WHERE clause SQLite walks the domain's
-    # whole key index for every batch (quadratic). Other domains' rows, inserted meanwhile
-    # by other transactions on PostgreSQL or MariaDB, are left out here.
-    ids_sql = f"SELECT id, domain_id FROM {quote(Alias._meta.db_table)} WHERE id > %s ORDER BY id"
-    with indexing_in_bulk(), connection.cursor() as cursor:
-        for start in range(0, len(entries), BATCH):
-            rows = [
-                (e.key, e.key.lower(), e.value, e.enabled, e.comment, *fixed) for e in entries[start : start + BATCH]
-            ]
-            cursor.execute(max_sql)
-            before = cursor.fetchone()[0] or 0
-            _insert_rows(cursor, Alias._meta.db_table, columns, rows)
-            cursor.execute(ids_sql, [before])
-            ids = [r[0] for r in cursor.fetchall() if r[1] == domain.pk]
-            if len(ids) != len(rows):
-                raise AliasError(f"import: wrote {len(rows)} rows to {domain}, read back {len(ids)}; nothing imported")
-            history = [history_row(row, alias_id) for row, alias_id in zip(rows, ids, strict=True)]
-            _insert_rows(cursor, Alias.history.model._meta.db_table, hist_columns, history)
-            if aliases_inserted.has_listeners():  # the webhooks' outbox, in this transaction
-                made = [(alias_id, *row[:1], *row[2:5]) for row, alias_id in zip(rows, ids, strict=True)]
-                aliases_inserted.send(sender=Alias, domain=domain, user=user, reason=with_channel(reason), rows=made)
-    return len(entries)
-
-
 def import_map(
     source: str | Path,
     domain_name: str,
@@ -232,49 +103,138 @@ def import_map(
     map_file: str | Path | None = None,
     user: User | None = None,
     replace: bool = False,
+    fmt: str | None = None,
+    dry_run: bool = False,
 ) -> ImportReport:
     """Import FILE into the domain (created if needed).
 
     Without ``replace`` the entries are added, and a key the domain already has
     is an error. With ``replace`` the domain ends up holding exactly the file:
     changed aliases are updated, missing ones soft-deleted, header and footer taken.
+    FILE is a map, or by its extension (or ``fmt``) a CSV or XLSX (bulk_files). ``dry_run``
+    does it all and rolls it back: the report says what would change.
     """
     data, name = read_map_source(source)
     source_sha = hashlib.sha256(data).hexdigest()
-    text, problems = decode_map_bytes(data)
+    parsed = read_source(data, name, guess_format(name, fmt), strict=False)
     del data
-    parsed = parse_virtual(text)
-    del text
-    problems += parsed.problems
-    entries = parsed.entries
-    dup_problems = prepare_entries(entries)
-    problems = [p for p in problems if not p.message.startswith("duplicate key")] + dup_problems
-    if any(p.severity == "error" for p in problems):
-        raise ImportRefused(name, sorted(problems, key=lambda p: p.line))
+    source_path = None if name == "-" or parsed.format != "map" else Path(source).resolve()
+    return import_source(
+        parsed,
+        domain_name,
+        map_file=map_file,
+        user=user,
+        mode="replace" if replace else "add",
+        dry_run=dry_run,
+        known_file=(source_path, source_sha) if source_path else None,
+    )
 
+
+def import_source(
+    source: Source,
+    domain_name: str,
+    *,
+    map_file: str | Path | None = None,
+    user: User | None = None,
+    mode: str = "add",
+    dry_run: bool = False,
+    checked: bool = False,
+    expect_serial: int | None = None,
+    reason: str = "",
+    known_file: tuple[Path, str] | None = None,
+) -> ImportReport:
+    """Import what a bulk file holds: all of it, or nothing (ImportRefused lists every problem).
+
+    ``mode``: "add" (a key the domain has is an error), "update" (keys it has are changed,
+    the others added; nothing is removed) or "replace" (the domain ends up holding exactly
+    the file). ``checked`` puts every entry through the services' clean_* functions (input
+    policy: the web); ``expect_serial`` refuses (StalePreview) when the domain changed since
+    a preview was made at that serial. ``dry_run`` rolls everything back.
+    """
+    if mode not in MODES:
+        raise AliasError(f"unknown import mode {mode!r}")
+    entries = source.entries
+    problems = [p for p in source.problems if not p.message.startswith("duplicate key")]
+    if source.format != "map":  # a table has no "first one wins": a key twice is a mistake
+        problems += _repeated_keys(entries, source.unit)
+    problems += prepare_entries(entries)
+    if any(p.severity == "error" for p in problems) and not checked:
+        raise ImportRefused(source.name, sorted(problems, key=lambda p: p.line))
+    reason = reason or ("import --replace" if mode == "replace" else "import")
     domain_name = normalize_domain_name(domain_name)
-    source_path = None if name == "-" else Path(source).resolve()
     with transaction.atomic():
         domain = Domain.objects.select_for_update().filter(name=domain_name).first()
         if domain is None:
             domain = create_domain(domain_name, map_path=map_file, user=user)
         elif map_file and Path(map_file).resolve() != Path(domain.map_path):
             raise AliasError(f"domain {domain_name} writes {domain.map_path}, not {map_file}")
-        report = ImportReport(domain=domain, problems=sorted(problems, key=lambda p: p.line))
-        report.problems += _claim_key_domains(domain, entries, user, name)
-        _check_limits(domain, entries, replace, name)
+        if expect_serial is not None and domain.serial != expect_serial:
+            raise StalePreview(domain.name)
+        report = ImportReport(domain=domain, serial=domain.serial)
+        problems += _check_entries(domain, entries, user, source.name, mode, checked)
+        if any(p.severity == "error" for p in problems):
+            raise ImportRefused(source.name, sorted(problems, key=lambda p: p.line))
+        report.problems = sorted(problems, key=lambda p: p.line)
         # An import may change any part of the map: the next deploy rebuilds it.
         serial = bump_serial(domain, rebuild=True, user=user)
-        if replace:
-            _replace(domain, entries, parsed.header, parsed.footer, user, report, serial)
+        write = Writer(domain, user, report, serial, reason, source.valid_until, dry=dry_run)
+        if mode == "add":
+            write.append(entries, source.header, source.footer)
         else:
-            _append(domain, entries, parsed.header, parsed.footer, user, report, serial)
-        if source_path is not None and source_path == Path(domain.map_path):
+            write.merge(entries, source.header, source.footer, remove=mode == "replace")
+        if known_file is not None and known_file[0] == Path(domain.map_path):
             # The file on disk is the one just read: it is known, not drift.
-            Domain.objects.filter(pk=domain.pk).update(deployed_sha256=source_sha)
-    report.disabled = sum(1 for e in entries if not e.enabled)
-    domain.refresh_from_db()
+            Domain.objects.filter(pk=domain.pk).update(deployed_sha256=known_file[1])
+        report.disabled = sum(1 for e in entries if not e.enabled)
+        if dry_run:
+            transaction.set_rollback(True)
+    if not dry_run:
+        domain.refresh_from_db()
     return report
+
+
+def _repeated_keys(entries: list[Entry], unit: str) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for entry in entries:
+        first = seen.setdefault(entry.folded_key, entry.line)
+        if first != entry.line:
+            problems.append(Problem(entry.line, f"{entry.key} is on {unit} {first} already: give each key once"))
+    return problems
+
+
+def _check_entries(
+    domain: Domain, entries: list[Entry], user: User | None, source: str, mode: str, checked: bool
+) -> list[Problem]:
+    """Every problem of the entries, of every check (none stops the others): the input policy
+    when ``checked``, key ownership, the domain's limits. Claims mail domains when all keys pass."""
+    problems = _clean_entries(domain, entries) if checked else []
+    try:
+        problems += _claim_key_domains(domain, entries, user, source)
+    except ImportRefused as exc:
+        problems += exc.problems
+    try:
+        _check_limits(domain, entries, mode, source)
+    except ImportRefused as exc:
+        problems += exc.problems
+    return problems
+
+
+def _clean_entries(domain: Domain, entries: list[Entry]) -> list[Problem]:
+    """Every entry as the services store it (clean_key, clean_destinations, clean_comment: the
+    domain's input policy), in place; the problems by line."""
+    problems: list[Problem] = []
+    for index, entry in enumerate(entries):
+        try:
+            key = clean_key(domain, entry.key)
+            value = clean_destinations(entry.value, domain)
+            comment = clean_comment(entry.comment)
+        except AliasError as exc:
+            problems.append(Problem(entry.line, str(exc)))
+            continue
+        if (key, value, comment) != (entry.key, entry.value, entry.comment):
+            entries[index] = entry._replace(key=key, value=value, comment=comment)
+    return problems
 
 
 def _claim_key_domains(domain: Domain, entries: list[Entry], user: User | None, source: str) -> list[Problem]:
@@ -296,25 +256,29 @@ def _claim_key_domains(domain: Domain, entries: list[Entry], user: User | None, 
     ]
 
 
-def _check_limits(domain: Domain, entries: list[Entry], replace: bool, source: str) -> None:
+def _check_limits(domain: Domain, entries: list[Entry], mode: str, source: str) -> None:
     """The domain's limits for the whole file, before anything is written: too many aliases
-    or an entry with too many destinations imports nothing. With ``replace``, entries whose
-    destinations the domain holds already for that key are left alone (a limit lowered
-    below the current use keeps what exists)."""
+    or an entry with too many destinations imports nothing. When entries may change existing
+    aliases, those whose destinations the domain holds already for that key are left alone (a
+    limit lowered below the current use keeps what exists)."""
     limits = limits_of(domain, lock=True)
     if not limits.any:
         return
     problems: list[Problem] = []
-    if replace:
+    live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
+    if mode == "replace":
         message = final_count_problem(limits, len(entries), "the file holds")
+    elif mode == "update":
+        keys = set(live.values_list("key_folded", flat=True))
+        new = len({e.folded_key for e in entries if e.folded_key not in keys})
+        message = final_count_problem(limits, alias_count(domain) + new, "with this file there would be")
     else:
         message = final_count_problem(limits, alias_count(domain) + len(entries), "with this file there would be")
     if message:
         problems.append(Problem(0, message))
     if limits.max_destinations is not None:
         held: set[tuple[str, str]] = set()
-        if replace:
-            live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
+        if mode != "add":
             held = set(live.values_list("key_folded", "destinations"))
         for entry in entries:
             known = (entry.folded_key, entry.value) in held
@@ -323,110 +287,3 @@ def _check_limits(domain: Domain, entries: list[Entry], replace: bool, source: s
                 problems.append(Problem(entry.line, problem))
     if problems:
         raise ImportRefused(source, problems)
-
-
-def _set_header_footer(domain: Domain, header: str, footer: str, user: User | None) -> None:
-    if domain.header == header and domain.footer == footer:
-        return
-    domain.header, domain.footer = header, footer
-    domain.version += 1
-    domain._history_user = user  # type: ignore[attr-defined]
-    domain._change_reason = "import"  # type: ignore[attr-defined]
-    domain.save(update_fields=["header", "footer", "version", "updated_at"])
-
-
-def _append(
-    domain: Domain,
-    entries: list[Entry],
-    header: str,
-    footer: str,
-    user: User | None,
-    report: ImportReport,
-    serial: int,
-) -> None:
-    live = set(
-        Alias.objects.filter(domain=domain, deleted_at__isnull=True, enabled=True).values_list("key_folded", flat=True)
-    )
-    clashes = [
-        Problem(e.line, f'"{e.key}" exists already in {domain.name} (use --replace to take the whole file)')
-        for e in entries
-        if e.enabled and e.folded_key in live
-    ]
-    if clashes:
-        raise ImportRefused(str(domain), clashes)
-    _take_header_footer(domain, header, footer, user, report, always=False)
-    report.created = bulk_insert_aliases(domain, entries, user, "import", serial)
-
-
-def _replace(
-    domain: Domain,
-    entries: list[Entry],
-    header: str,
-    footer: str,
-    user: User | None,
-    report: ImportReport,
-    serial: int,
-) -> None:
-    _take_header_footer(domain, header, footer, user, report, always=True)
-    existing: dict[tuple[str, int], Alias] = {}
-    counts: dict[str, int] = {}
-    for alias in Alias.objects.filter(domain=domain, deleted_at__isnull=True).order_by("id"):
-        n = counts.get(alias.key_folded, 0)
-        counts[alias.key_folded] = n + 1
-        existing[(alias.key_folded, n)] = alias
-    counts = {}
-    fresh: list[Entry] = []
-    changed: list[tuple[Alias, tuple[str, str, bool, str]]] = []
-    for entry in entries:
-        n = counts.get(entry.folded_key, 0)
-        counts[entry.folded_key] = n + 1
-        match = existing.pop((entry.folded_key, n), None)
-        if match is None:
-            fresh.append(entry)
-            continue
-        wanted = (entry.key, entry.value, entry.enabled, entry.comment)
-        if (match.key, match.destinations, match.enabled, match.comment) == wanted:
-            report.unchanged += 1
-            continue
-        changed.append((match, wanted))
-    removed = list(existing.values())
-    if not acts_as_admin(user):
-        # What --replace changes or removes must be the editor's to touch.
-        owners = Owners()
-        refused = [untouchable_reason(user, a, owners) for a in [m for m, _ in changed] + removed]
-        refused = [r for r in refused if r]
-        if refused:
-            raise ImportRefused(str(domain), [Problem(0, reason) for reason in refused[:50]])
-    for match, wanted in changed:
-        match.key, match.destinations, match.enabled, match.comment = wanted
-        save_change(match, user, "import --replace", serial)
-        report.updated += 1
-    now = timezone.now()
-    for alias in removed:
-        alias.deleted_at = now
-        save_change(alias, user, "import --replace: not in the file", serial)
-        report.removed += 1
-    report.created = bulk_insert_aliases(domain, fresh, user, "import --replace", serial)
-
-
-def _take_header_footer(
-    domain: Domain, header: str, footer: str, user: User | None, report: ImportReport, *, always: bool
-) -> None:
-    """The file's header and footer become the domain's: always with --replace, else only when it has none.
-
-    They are map text only admins edit: an editor's import keeps the domain's own.
-    """
-    if not header and not footer and not always:
-        return
-    if not acts_as_admin(user):
-        if (header, footer) != (domain.header, domain.footer) and (header or footer or always):
-            report.problems.append(
-                Problem(0, "the header and footer are for administrators: the file's were not taken", "warning")
-            )
-        return
-    if always or (not domain.header and not domain.footer):
-        _set_header_footer(domain, header, footer, user)
-    else:
-        report.problems.append(
-            Problem(0, "the domain has a header or footer already: the file's were not taken", "warning")
-        )

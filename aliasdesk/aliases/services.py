@@ -520,49 +520,41 @@ class PasteRefused(AliasError):
 
 @transaction.atomic
 def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> Pasted:
-    """Add aliases written as map lines (``key  dest, dest``); all of them or none."""
+    """Add aliases written as map lines (``key  dest, dest``); all of them or none.
+
+    The lines go through ``bulk_add.add_aliases``: the same checks as one alias at a time
+    (clean_*, key ownership, limits, repeated keys), and one bulk insert of the rows and
+    their history instead of a query and a history row per alias.
+    """
+    from aliasdesk.aliases.bulk_add import BulkRefused, NewAlias, add_aliases  # it builds on this module
+
     require_editor(user, domain)
     parsed = parse_virtual(text)
     problems = [str(p) for p in parsed.problems if p.severity == "error"]
-    live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
-    seen: dict[str, int] = {}
-    clean: list[tuple[str, str, bool, str]] = []
-    owners = Owners()
-    claims: dict[str, int] = {}
-    limits = limits_of(domain, lock=True)
-    for entry in parsed.entries:
-        try:
-            key = clean_key(domain, entry.key)
-            dests = clean_destinations(entry.value, domain)
-            comment = clean_comment(entry.comment)
-            check_destinations(domain, dests, limits=limits, key=key)
-            claim = authorize_key(user, domain, key, owners=owners)
-            if claim:
-                claims.setdefault(claim, entry.line)
-        except AliasError as exc:
-            problems.append(f"line {entry.line}: {exc}")
-            continue
-        folded = key.lower()
-        if folded in live:
-            problems.append(f"line {entry.line}: {key} exists already in {domain.name}")
-        elif folded in seen:
-            problems.append(f"line {entry.line}: {key} is on line {seen[folded]} already")
-        seen[folded] = entry.line
-        clean.append((key, dests, entry.enabled, comment))
-    if not parsed.entries and not problems:
-        problems.append("nothing to add: write one alias per line, the key then its destinations")
+    if not parsed.entries:
+        raise PasteRefused(problems or ["nothing to add: write one alias per line, the key then its destinations"])
+    entries = parsed.entries
+    items = [NewAlias(e.key, e.value, e.enabled, e.comment) for e in entries]
+    lines = [e.line for e in entries]
     try:
-        check_room(domain, len(parsed.entries), limits=limits, what="the paste adds")
-    except LimitExceeded as exc:
-        problems.append(str(exc))
-    if problems:
+        added = add_aliases(domain, items, user=user, reason="pasted", lines=lines, what="the paste adds")
+    except BulkRefused as exc:
+        by_line = [(lines[p.index], f"line {lines[p.index]}: {p.message}") for p in exc.problems if p.index >= 0]
+        whole = [p.message for p in exc.problems if p.index < 0]
+        problems = [text for _, text in sorted([*_numbered(problems), *by_line], key=lambda t: t[0])] + whole
+        raise PasteRefused(problems) from exc
+    if problems:  # lines that are no entries: nothing of the paste stays
         raise PasteRefused(problems)
-    if claims:
-        claim_mail_domains(domain, list(claims), user=user, reason="keys of it pasted")
-        owners = Owners()
-    for key, dests, enabled, comment in clean:
-        create_alias(domain, key, dests, user=user, enabled=enabled, comment=comment, owners=owners)
-    return Pasted(len(clean), sorted(claims))
+    return Pasted(added.added, sorted(added.claimed))
+
+
+def _numbered(problems: list[str]) -> list[tuple[int, str]]:
+    """Parse problems ("line N: ...") with their line number, for sorting beside the others."""
+    found = []
+    for text in problems:
+        number = text.removeprefix("line ").split(":", 1)[0]
+        found.append((int(number) if number.isdigit() else 0, text))
+    return found
 
 
 @dataclass

@@ -1,12 +1,15 @@
 from django.urls import path
 
-from aliasdesk.aliases import domain_views, grant_views, resolve_views, views
+from aliasdesk.aliases import domain_views, grant_views, resolve_views, upload_views, views
 
 urlpatterns = [
     path("domains/<str:name>/", views.domain_detail, name="domain-detail"),
     path("domains/<str:name>/aliases/new", views.alias_create, name="alias-create"),
     path("domains/<str:name>/aliases/bulk", views.alias_bulk, name="alias-bulk"),
     path("domains/<str:name>/paste", views.alias_paste, name="alias-paste"),
+    path("domains/<str:name>/upload", upload_views.upload, name="alias-upload"),
+    path("domains/<str:name>/upload/apply", upload_views.upload_apply, name="alias-upload-apply"),
+    path("domains/<str:name>/upload/cancel", upload_views.upload_cancel, name="alias-upload-cancel"),
     path("domains/<str:name>/trash", views.trash, name="trash"),
     path("domains/<str:name>/aliases/<int:alias_id>/", views.alias_row, name="alias-row"),
     path("domains/<str:name>/aliases/<int:alias_id>/edit", views.alias_edit, name="alias-edit"),

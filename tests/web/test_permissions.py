@@ -256,6 +256,11 @@ RULES: dict[str, Rule] = {
     "deploy-preview": Rule(domain_page, domain_change(302), changes=True),
     "alias-edit": Rule(domain_form, domain_change(200), changes=True),
     "alias-paste": Rule(domain_form, domain_change(302), changes=True),
+    # bulk files: the walk's POST holds no file (422, the form again); apply and cancel without a
+    # preview in the session go back to the form (302); a preview changes nothing
+    "alias-upload": Rule(domain_form, domain_change(422)),
+    "alias-upload-apply": Rule(fixed(405), domain_change(302)),
+    "alias-upload-cancel": Rule(fixed(405), domain_change(302)),
     "alias-create": Rule(fixed(405), domain_change(302), changes=True),
     "alias-bulk": Rule(fixed(405), domain_change(302), changes=True),
     "alias-toggle": Rule(fixed(405), domain_change(200), changes=True),
