@@ -1,8 +1,9 @@
 """The data CSV of a domain's aliases: the exact export that an import reads back.
 
-One line per alias under the header ``key,destinations,enabled,comment,valid_until``:
+One line per alias under the header ``key,destinations,enabled,comment,valid_until,last_change``:
 destinations joined by ", " in their order, ``on``/``off``, the comment as written (real
-newlines inside quotes), the valid-until date as ISO ``YYYY-MM-DD`` or empty. UTF-8 without
+newlines inside quotes), the valid-until date as ISO ``YYYY-MM-DD`` or empty, and the time of
+the alias's last change (UTC, ``YYYY-MM-DDTHH:MM:SSZ``), which an import does not read. UTF-8 without
 a byte order mark, nothing added or escaped: a cell that starts with ``=`` stays as it is,
 because re-importing it must give the same alias. (The reports' spreadsheet CSV is the
 one that guards against formulas; see aliasdesk/web/reports.)
@@ -12,21 +13,22 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import islice
 from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils.dateparse import parse_datetime
 
 from aliasdesk.aliases.models import Alias
 
-DATA_HEADER = ("key", "destinations", "enabled", "comment", "valid_until")
+DATA_HEADER = ("key", "destinations", "enabled", "comment", "valid_until", "last_change")
 ENABLED = {True: "on", False: "off"}
 BATCH = 5000
-FIELDS = ("key", "destinations", "enabled", "comment", "valid_until")
+FIELDS = ("key", "destinations", "enabled", "comment", "valid_until", "updated_at")
 
-DataRow = tuple[str, str, str, str, str]
+DataRow = tuple[str, str, str, str, str, str]
 
 
 def _day(value: date | str | None) -> str:
@@ -34,6 +36,18 @@ def _day(value: date | str | None) -> str:
     if value is None or value == "":
         return ""
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
+
+
+def _moment(value: datetime | str | None) -> str:
+    """A change time as the cursor hands it back (a datetime, or text on SQLite), in UTC."""
+    if value is None or value == "":
+        return ""
+    moment = value if isinstance(value, datetime) else parse_datetime(str(value))
+    if moment is None:
+        return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def in_batches(rows: QuerySet[Alias], fields: Sequence[str], *, keyset: bool, size: int = BATCH) -> Iterator[list[Any]]:
@@ -64,12 +78,12 @@ def data_rows(domain_id: int, aliases: QuerySet[Alias] | None = None, *, keyset:
     """
     if aliases is not None:
         for batch in in_batches(aliases, FIELDS, keyset=keyset):
-            for _, key, destinations, enabled, comment, valid_until in batch:
-                yield key, destinations, ENABLED[bool(enabled)], comment, _day(valid_until)
+            for _, key, destinations, enabled, comment, valid_until, changed in batch:
+                yield key, destinations, ENABLED[bool(enabled)], comment, _day(valid_until), _moment(changed)
         return
     quote = connection.ops.quote_name
     sql = (
-        f"SELECT id, {quote('key')}, destinations, enabled, {quote('comment')}, valid_until "
+        f"SELECT id, {quote('key')}, destinations, enabled, {quote('comment')}, valid_until, updated_at "
         f"FROM {quote(Alias._meta.db_table)} WHERE domain_id = %s AND deleted_at IS NULL AND id > %s "
         "ORDER BY id LIMIT %s"
     )
@@ -78,8 +92,8 @@ def data_rows(domain_id: int, aliases: QuerySet[Alias] | None = None, *, keyset:
         with connection.cursor() as cursor:
             cursor.execute(sql, [domain_id, last, BATCH])
             batch = cursor.fetchall()
-        for _, key, destinations, enabled, comment, valid_until in batch:
-            yield key, destinations, ENABLED[bool(enabled)], comment, _day(valid_until)
+        for _, key, destinations, enabled, comment, valid_until, changed in batch:
+            yield key, destinations, ENABLED[bool(enabled)], comment, _day(valid_until), _moment(changed)
         if len(batch) < BATCH:
             return
         last = batch[-1][0]

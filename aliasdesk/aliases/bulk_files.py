@@ -30,6 +30,8 @@ from aliasdesk.postfix.maps.virtual import Entry, Problem, decode_map_bytes, par
 
 FORMATS = ("map", "csv", "xlsx")
 COLUMNS = ("key", "destinations", "enabled", "comment", "valid_until")
+# Written by the export (aliases.csv) for people, not read back: no warning for them.
+EXPORT_ONLY = ("last_change",)
 REQUIRED = ("key", "destinations")
 MAX_ROWS = 500_000
 TRUE = {"on", "yes", "true", "1", "y"}
@@ -150,7 +152,7 @@ def _rows_to_source(name: str, fmt: str, rows: Iterable[tuple[int, list[str]]]) 
     columns = _header(name, iterator)
     position = {column: index for index, column in enumerate(columns) if column in COLUMNS}
     for index, column in enumerate(columns):
-        if column and column not in COLUMNS:
+        if column and column not in COLUMNS and column not in EXPORT_ONLY:
             source.problems.append(Problem(1, f'column "{column}" is not read (only {", ".join(COLUMNS)})', "warning"))
         elif column in COLUMNS and position[column] != index:
             raise NotABulkFile(f"{name}: the column {column} is there twice (row 1)")

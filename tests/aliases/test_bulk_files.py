@@ -49,10 +49,10 @@ def test_a_csv_row_becomes_an_entry_with_its_row_number() -> None:
 
 
 def test_columns_may_come_in_any_order_and_extra_ones_are_noted() -> None:
-    data = b"Destinations,Key,last change\nx@example.org,a@example.com,2025-01-01\n"
+    data = b"Destinations,Key,owner,last change\nx@example.org,a@example.com,anna,2025-01-01\n"
     source = read_source(data, "a.csv", "csv")
     assert [(e.key, e.value) for e in source.entries] == [("a@example.com", "x@example.org")]
-    assert [(p.line, p.severity) for p in source.problems] == [(1, "warning")]
+    assert [(p.line, p.severity) for p in source.problems] == [(1, "warning")]  # owner; last change is the export's
 
 
 def test_bad_cells_are_problems_of_their_row() -> None:

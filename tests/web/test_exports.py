@@ -5,6 +5,7 @@ grid's "this view", and that nothing a user typed runs as a formula."""
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 
 import pytest
@@ -59,9 +60,10 @@ def test_the_data_csv_reads_back_to_the_same_aliases(tricky: Domain, login: Logi
     data = download(login("bob"), "aliases.csv")
     assert not data.startswith(b"\xef\xbb\xbf"), "the data file has no byte order mark"
     rows = csv_rows(data)
-    assert tuple(rows[0]) == DATA_HEADER == ("key", "destinations", "enabled", "comment", "valid_until")
+    assert tuple(rows[0]) == DATA_HEADER == ("key", "destinations", "enabled", "comment", "valid_until", "last_change")
     on_off = {"on": True, "off": False}
-    parsed = [(key, dests, on_off[on], comment, until) for key, dests, on, comment, until in rows[1:]]
+    parsed = [(key, dests, on_off[on], comment, until) for key, dests, on, comment, until, _ in rows[1:]]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", row[5]) for row in rows[1:])
     assert parsed == live_tuples(tricky)
 
 
@@ -70,7 +72,7 @@ def test_the_data_csv_is_exact(tricky: Domain, login: Login):
     text = download(login("bob"), "aliases.csv").decode()
     assert '"=HYPERLINK(""http://evil.example"",""click"")"' in text
     assert '"+1 for this\nsecond line, with a comma"' in text, "a newline stays a real newline, quoted"
-    assert "at@example.com,w@example.org,on,\"@SUM(A1) and \"\"quotes\"\"\",2031-05-17\r\n" in text
+    assert "at@example.com,w@example.org,on,\"@SUM(A1) and \"\"quotes\"\"\",2031-05-17," in text
     assert "plus@example.com,\"y@example.org, z@example.org\",off," in text
 
 
