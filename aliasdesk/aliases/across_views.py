@@ -76,7 +76,8 @@ def offboard_page(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else request.GET
     form = OffboardForm(data)
     context: dict[str, Any] = {"form": form, "nav": "search"}
-    if form.old:
+    # The search page links here with the address alone: the form first, the preview once there is a choice.
+    if form.old and (request.method == "POST" or form.mode == "remove" or form.new):
         try:
             if request.method == "POST":
                 context["done"] = form.run(user, dry_run=False, expected=_expected(data))

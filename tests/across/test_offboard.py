@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,6 +14,7 @@ from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.offboard import CHANGE, EMPTY, SKIPPED, SWITCH_OFF, OffboardRefused, offboard
 from aliasdesk.aliases.services import StaleEdit, update_alias
+from aliasdesk.deploys.models import Deploy
 from tests.across.conftest import BOB
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("forwarders")]
@@ -156,3 +160,17 @@ def test_a_preview_of_many_aliases_reads_in_few_queries(everyone: dict[str, User
         plan = offboard(everyone["bob"], BOB, NEW, dry_run=True)
     assert len(plan.changes) == 42
     assert len(queries) < 20
+
+
+def test_a_domain_with_deploy_on_save_is_deployed_once_after_the_change(
+    everyone: dict[str, User], example: Domain, django_capture_on_commit_callbacks: Any
+) -> None:
+    Domain.objects.filter(pk=example.pk).update(deploy_on_save=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        done = offboard(everyone["alice"], BOB, NEW)
+    example.refresh_from_db()
+    assert example.deployed_serial == example.serial
+    assert Deploy.objects.filter(domain=example, status=Deploy.Status.OK).count() == 1
+    assert [(d.domain, d.deploy_on_save) for d in done.deploys] == [("example.com", True), ("other.org", False)]
+    deployed = Path(example.map_path).read_text()
+    assert NEW in deployed and BOB not in deployed.lower()

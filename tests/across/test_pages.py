@@ -98,6 +98,11 @@ def test_a_viewer_gets_a_preview_without_a_button(login: Callable[[str], Client]
     assert list(Alias.objects.values_list("destinations", "version")) == before
 
 
-def test_bad_input_shows_the_reason(login: Callable[[str], Client]) -> None:
-    page = login("alice").get("/offboard/", {"old": BOB, "mode": "replace", "new": ""}).content.decode()
+def test_the_address_alone_shows_the_form_and_bad_input_the_reason(login: Callable[[str], Client]) -> None:
+    page = login("alice").get("/offboard/", {"old": BOB}).content.decode()
+    assert f'value="{BOB}"' in page and "offboard-error" not in page and "offboard-items" not in page
+    page = login("alice").post("/offboard/", {"old": BOB, "mode": "replace", "new": ""}).content.decode()
     assert 'id="offboard-error"' in page and "give the new destination" in page
+    page = login("alice").get("/offboard/", {"old": "a@x.org b@x.org", "mode": "remove"}).content.decode()
+    assert 'id="offboard-error"' in page and "one address" in page
+    assert list(Alias.objects.values_list("version", flat=True).distinct()) == [1]
