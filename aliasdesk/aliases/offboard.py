@@ -148,9 +148,9 @@ def candidate_words(old: str) -> list[str]:
 def plan_offboarding(
     user: User | None, old: str, new: str | None = None, *, switch_off_empty: bool = False, change_id: str = ""
 ) -> Offboarding:
-    """What replacing (``new``) or removing ``old`` would do to each alias ``user`` may see."""
+    """What replacing (``new``) or removing (``new`` None) ``old`` would do to each alias ``user`` may see."""
     old = _address(old, "old")
-    new = _address(new, "new") if new is not None and new.strip() else None
+    new = _address(new, "new") if new is not None else None
     if new is not None and destination_form(new) == destination_form(old):
         raise AliasError("the new destination is the old one", "new")
     plan = Offboarding(old, new, change_id or secrets.token_hex(4), switch_off_empty)

@@ -107,3 +107,4 @@ def test_a_token_limited_to_one_domain_changes_only_that_one(api_as: Callable[..
 def test_bad_input_is_422(api_as: Callable[..., Api]) -> None:
     assert api_as("alice").post("offboard", {"old": "a@x.org b@x.org"}).status_code == 422
     assert api_as("alice").post("offboard", {"new": NEW}).status_code == 422
+    assert api_as("alice").post("offboard", {"old": BOB, "new": ""}).status_code == 422  # never a removal
