@@ -105,4 +105,4 @@ def test_the_address_alone_shows_the_form_and_bad_input_the_reason(login: Callab
     assert 'id="offboard-error"' in page and "give the new destination" in page
     page = login("alice").get("/offboard/", {"old": "a@x.org b@x.org", "mode": "remove"}).content.decode()
     assert 'id="offboard-error"' in page and "one address" in page
-    assert list(Alias.objects.values_list("version", flat=True).distinct()) == [1]
+    assert set(Alias.objects.values_list("version", flat=True)) == {1}
