@@ -47,6 +47,7 @@ class OffboardForm:
         self.mode = "remove" if data.get("mode") == "remove" else "replace"
         self.new = data.get("new", "").strip()[:512] if self.mode == "replace" else ""
         self.switch_off = data.get("switch_off") == "on"
+        self.change_id = data.get("change", "")[:8]
 
     def run(self, user: Any, *, dry_run: bool, expected: dict[int, int] | None = None) -> Offboarding:
         if self.mode == "replace" and not self.new:
@@ -54,7 +55,9 @@ class OffboardForm:
         new = self.new if self.mode == "replace" else None
         if dry_run:
             return plan_offboarding(user, self.old, new, switch_off_empty=self.switch_off)
-        return offboard(user, self.old, new, switch_off_empty=self.switch_off, expected=expected)
+        return offboard(
+            user, self.old, new, switch_off_empty=self.switch_off, expected=expected, change_id=self.change_id
+        )
 
 
 def _expected(data: QueryDict) -> dict[int, int]:

@@ -38,6 +38,8 @@ CHANGE = "change"
 SWITCH_OFF = "switch off"
 EMPTY = "left without destinations"
 SKIPPED = "skipped"
+# A change's id: eight hex digits, made for each preview; the apply of that preview keeps it.
+CHANGE_ID = re.compile(r"[0-9a-f]{8}")
 
 
 @dataclass
@@ -153,7 +155,8 @@ def plan_offboarding(
     new = _address(new, "new") if new is not None else None
     if new is not None and destination_form(new) == destination_form(old):
         raise AliasError("the new destination is the old one", "new")
-    plan = Offboarding(old, new, change_id or secrets.token_hex(4), switch_off_empty)
+    change_id = change_id if CHANGE_ID.fullmatch(change_id) else secrets.token_hex(4)
+    plan = Offboarding(old, new, change_id, switch_off_empty)
     domains = Domain.objects.filter(deleted_at__isnull=True) if user is None else visible_domains(user)
     rows = search_across(domains, candidate_words(old)).select_related("domain").order_by("domain__name", "id")
     owners = Owners()
@@ -200,15 +203,17 @@ def offboard(
     switch_off_empty: bool = False,
     dry_run: bool = False,
     expected: dict[int, int] | None = None,
+    change_id: str = "",
 ) -> Offboarding:
     """Plan the offboarding and, unless ``dry_run``, apply it: all of it or nothing.
 
     ``expected`` (alias id -> version, from a preview the user confirmed) refuses the apply
-    when the plan differs: an alias changed since (StaleEdit) or one more holds the address.
+    when the plan differs: an alias changed since (StaleEdit) or one more holds the address;
+    ``change_id`` is that preview's, so the history names the change the user saw.
     OffboardRefused when aliases would be left without destinations.
     """
     with transaction.atomic():
-        plan = plan_offboarding(user, old, new, switch_off_empty=switch_off_empty)
+        plan = plan_offboarding(user, old, new, switch_off_empty=switch_off_empty, change_id=change_id)
         if dry_run:
             return plan
         if plan.refused:

@@ -174,3 +174,10 @@ def test_a_domain_with_deploy_on_save_is_deployed_once_after_the_change(
     assert [(d.domain, d.deploy_on_save) for d in done.deploys] == [("example.com", True), ("other.org", False)]
     deployed = Path(example.map_path).read_text()
     assert NEW in deployed and BOB not in deployed.lower()
+
+
+def test_the_apply_keeps_the_change_id_of_its_preview_and_refuses_made_up_ones(everyone: dict[str, User]) -> None:
+    plan = offboard(everyone["alice"], BOB, NEW, dry_run=True)
+    done = offboard(everyone["alice"], BOB, NEW, change_id=plan.change_id)
+    assert done.change_id == plan.change_id
+    assert offboard(everyone["alice"], NEW, BOB, change_id="x; DROP").change_id != "x; DROP"

@@ -62,8 +62,14 @@ def test_offboarding_preview_then_apply(login: Callable[[str], Client]) -> None:
     assert Alias.objects.get(key="team@example.com").destinations.startswith("Bob@")
     seen = re.findall(r'name="seen" value="([^"]+)"', page)
     assert len(seen) == 2
-    done = client.post("/offboard/", {"old": BOB, "mode": "replace", "new": NEW, "seen": seen})
+    change = re.search(r'name="change" value="([0-9a-f]{8})"', page)
+    assert change and f"offboarding #{change.group(1)}: {BOB} → {NEW}" in page
+    done = client.post("/offboard/", {"old": BOB, "mode": "replace", "new": NEW, "seen": seen,
+                                      "change": change.group(1)})
     body = done.content.decode()
+    team = Alias.objects.get(key="team@example.com")
+    reason = team.history.latest("history_id").history_change_reason  # type: ignore[attr-defined]
+    assert reason == f"offboarding #{change.group(1)}: {BOB} → {NEW}"  # the change the preview named
     assert done.status_code == 200 and 'id="offboard-done"' in body
     assert 'href="/domains/example.com/deploy"' in body
     assert Alias.objects.get(key="team@example.com").destinations == f"{NEW}, carla@example.org"
