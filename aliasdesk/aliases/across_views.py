@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from aliasdesk.accounts.current import current_user
+from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases.across import AcrossPaginator, search_words
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.offboard import Offboarding, OffboardRefused, offboard, plan_offboarding
@@ -31,11 +33,19 @@ def search_page(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
     page = AcrossPaginator(current_user(request), q, PAGE_SIZE).get_page(_int(request.GET.get("page")))
     words = search_words(q)
-    # A search for one address offers to take it out of every alias (offboarding).
-    address = words[0] if len(words) == 1 and "@" in words[0] and page.paginator.count else ""
+    # A search for one address offers to take it out of every alias (offboarding), to those who edit.
+    one = len(words) == 1 and "@" in words[0] and page.paginator.count and _edits_some_domain(current_user(request))
+    address = words[0] if one else ""
     context = {"q": q, "page": page, "nav": "search", "address": address}
     template = "aliases/_search_results.html" if request.headers.get("HX-Request") else "aliases/search.html"
     return render(request, template, context)
+
+
+def _edits_some_domain(user: User) -> bool:
+    """Whether the user may change aliases in any domain (the offboarding link is for them)."""
+    if settings.DEMO_READONLY or user.role in (User.Role.AUDITOR, User.Role.VIEWER):
+        return False
+    return user.is_admin or Grant.objects.filter(user=user, role=Grant.Role.EDITOR).exists()
 
 
 class OffboardForm:

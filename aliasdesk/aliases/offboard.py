@@ -223,6 +223,8 @@ def offboard(
         for item in plan.changes:
             alias = Alias(pk=item.alias_id)
             version = item.version if expected is None else expected[item.alias_id]
+            if item.outcome == SWITCH_OFF and not item.enabled:
+                continue  # off already: nothing to write
             if item.outcome == SWITCH_OFF:
                 update_alias(alias, version=version, user=user, reason=plan.reason, enabled=False)
             else:

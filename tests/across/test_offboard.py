@@ -104,6 +104,15 @@ def test_remove_may_switch_those_off_instead(everyone: dict[str, User]) -> None:
     assert done.reason == f"offboarding #{done.change_id}: {BOB} removed"
 
 
+def test_an_alias_off_already_is_not_written_again(everyone: dict[str, User], forwarders: dict[str, Alias]) -> None:
+    solo = forwarders["solo@example.com"]
+    update_alias(solo, version=solo.version, enabled=False)
+    version = Alias.objects.get(pk=solo.pk).version
+    done = offboard(everyone["alice"], BOB, switch_off_empty=True)
+    assert outcomes(done)["solo@example.com"] == SWITCH_OFF
+    assert Alias.objects.get(pk=solo.pk).version == version
+
+
 def test_all_or_nothing_when_one_alias_changed_since_the_preview(everyone: dict[str, User]) -> None:
     plan = offboard(everyone["alice"], BOB, NEW, dry_run=True)
     expected = {i.alias_id: i.version for i in plan.changes}

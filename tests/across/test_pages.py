@@ -34,6 +34,12 @@ def test_results_are_grouped_by_domain_and_link_to_each_alias(login: Callable[[s
     assert 'id="offboard-link"' in page and "/offboard/?old=bob%40example.org" in page
 
 
+def test_only_those_who_edit_are_offered_the_offboarding(login: Callable[[str], Client]) -> None:
+    assert 'id="offboard-link"' in login("bob").get("/search/", {"q": BOB}).content.decode()
+    for name in ("dave", "carol"):
+        assert 'id="offboard-link"' not in login(name).get("/search/", {"q": BOB}).content.decode()
+
+
 @pytest.mark.parametrize("name", ["bob", "dave", "erin"])
 def test_the_search_shows_nothing_of_domains_one_may_not_see(name: str, login: Callable[[str], Client]) -> None:
     page = login(name).get("/search/", {"q": "example.org"}).content.decode()
