@@ -40,6 +40,8 @@ def search_across(
     index once per domain.
     """
     ids = list(domains.order_by().values_list("pk", flat=True)[: MAX_ID_DOMAINS + 1])
+    if not ids:
+        return Alias.objects.none()
     within_domains = domains if len(ids) > MAX_ID_DOMAINS else ids
     rows = Alias.objects.filter(domain__in=within_domains, deleted_at__isnull=True)
     few = ids if len(ids) <= MAX_TOKEN_DOMAINS else None
