@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["deploy", "patch", "agent", "validate", "logstats", "logingest", "web", "api", "reports", "bulk"]
+BENCHES = ["deploy", "patch", "agent", "validate", "logstats", "logingest", "web", "api", "reports", "bulk", "across"]
 # Run by name only: patch_faults is 20-30 minutes of kill -9 trials; before_after runs the
 # benchmarks above of the code before issue 10 and of this tree (~15 minutes); dbmove moves
 # a 500,000-alias database through the three engines (needs their servers).

@@ -47,6 +47,9 @@ COUNT_CAP = 1_000
 # Up to this many matching ids are kept to pick a page from (one query parameter each).
 MAX_ID_LIST = 5_000
 COUNTS_TTL = 300
+# Up to this many domains, the SQLite index is asked for their rows only (beyond, the
+# probe of each candidate row filters them).
+MAX_TOKEN_DOMAINS = 10
 # PostgreSQL: refresh the planner's statistics after a bulk insert of this many rows.
 ANALYZE_AFTER = 10_000
 
@@ -102,21 +105,33 @@ def search_aliases(
     that matches are many: then reading the domain in the order asked for finds a
     page sooner than the text index, which would gather every match first.
     """
-    rows = _filtered(domain, query)
-    words = query.words
+    rows = match_words(_filtered(domain, query), query.words, [domain.pk], within=within, dense=dense)
+    return rows.order_by(ORDERS[query.order], "id")
+
+
+def match_words(
+    rows: QuerySet[Alias], words: list[str], domain_ids: list[int] | None, *, within: int | None, dense: bool
+) -> QuerySet[Alias]:
+    """``rows`` holding every word in key, destinations or comment, through the text index.
+
+    ``domain_ids``: the domains ``rows`` lie in, when they are few (the SQLite index is
+    then asked for their rows only); None for many or every domain. ``within`` and
+    ``dense`` as for search_aliases. The grid searches one domain with it, the search
+    across domains (aliasdesk.aliases.across) several.
+    """
     vendor = connection.vendor
     if vendor == "postgresql":
         for word in words:
             rows = rows.filter(_postgres_word(word, indexed=not dense))
-        return rows.order_by(ORDERS[query.order], "id")
+        return rows
     for word in words:
         rows = rows.filter(
             Q(key_folded__contains=word.lower()) | Q(destinations__icontains=word) | Q(comment__icontains=word)
         )
     indexable = [w for w in words if len(w) >= MIN_INDEXED]
     if indexable and vendor == "sqlite" and not (dense and within is None):
-        rows = Alias.objects.filter(pk__in=_sqlite_matches(domain, indexable, rows, within))
-    return rows.order_by(ORDERS[query.order], "id")
+        rows = Alias.objects.filter(pk__in=_sqlite_matches(domain_ids, indexable, rows, within))
+    return rows
 
 
 def _filtered(domain: Domain, query: AliasQuery) -> QuerySet[Alias]:
@@ -179,13 +194,25 @@ def domain_token(domain_id: int) -> str:
     return f"\uf8ff{chr(0xE000 + (domain_id // 4096) % 4096)}{chr(0xE000 + domain_id % 4096)}\uf8ff"
 
 
-def _fts_expression(domain: Domain, words: list[str]) -> str:
-    token = domain_token(domain.pk)
-    terms = dict.fromkeys([token[:3], token[1:], *(piece for word in words for piece in _pieces(word))])
-    return " AND ".join('"' + term.replace('"', '""') + '"' for term in terms)
+def _quoted(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
 
 
-def _sqlite_matches(domain: Domain, words: list[str], rows: QuerySet[Alias], within: int | None) -> RawSQL:
+def _fts_expression(domain_ids: list[int] | None, words: list[str]) -> str:
+    """The words' pieces, all of them; with the domains' tokens when a few domains are searched."""
+    pieces = " AND ".join(_quoted(p) for p in dict.fromkeys(piece for word in words for piece in _pieces(word)))
+    if not domain_ids or len(domain_ids) > MAX_TOKEN_DOMAINS:
+        return pieces
+    tokens = [domain_token(pk) for pk in sorted(set(domain_ids))]
+    if len(tokens) == 1:
+        return f"{_quoted(tokens[0][:3])} AND {_quoted(tokens[0][1:])} AND {pieces}"
+    either = " OR ".join(f"({_quoted(t[:3])} AND {_quoted(t[1:])})" for t in tokens)
+    return f"({either}) AND {pieces}"
+
+
+def _sqlite_matches(
+    domain_ids: list[int] | None, words: list[str], rows: QuerySet[Alias], within: int | None
+) -> RawSQL:
     """Ids of ``rows`` among the index's candidates, walked in id order.
 
     The index yields its candidates in rowid order; each is checked against the full
@@ -197,7 +224,7 @@ def _sqlite_matches(domain: Domain, words: list[str], rows: QuerySet[Alias], wit
         f"SELECT s.rowid FROM {SEARCH_TABLE} s WHERE s.{SEARCH_TABLE} MATCH %s "
         f"AND EXISTS ({probe_sql}) ORDER BY s.rowid LIMIT %s"
     )
-    return RawSQL(sql, (_fts_expression(domain, words), *probe_params, -1 if within is None else within))
+    return RawSQL(sql, (_fts_expression(domain_ids, words), *probe_params, -1 if within is None else within))
 
 
 class AliasPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginator is no Generic at run time

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from aliasdesk.aliases import domain_views, grant_views, resolve_views, upload_views, views
+from aliasdesk.aliases import across_views, domain_views, grant_views, resolve_views, upload_views, views
 
 urlpatterns = [
     path("domains/<str:name>/", views.domain_detail, name="domain-detail"),
@@ -28,6 +28,8 @@ urlpatterns += [
     path("domains/<str:name>/settings/alias-of", domain_views.domain_alias_of, name="domain-alias-of"),
     path("domains/<str:name>/settings/preview", domain_views.domain_settings_preview, name="domain-settings-preview"),
     path("resolve/", resolve_views.resolve_page, name="resolve"),
+    path("search/", across_views.search_page, name="search"),
+    path("offboard/", across_views.offboard_page, name="offboard"),
     # on a user's page (accounts), but domains are this app's
     path("users/<int:user_id>/grants", grant_views.grant_add, name="grant-add"),
     path("users/<int:user_id>/grants/<int:domain_id>/revoke", grant_views.grant_revoke, name="grant-revoke"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI, Swagger
 
-from aliasdesk.api import aliases, bulk, deploys, domains, errors, reports
+from aliasdesk.api import across, aliases, bulk, deploys, domains, errors, reports
 from aliasdesk.api.auth import TokenAuth, as_token_user
 
 DESCRIPTION = """\
@@ -36,5 +36,5 @@ api.add_decorator(as_token_user)
 errors.install(api)
 # bulk's operations are on the aliases router (the desired set's PUT shares the list's path).
 assert bulk.router is aliases.router
-for module in (domains, aliases, deploys, reports):
+for module in (domains, aliases, deploys, reports, across):
     api.add_router("/", module.router)

@@ -151,7 +151,7 @@ def test_sqlite_index_holds_exactly_the_current_text(example: Domain) -> None:
     update_alias(alias, version=alias.version, destinations="ulla.novak@example.org")
 
     def candidates(word: str) -> set[int]:
-        expression = search._fts_expression(example, [word])
+        expression = search._fts_expression([example.pk], [word])
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT rowid FROM {search.SEARCH_TABLE} WHERE {search.SEARCH_TABLE} MATCH %s", [expression]
