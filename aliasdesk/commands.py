@@ -23,6 +23,8 @@ CATALOGUE: list[tuple[str, list[tuple[str, list[str]]]]] = [
             ("import", ["aliasdesk import /etc/postfix/virtual --domain example.com"]),
             ("export", ["aliasdesk export example.com > /tmp/virtual"]),
             ("resolve", ["aliasdesk resolve info@example.com"]),
+            ("offboard", ["aliasdesk offboard bob@example.org --replace carol@example.org --dry-run",
+                          "aliasdesk offboard bob@example.org --remove --switch-off-empty"]),
         ],
     ),
     (
