@@ -260,6 +260,10 @@ class PostfixServer:
     def _postfix(self, command: str) -> tuple[int, str]:
         return _run_on_terminal([_program("postfix"), "-c", str(self.conf_dir), command])
 
+    def flush(self) -> None:
+        """Ask the queue manager to try every deferred message again now (postfix flush)."""
+        self._postfix("flush")
+
     def _read_master_pid(self, timeout: float) -> int:
         pid_file = self.queue_dir / "pid" / "master.pid"
         if not poll(lambda: pid_file.is_file() and pid_file.read_text().strip().isdigit(), timeout):
