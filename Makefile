@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast test-postgres test-mariadb lint bench clean debian-deps
+.PHONY: install messages demo test test-fast test-postgres test-mariadb lint bench clean debian-deps
 
 $(STAMP): pyproject.toml package-lock.json
 	bash scripts/debian-deps.sh build || echo "make install: without those packages directory login (LDAP) is left out" >&2
@@ -14,7 +14,18 @@ $(STAMP): pyproject.toml package-lock.json
 	bash scripts/vendor-assets.sh
 	touch $(STAMP)
 
-install: $(STAMP)
+# The translation catalogues (aliasdesk/locale/*/LC_MESSAGES/django.po) compiled for gettext.
+PO := $(wildcard aliasdesk/locale/*/LC_MESSAGES/django.po)
+MO := $(PO:.po=.mo)
+%.mo: %.po
+	msgfmt --check -o $@ $<
+
+install: $(STAMP) $(MO)
+
+# After changing user-facing text: bring the catalogues up to date, then translate what is new
+# (tests/test_translations.py fails while anything is untranslated or fuzzy).
+messages: install
+	cd aliasdesk && ../$(BIN)/aliasdesk makemessages -l de --no-location --no-obsolete --ignore 'static/*'
 
 debian-deps:
 	bash scripts/debian-deps.sh

@@ -142,9 +142,11 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # the browser's Accept-Language; a user's own choice below
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "aliasdesk.accounts.middleware.UserLanguageMiddleware",
     "aliasdesk.accounts.session_lifetime.AdminSessionMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "aliasdesk.accounts.middleware.TwoFactorMiddleware",
@@ -248,7 +250,11 @@ AXES_ENABLE_ADMIN = False
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code"]
 OTP_TOTP_ISSUER = "aliasdesk"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# English and German, both complete (tests/test_translations.py). The browser's Accept-Language
+# chooses; a user's own choice (User.language) wins once signed in.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

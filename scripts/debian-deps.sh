@@ -5,7 +5,7 @@
 #                          PostgreSQL and MariaDB clients; not the servers: scripts/db-servers.sh)
 #   debian-deps.sh bench   that and wrk, the web benchmark's load generator
 set -euo pipefail
-build=(python3-venv python3-dev gcc libc6-dev libldap-dev libsasl2-dev)
+build=(python3-venv python3-dev gcc libc6-dev libldap-dev libsasl2-dev gettext)
 tests=(postfix postfix-lmdb postfix-cdb postfix-sqlite postfix-pgsql postfix-mysql pflogsumm chromium slapd ldap-utils)
 case "${1:-}" in
   build) packages=("${build[@]}") ;;

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from aliasdesk.accounts import twofactor
 from aliasdesk.accounts.models import User
@@ -35,6 +35,24 @@ class ReadOnlyDemoMiddleware:
                 return JsonResponse({"detail": text}, status=403)
             return HttpResponseForbidden(text, content_type="text/plain")
         return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's own language choice wins over the browser's Accept-Language, which
+    LocaleMiddleware has already applied (sign-in pages and the API's token users keep it)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        chosen = getattr(request.user, "language", "")
+        if chosen and chosen in dict(settings.LANGUAGES):
+            translation.activate(chosen)
+            request.LANGUAGE_CODE = chosen
+        response = self.get_response(request)
+        if chosen:
+            response.headers.setdefault("Content-Language", chosen)
+        return response
 
 
 class TwoFactorMiddleware:

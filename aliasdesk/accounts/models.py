@@ -26,6 +26,8 @@ class User(AbstractUser):
     # grants follow the directory groups, read at sign-in and again after directory_checked_at.
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.LOCAL)
     directory_checked_at = models.DateTimeField(null=True, blank=True)
+    # The interface language this user chose ("" follows the browser's Accept-Language).
+    language = models.CharField(max_length=8, blank=True, default="")
 
     @property
     def is_admin(self) -> bool:
