@@ -11,6 +11,11 @@
   const LINES = ["received", "delivered"];  // the volume, on the left axis
   const number = new Intl.NumberFormat();
 
+  // The texts come translated from the page (data- attributes of .dash-charts), English if missing.
+  function texts(canvas) {
+    return (canvas && canvas.closest(".dash-charts") || document.body).dataset;
+  }
+
   function say(canvas, text) {
     const note = document.createElement("p");
     note.className = "muted chart-note";
@@ -20,13 +25,13 @@
 
   // Received and delivered as lines; deferred, bounced and rejected as bars stacked on one
   // another, on the same scale, so a problem looks as big as it is.
-  function datasets(series) {
+  function datasets(series, words) {
     return Object.keys(series).map((name) => {
       const line = LINES.includes(name);
       const color = COLORS[name] || "#555";
       return {
         type: line ? "line" : "bar",
-        label: name.charAt(0).toUpperCase() + name.slice(1),
+        label: words["label" + name.charAt(0).toUpperCase() + name.slice(1)] || name.charAt(0).toUpperCase() + name.slice(1),
         data: series[name],
         stack: line ? name : "problems",
         borderColor: color,
@@ -44,7 +49,7 @@
   function draw(canvas, data) {
     const ticks = { precision: 0, callback: (value) => number.format(value) };
     return new window.Chart(canvas, {
-      data: { labels: data.labels, datasets: datasets(data.series) },
+      data: { labels: data.labels, datasets: datasets(data.series, texts(canvas)) },
       options: {
         maintainAspectRatio: false,
         animation: false,
@@ -63,7 +68,7 @@
 
   async function load(canvas) {
     if (typeof window.Chart !== "function") {
-      say(canvas, "The chart could not be drawn (chart.js did not load); the numbers above are complete.");
+      say(canvas, texts(canvas).noChart || "The chart could not be drawn (chart.js did not load); the numbers above are complete.");
       return;
     }
     try {
@@ -71,7 +76,7 @@
       if (!response.ok) { throw new Error(`HTTP ${response.status}`); }
       canvas.chart = draw(canvas, await response.json());
     } catch (error) {
-      say(canvas, `The chart could not be loaded (${error.message}).`);
+      say(canvas, (texts(canvas).loadFailed || "The chart could not be loaded ({error}).").replace("{error}", error.message));
     }
   }
 

@@ -22,9 +22,10 @@
     note.classList.toggle("too-big", over);
     note.classList.toggle("muted", !over);
     if (over) {
-      const what = fileBytes > max ? "The file" : "The text";
+      // The sentence comes translated from the page (data-too-big-file / -text), {size} filled in here.
+      const message = fileBytes > max ? form.dataset.tooBigFile : form.dataset.tooBigText;
       const size = human(fileBytes > max ? fileBytes : textBytes);
-      note.textContent = `${what} is ${size}; at most ${form.dataset.maxSize} can be added at once. Split it and add it in parts.`;
+      note.textContent = message.replace("{size}", size);
     } else {
       note.textContent = "";
     }
