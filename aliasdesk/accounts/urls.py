@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from aliasdesk.accounts import login_views, security_views, views
+from aliasdesk.accounts import language, login_views, security_views, views
 
 urlpatterns = [
     path("login/", login_views.login_view, name="login"),
@@ -18,6 +18,7 @@ urlpatterns = [
     path("users/<int:user_id>/", views.user_edit, name="user-edit"),
     path("users/<int:user_id>/password", views.user_password, name="user-password"),
     path("users/<int:user_id>/source", views.user_source, name="user-source"),
+    path("account/language", language.choose_language, name="language"),
     path("account/2fa/", security_views.two_factor, name="two-factor"),
     path("account/2fa/enrol", security_views.enrol, name="two-factor-enrol"),
     path("account/2fa/codes", security_views.new_codes, name="two-factor-codes"),

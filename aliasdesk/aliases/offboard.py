@@ -42,6 +42,11 @@ SKIPPED = "skipped"
 CHANGE_ID = re.compile(r"[0-9a-f]{8}")
 
 
+def offboarding_reason_prefix(change_id: str) -> str:
+    """How each history reason of one offboarding begins (the audit log filters on it)."""
+    return f"offboarding #{change_id}:"
+
+
 @dataclass
 class Item:
     """One alias holding the old destination, and what the offboarding does to it."""
@@ -95,7 +100,7 @@ class Offboarding:
     def reason(self) -> str:
         """The history reason every changed alias gets: it ties them together as one change."""
         what = f"{self.old} → {self.new}" if self.new else f"{self.old} removed"
-        return f"offboarding #{self.change_id}: {what}"
+        return f"{offboarding_reason_prefix(self.change_id)} {what}"
 
     @property
     def domains(self) -> list[str]:

@@ -22,6 +22,7 @@ from django.utils import timezone
 from aliasdesk.accounts.events import ACTIONS
 from aliasdesk.accounts.models import SecurityEvent, User
 from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.offboard import CHANGE_ID, offboarding_reason_prefix
 
 PAGE_SIZE = 50
 KINDS = {
@@ -67,6 +68,7 @@ class AuditFilter:
     since: date | None = None
     until: date | None = None
     kind: str = "all"
+    change: str = ""  # an offboarding's change id: only the alias changes it made
 
     @classmethod
     def from_params(cls, params: Any) -> AuditFilter:
@@ -83,6 +85,7 @@ class AuditFilter:
             since=day("since"),
             until=day("until"),
             kind=kind if kind in KINDS else "all",
+            change=change if CHANGE_ID.fullmatch(change := params.get("change", "").strip().lower()) else "",
         )
 
     @property
@@ -94,6 +97,7 @@ class AuditFilter:
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
             "kind": "" if self.kind == "all" else self.kind,
+            "change": self.change,
         }
         return {k: v for k, v in values.items() if v}
 
@@ -200,6 +204,8 @@ def _filtered(kind: str, wanted: AuditFilter, user_id: int | None, domain_id: in
         rows = rows.filter(history_user_id=user_id)
     if wanted.domain:
         rows = rows.filter(domain_id=domain_id) if kind == "alias" else rows.filter(id=domain_id)
+    if wanted.change:
+        rows = rows.filter(history_change_reason__startswith=offboarding_reason_prefix(wanted.change))
     tz = timezone.get_current_timezone()
     if wanted.since:
         rows = rows.filter(history_date__gte=datetime.combine(wanted.since, time.min, tz))
@@ -230,15 +236,8 @@ def _merge(streams: dict[str, list[Any]], size: int, older: bool) -> list[tuple[
     return taken
 
 
-def audit_page(
-    wanted: AuditFilter, *, before: Cursor | None = None, after: Cursor | None = None, size: int = PAGE_SIZE
-) -> AuditPage:
-    """One page of changes, newest first: the newest ones, or those just older than
-    ``before``, or those just newer than ``after``.
-
-    A cursor holds one position (history_id, or id) per table: ``before`` pages show rows below it,
-    ``after`` pages rows above it.
-    """
+def _named(wanted: AuditFilter) -> tuple[int | None, int | None, list[str]]:
+    """The ids of the filter's user and domain, and what it names that does not exist."""
     unknown: list[str] = []
     user_id = domain_id = None
     if wanted.user and wanted.user != "-":
@@ -249,12 +248,27 @@ def audit_page(
         domain_id = Domain.objects.filter(name=wanted.domain).values_list("pk", flat=True).first()
         if domain_id is None:
             unknown.append(f"no domain called {wanted.domain}")
+    return user_id, domain_id, unknown
+
+
+def audit_page(
+    wanted: AuditFilter, *, before: Cursor | None = None, after: Cursor | None = None, size: int = PAGE_SIZE
+) -> AuditPage:
+    """One page of changes, newest first: the newest ones, or those just older than
+    ``before``, or those just newer than ``after``.
+
+    A cursor holds one position (history_id, or id) per table: ``before`` pages show rows below it,
+    ``after`` pages rows above it.
+    """
+    user_id, domain_id, unknown = _named(wanted)
     if unknown:
         return AuditPage([], unknown=unknown)
 
     older = after is None
     bound = before or after or {kind: _NO_LIMIT for kind in KIND_ORDER}
     kinds = list(KIND_ORDER) if wanted.kind == "all" else [wanted.kind]
+    if wanted.change:  # an offboarding changes aliases only
+        kinds = [kind for kind in kinds if kind == "alias"]
     streams: dict[str, list[Any]] = {}
     for kind in kinds:
         rows = _filtered(kind, wanted, user_id, domain_id)

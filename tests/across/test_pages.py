@@ -118,3 +118,26 @@ def test_the_address_alone_shows_the_form_and_bad_input_the_reason(login: Callab
     page = login("alice").get("/offboard/", {"old": "a@x.org b@x.org", "mode": "remove"}).content.decode()
     assert 'id="offboard-error"' in page and "one address" in page
     assert set(Alias.objects.values_list("version", flat=True)) == {1}
+
+
+def test_the_audit_log_shows_one_offboarding_alone(login: Callable[[str], Client]) -> None:
+    admin = login("alice")
+    preview = admin.get("/offboard/", {"old": BOB, "mode": "replace", "new": NEW}).content.decode()
+    seen = re.findall(r'name="seen" value="([^"]+)"', preview)
+    change = re.search(r'name="change" value="([0-9a-f]{8})"', preview)
+    assert change
+    apply = {"old": BOB, "mode": "replace", "new": NEW, "seen": seen, "change": change.group(1)}
+    done = admin.post("/offboard/", apply)
+    link = f'href="/audit/?change={change.group(1)}"'
+    assert link in done.content.decode()
+    log = admin.get("/audit/", {"change": change.group(1)}).content.decode()
+    assert 'id="audit-change"' in log
+    rows = re.findall(r"offboarding #" + change.group(1), log)
+    assert len(rows) >= len(seen)
+    unfiltered = admin.get("/audit/").content.decode()
+    assert unfiltered.count("<tr role=\"row\">") > log.count("<tr role=\"row\">")
+    # A made-up id is ignored, never a way into the query.
+    assert 'id="audit-change"' not in admin.get("/audit/", {"change": "x' OR 1=1"}).content.decode()
+    # Editors have no audit log: no link for them.
+    bob = login("bob").get("/offboard/", {"old": NEW, "mode": "replace", "new": BOB}).content.decode()
+    assert "/audit/?change=" not in bob

@@ -240,6 +240,7 @@ RULES: dict[str, Rule] = {
     "webhook-retry": Rule(fixed(405), audited_change(302), changes=True),
     # one's own API tokens: every signed-in user makes them; dave's may be revoked by him and by admins
     "token-list": Rule(fixed(200), fixed(302)),
+    "language": Rule(fixed(405), fixed(302)),  # each user's own choice; an empty POST keeps the browser's
     "token-revoke": Rule(fixed(405), lambda who: {302} if who.admin or who.role == "dave" else {403}),
     # one's own two-factor login: every signed-in user; nobody here is enrolled
     "two-factor": Rule(fixed(200), fixed(405)),
