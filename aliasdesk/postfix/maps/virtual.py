@@ -56,6 +56,7 @@ class Problem:
     line: int
     message: str
     severity: str = "error"  # "error" or "warning"
+    code: str = ""  # for machines: the message is in the reader's language
 
     def __str__(self) -> str:
         return _("line {line}: {message}").format(line=self.line, message=self.message) if self.line else self.message
@@ -278,13 +279,15 @@ def parse_virtual(text: str) -> ParsedMap:  # noqa: C901 - one pass over lines, 
             continue
         value = entry.value.strip(_WS)
         if not value:
-            problems.append(Problem(entry.line, f'"{entry.key}" has no value (expected format: key whitespace value)'))
+            message = _('"{key}" has no value (expected format: key whitespace value)').format(key=entry.key)
+            problems.append(Problem(entry.line, message))
             continue
         folded = entry.key.lower()
         earlier = first_seen.setdefault(folded, entry.line)
         if earlier != entry.line:
             problems.append(
-                Problem(entry.line, f'duplicate key "{entry.key}": line {earlier} wins, as in postmap', "warning")
+                Problem(entry.line, _('duplicate key "{key}": line {line} wins, as in postmap').format(
+                    key=entry.key, line=earlier), "warning", "duplicate-key")
             )
         keep.append(entry if value == entry.value else entry._replace(value=value))
 
