@@ -59,7 +59,7 @@ def ownership_problems() -> list[checks.CheckMessage]:
             if owner_id == domain_id:
                 continue
             values = {"map": names[domain_id], "count": len(keys), "name": name,
-                      "keys": listed_names(keys, SHOWN_KEYS), "owner": names.get(owner_id, "?")}
+                      "keys": listed_names(keys, SHOWN_KEYS), "owner": names.get(owner_id or 0, "?")}
             if (domain_id, name) in tolerated:
                 messages.append(checks.Warning(
                     _conflict(len(keys), bool(owner_id), tolerated=True).format(**values),

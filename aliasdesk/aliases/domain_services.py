@@ -432,7 +432,7 @@ def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMer
         they_changed = base is None or _comparable(name, their_value) != _comparable(name, base_value)
         i_changed = base is None or _comparable(name, my_value) != _comparable(name, base_value)
         if they_changed:
-            theirs.append((name, FIELD_LABELS[name], their_value))
+            theirs.append((name, str(FIELD_LABELS[name]), their_value))
         setattr(merged, name, my_value if i_changed else their_value)
         if they_changed and i_changed and _comparable(name, my_value) != _comparable(name, their_value):
             conflicts.append(name)
