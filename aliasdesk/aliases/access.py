@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.access import ReadOnlyMode, can_administer, reads_all_domains
 from aliasdesk.accounts.current import current_user
@@ -50,11 +51,11 @@ def get_domain_for_user(request: HttpRequest, name: str, *, write: bool = False,
     user = current_user(request)
     domain = visible_domains(user).filter(name=name.lower()).first()
     if domain is None:
-        raise Http404("no such domain")
+        raise Http404(_("no such domain"))
     if (write or admin) and settings.DEMO_READONLY:
-        raise ReadOnlyMode("this demo is read-only")
+        raise ReadOnlyMode(_("this demo is read-only"))
     if admin and not can_administer(user):
-        raise PermissionDenied("only administrators may change this")
+        raise PermissionDenied(_("only administrators may change this"))
     if write and not can_edit(user, domain):
-        raise PermissionDenied("you may read this domain but not change it")
+        raise PermissionDenied(_("you may read this domain but not change it"))
     return domain

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from aliasdesk.accounts.current import current_user
@@ -61,7 +62,7 @@ class OffboardForm:
 
     def run(self, user: Any, *, dry_run: bool, expected: dict[int, int] | None = None) -> Offboarding:
         if self.mode == "replace" and not self.new:
-            raise AliasError("give the new destination, or choose to remove the old one", "new")
+            raise AliasError(_("give the new destination, or choose to remove the old one"), "new")
         new = self.new if self.mode == "replace" else None
         if dry_run:
             return plan_offboarding(user, self.old, new, switch_off_empty=self.switch_off)
@@ -74,7 +75,7 @@ def _expected(data: QueryDict) -> dict[int, int]:
     """The aliases and versions the preview showed (``seen`` = "id:version")."""
     seen: dict[int, int] = {}
     for value in data.getlist("seen"):
-        pk, _, version = value.partition(":")
+        pk, _colon, version = value.partition(":")
         if pk.isdigit() and version.isdigit():
             seen[int(pk)] = int(version)
     return seen
@@ -101,5 +102,5 @@ def offboard_page(request: HttpRequest) -> HttpResponse:
         except AliasError as exc:
             context["error"] = str(exc)
     elif request.method == "POST":
-        context["error"] = "give the address to take out of the aliases"
+        context["error"] = _("give the address to take out of the aliases")
     return render(request, "aliases/offboard.html", context)

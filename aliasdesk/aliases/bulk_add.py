@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.bulk_insert import bulk_insert_aliases
@@ -47,9 +49,16 @@ class BulkRefused(AliasError):
 
     def __init__(self, problems: list[ItemProblem]) -> None:
         first = problems[0]
-        where = f"item {first.index}: " if first.index >= 0 else ""
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        super().__init__(f"nothing was added: {where}{first.message}{more}")
+        problem = first.message
+        if first.index >= 0:
+            problem = _("item {index}: {message}").format(index=first.index, message=first.message)
+        if len(problems) > 1:
+            message = ngettext("nothing was added: {problem} (and {count} more problem)",
+                               "nothing was added: {problem} (and {count} more problems)",
+                               len(problems) - 1).format(problem=problem, count=len(problems) - 1)
+        else:
+            message = _("nothing was added: {problem}").format(problem=problem)
+        super().__init__(message)
         self.problems = problems
 
 
@@ -91,18 +100,20 @@ def add_aliases(
     user: User | None,
     reason: str = "added in bulk",
     lines: list[int] | None = None,
-    what: str = "the request adds",
+    what: str = "",
 ) -> Added:
     """Add ``items`` to the domain: all of them, or none (BulkRefused lists every problem).
 
     ``lines``: where each item was written (a paste's line numbers), for the messages about
-    repeated keys; ``what`` names the whole in the message about the domain's room.
+    repeated keys; ``what`` says what the whole adds, in the message about the domain's room
+    (see ``limits.check_room``; "the request adds {count} more" when not given).
     """
     require_editor(user, domain)
     if not items:
-        raise BulkRefused([ItemProblem(-1, "", "nothing to add: give at least one alias")])
+        raise BulkRefused([ItemProblem(-1, "", _("nothing to add: give at least one alias"))])
     if len(items) > MAX_ITEMS:
-        raise BulkRefused([ItemProblem(-1, "", f"at most {MAX_ITEMS:,} aliases in one request")])
+        raise BulkRefused([ItemProblem(-1, "", _("at most {count} aliases in one request").format(
+            count=f"{MAX_ITEMS:,}"))])
     clean, problems = clean_new_aliases(domain, items)
     bad = {p.index for p in problems}
     indexes = [i for i in range(len(items)) if i not in bad] if problems else None
@@ -125,13 +136,17 @@ def add_aliases(
             claims.append(claim)
         folded = row.key.lower()
         if folded in live:
-            problems.append(ItemProblem(index, "key", f"{row.key} exists already in {domain.name}"))
+            problems.append(ItemProblem(index, "key", _("{key} exists already in {domain}").format(
+                key=row.key, domain=domain.name)))
         elif folded in seen:
-            where = f"on line {lines[seen[folded]]}" if lines else f"item {seen[folded]}"
-            problems.append(ItemProblem(index, "key", f"{row.key} is {where} already"))
+            if lines:
+                message = _("{key} is on line {line} already").format(key=row.key, line=lines[seen[folded]])
+            else:
+                message = _("{key} is item {index} already").format(key=row.key, index=seen[folded])
+            problems.append(ItemProblem(index, "key", message))
         seen.setdefault(folded, index)
     try:
-        check_room(domain, len(items), limits=limits, what=what)
+        check_room(domain, len(items), limits=limits, what=what or _("the request adds {count} more"))
     except LimitExceeded as exc:
         problems.append(ItemProblem(-1, "", str(exc)))
     if problems:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.postfix.maps.virtual import Entry, Problem, decode_map_bytes, parse_virtual
 
@@ -65,7 +67,8 @@ def guess_format(name: str, given: str | None = None) -> str:
     """``given`` (map, csv, xlsx), or the file name's extension; anything else is a map file."""
     if given:
         if given not in FORMATS:
-            raise AliasError(f"unknown format {given!r}: use one of {', '.join(FORMATS)}", "format")
+            raise AliasError(_("unknown format {format}: use one of {formats}").format(
+                format=repr(given), formats=", ".join(FORMATS)), "format")
         return given
     suffix = PurePath(name).suffix.lower()
     return {".csv": "csv", ".xlsx": "xlsx"}.get(suffix, "map")
@@ -80,16 +83,17 @@ def read_source(data: bytes, name: str, fmt: str, *, strict: bool = True) -> Sou
     if fmt == "xlsx":
         return _read_xlsx(data, name)
     if (fmt == "csv" or strict) and b"\0" in data:
-        raise NotABulkFile(
-            f"{name} is a binary file, not text (it holds NUL bytes): upload the text map, a CSV or an XLSX, "
-            "not a compiled .db, .lmdb or .cdb table."
-        )
+        raise NotABulkFile(_(
+            "{name} is a binary file, not text (it holds NUL bytes): upload the text map, a CSV or an XLSX, not a "
+            "compiled .db, .lmdb or .cdb table."
+        ).format(name=name))
     if fmt == "csv":
         return _read_csv(data, name)
     text, problems = decode_map_bytes(data)
     if strict and any(p.severity == "error" for p in problems):
         bad = next(p for p in problems if p.severity == "error")
-        raise NotABulkFile(f"{name} is not UTF-8 text ({bad}): save it as UTF-8 and upload it again.")
+        raise NotABulkFile(_("{name} is not UTF-8 text ({problem}): save it as UTF-8 and upload it again.").format(
+            name=name, problem=bad))
     parsed = parse_virtual(text)
     return Source(name, "map", parsed.entries, parsed.header, parsed.footer, problems + parsed.problems)
 
@@ -99,14 +103,15 @@ def _read_csv(data: bytes, name: str) -> Source:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise NotABulkFile(
-            f"{name} is not UTF-8 text (line {line}, byte {exc.start}): save it as UTF-8 CSV and upload it again."
-        ) from exc
+        raise NotABulkFile(_(
+            "{name} is not UTF-8 text (line {line}, byte {byte}): save it as UTF-8 CSV and upload it again."
+        ).format(name=name, line=line, byte=exc.start)) from exc
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         return _rows_to_source(name, "csv", enumerate(reader, start=1))
     except csv.Error as exc:
-        raise NotABulkFile(f"{name} is not a readable CSV (row {reader.line_num}: {exc})") from exc
+        raise NotABulkFile(_("{name} is not a readable CSV (row {row}: {reason})").format(
+            name=name, row=reader.line_num, reason=exc)) from exc
 
 
 def _read_xlsx(data: bytes, name: str) -> Source:
@@ -116,13 +121,14 @@ def _read_xlsx(data: bytes, name: str) -> Source:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as exc:
-        raise NotABulkFile(f"{name} is not an XLSX workbook ({type(exc).__name__}): save it as .xlsx") from exc
+        raise NotABulkFile(_("{name} is not an XLSX workbook ({reason}): save it as .xlsx").format(
+            name=name, reason=type(exc).__name__)) from exc
     try:
         sheet = book.worksheets[0]
         rows = ((n, [_cell_text(v) for v in row]) for n, row in enumerate(sheet.iter_rows(values_only=True), 1))
         return _rows_to_source(name, "xlsx", rows)
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise NotABulkFile(f"{name}: the workbook cannot be read ({exc})") from exc
+        raise NotABulkFile(_("{name}: the workbook cannot be read ({reason})").format(name=name, reason=exc)) from exc
     finally:
         book.close()
 
@@ -153,14 +159,17 @@ def _rows_to_source(name: str, fmt: str, rows: Iterable[tuple[int, list[str]]]) 
     position = {column: index for index, column in enumerate(columns) if column in COLUMNS}
     for index, column in enumerate(columns):
         if column and column not in COLUMNS and column not in EXPORT_ONLY:
-            source.problems.append(Problem(1, f'column "{column}" is not read (only {", ".join(COLUMNS)})', "warning"))
+            message = _('column "{column}" is not read (only {columns})').format(
+                column=column, columns=", ".join(COLUMNS))
+            source.problems.append(Problem(1, message, "warning"))
         elif column in COLUMNS and position[column] != index:
-            raise NotABulkFile(f"{name}: the column {column} is there twice (row 1)")
+            raise NotABulkFile(_("{name}: the column {column} is there twice (row 1)").format(name=name, column=column))
     for number, cells in iterator:
         if not any(c.strip() for c in cells):
             continue
         if len(source.entries) >= MAX_ROWS:
-            raise NotABulkFile(f"{name}: more than {MAX_ROWS:,} rows; split the file")
+            raise NotABulkFile(_("{name}: more than {count} rows; split the file").format(
+                name=name, count=f"{MAX_ROWS:,}"))
 
         def cell(column: str, cells: list[str] = cells) -> str:
             at = position.get(column)
@@ -173,7 +182,7 @@ def _rows_to_source(name: str, fmt: str, rows: Iterable[tuple[int, list[str]]]) 
             assert source.valid_until is not None
             source.valid_until[number] = end
     if not source.entries and not source.problems:
-        source.problems.append(Problem(0, f"{name} holds no aliases below its header row"))
+        source.problems.append(Problem(0, _("{name} holds no aliases below its header row").format(name=name)))
     return source
 
 
@@ -184,12 +193,12 @@ def _header(name: str, rows: Iterator[tuple[int, list[str]]]) -> list[str]:
         columns = [_column_name(c) for c in cells]
         missing = [c for c in REQUIRED if c not in columns]
         if missing:
-            raise NotABulkFile(
-                f"{name}: row {number} must be the header row naming the columns {', '.join(COLUMNS)}; "
-                f"missing: {', '.join(missing)}"
-            )
+            raise NotABulkFile(_(
+                "{name}: row {row} must be the header row naming the columns {columns}; missing: {missing}"
+            ).format(name=name, row=number, columns=", ".join(COLUMNS), missing=", ".join(missing)))
         return columns
-    raise NotABulkFile(f"{name} is empty: the first row names the columns {', '.join(COLUMNS)}")
+    raise NotABulkFile(_("{name} is empty: the first row names the columns {columns}").format(
+        name=name, columns=", ".join(COLUMNS)))
 
 
 def _row_entry(
@@ -200,22 +209,27 @@ def _row_entry(
     key = cell("key").strip()
     value = cell("destinations").strip()
     if not key:
-        problems.append(Problem(number, "the key is empty"))
+        problems.append(Problem(number, _("the key is empty")))
     if not value:
-        problems.append(Problem(number, f"{key or 'the row'}: give at least one destination"))
+        if key:
+            problems.append(Problem(number, _("{key}: give at least one destination").format(key=key)))
+        else:
+            problems.append(Problem(number, _("the row: give at least one destination")))
     switch = cell("enabled").strip().lower()
     enabled = True
     if switch in FALSE:
         enabled = False
     elif switch and switch not in TRUE:
-        problems.append(Problem(number, f"enabled is {switch!r}: write on or off (yes/no, true/false, 1/0)"))
+        problems.append(Problem(number, _("enabled is {value}: write on or off (yes/no, true/false, 1/0)").format(
+            value=repr(switch))))
     end: datetime.date | None = None
     until = cell("valid_until").strip()
     if until:
         try:
             end = datetime.date.fromisoformat(until[:10] if "T" in until else until)
         except ValueError:
-            problems.append(Problem(number, f"valid_until is {until!r}: write a date as YYYY-MM-DD, or leave it empty"))
+            problems.append(Problem(number, _(
+                "valid_until is {value}: write a date as YYYY-MM-DD, or leave it empty").format(value=repr(until))))
     comment = cell("comment").replace("\r\n", "\n").replace("\r", "\n")
     if problems:
         return None, None, problems

@@ -12,10 +12,12 @@ from typing import Any
 
 from django.core import checks
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from aliasdesk.aliases.models import Alias, Domain, MailDomain, OwnershipConflict
 from aliasdesk.aliases.postfix_fit import fit_problems, postfix_config, postfix_postmap
-from aliasdesk.postfix.maps.expansion import last_at
+from aliasdesk.postfix.maps.expansion import last_at, listed_names
 from aliasdesk.postfix.maps.keys import mail_domain
 from aliasdesk.postfix.maps.mailboxes import catchall_mailboxes
 from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
@@ -56,26 +58,23 @@ def ownership_problems() -> list[checks.CheckMessage]:
             owner_id = owner.get(name)
             if owner_id == domain_id:
                 continue
-            more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
-            shown = ", ".join(keys[:SHOWN_KEYS]) + more
-            where = f"the map of {names.get(owner_id, '?')} owns it" if owner_id else "no map owns it"
+            values = {"map": names[domain_id], "count": len(keys), "name": name,
+                      "keys": listed_names(keys, SHOWN_KEYS), "owner": names.get(owner_id or 0, "?")}
             if (domain_id, name) in tolerated:
                 messages.append(checks.Warning(
-                    f"{names[domain_id]}: {len(keys)} key(s) of {name} ({shown}), but {where}: "
-                    "one mail domain's keys in two maps",
-                    hint="delete or switch off these aliases here, or move them to their owner's map; "
-                    "the warning goes once they are gone",
+                    _conflict(len(keys), bool(owner_id), tolerated=True).format(**values),
+                    hint=_("delete or switch off these aliases here, or move them to their owner's map; the warning "
+                           "goes once they are gone"),
                     id="aliasdesk.W001",
                 ))
             else:
                 messages.append(checks.Error(
-                    f"{names[domain_id]}: {len(keys)} key(s) of {name} ({shown}), but {where}: "
-                    "the next deploy of this map stops on them",
+                    _conflict(len(keys), bool(owner_id), tolerated=False).format(**values),
                     hint=(
-                        f"delete or switch off these aliases; keys of {name} belong in its owner's map"
+                        _("delete or switch off these aliases; keys of {name} belong in its owner's map")
                         if owner_id
-                        else f"add {name} to the map's mail domains (its settings), or delete these aliases"
-                    ),
+                        else _("add {name} to the map's mail domains (its settings), or delete these aliases")
+                    ).format(name=name),
                     id="aliasdesk.E001",
                 ))
     settled = [(d, n) for d, n in tolerated if n not in held.get(d, {})]
@@ -83,6 +82,29 @@ def ownership_problems() -> list[checks.CheckMessage]:
         OwnershipConflict.objects.filter(domain_id=domain_id, mail_domain=name).delete()
     return messages
 
+
+def _conflict(count: int, owned: bool, *, tolerated: bool) -> str:
+    """The sentence of an ownership conflict, to be filled in (map, count, name, keys, owner)."""
+    if tolerated and owned:
+        return ngettext(
+            "{map}: {count} key of {name} ({keys}), but the map of {owner} owns it: one mail domain's keys in two "
+            "maps",
+            "{map}: {count} keys of {name} ({keys}), but the map of {owner} owns it: one mail domain's keys in two "
+            "maps", count)
+    if tolerated:
+        return ngettext(
+            "{map}: {count} key of {name} ({keys}), but no map owns it: one mail domain's keys in two maps",
+            "{map}: {count} keys of {name} ({keys}), but no map owns it: one mail domain's keys in two maps", count)
+    if owned:
+        return ngettext(
+            "{map}: {count} key of {name} ({keys}), but the map of {owner} owns it: the next deploy of this map "
+            "stops on it",
+            "{map}: {count} keys of {name} ({keys}), but the map of {owner} owns it: the next deploy of this map "
+            "stops on them", count)
+    return ngettext(
+        "{map}: {count} key of {name} ({keys}), but no map owns it: the next deploy of this map stops on it",
+        "{map}: {count} keys of {name} ({keys}), but no map owns it: the next deploy of this map stops on them",
+        count)
 
 
 FIT_IDS = {
@@ -117,12 +139,17 @@ def postfix_fit_problems() -> list[checks.CheckMessage]:
         ).values_list("key_folded", flat=True)) if mailboxes else set()
         shadowed = [m for m in mailboxes if m.lower() not in own]
         if shadowed:
-            listed = ", ".join(shadowed[:SHOWN_KEYS]) + (
-                f" and {len(shadowed) - SHOWN_KEYS} more" if len(shadowed) > SHOWN_KEYS else "")
             messages.append(checks.Warning(
-                f"{alias.domain.name}: catch-all {alias.key} also takes the mail of {len(shadowed)} mailbox(es) "
-                f"without an alias line of their own: {listed}",
-                hint=f'add a line such as "{shadowed[0]} {shadowed[0]}" for each, or remove the catch-all',
+                ngettext(
+                    "{map}: catch-all {key} also takes the mail of {count} mailbox without an alias line of its own: "
+                    "{listed}",
+                    "{map}: catch-all {key} also takes the mail of {count} mailboxes without an alias line of their "
+                    "own: {listed}",
+                    len(shadowed),
+                ).format(map=alias.domain.name, key=alias.key, count=len(shadowed),
+                         listed=listed_names(shadowed, SHOWN_KEYS)),
+                hint=_('add a line such as "{first} {first}" for each, or remove the catch-all').format(
+                    first=shadowed[0]),
                 id=FIT_IDS["catchall-shadows-mailbox"],
             ))
         messages += [

@@ -13,6 +13,8 @@ import datetime
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.access import visible_domains
 from aliasdesk.aliases.errors import AliasError
@@ -34,7 +36,7 @@ def find_domain(user: User | None, name: str) -> Domain:
     domains = Domain.objects.filter(deleted_at__isnull=True) if user is None else visible_domains(user)
     domain = domains.filter(name=folded).first()
     if domain is None:
-        raise AliasError(f"no domain {name}")
+        raise AliasError(_("no domain {name}").format(name=name))
     return domain
 
 
@@ -46,16 +48,17 @@ def find_alias(domain: Domain, ref: str, *, deleted: bool = False) -> Alias:
     if ref.startswith("#"):
         found = rows.filter(pk=int(ref[1:])).first() if ref[1:].isdigit() else None
         if found is None:
-            raise AliasError(f"{domain.name} has no alias {ref}")
+            raise AliasError(_("{domain} has no alias {ref}").format(domain=domain.name, ref=ref))
         return found
     matches = list(rows.filter(key_folded=ref.lower(), deleted_at__isnull=not deleted)[:2])
     if not matches:
-        where = "in the trash of" if deleted else "in"
-        raise AliasError(f"no alias {ref} {where} {domain.name}")
+        if deleted:
+            raise AliasError(_("no alias {ref} in the trash of {domain}").format(ref=ref, domain=domain.name))
+        raise AliasError(_("no alias {ref} in {domain}").format(ref=ref, domain=domain.name))
     if len(matches) > 1:
-        raise AliasError(
-            f"several aliases {ref} are in the trash of {domain.name}: name one by #ID (alias list --deleted)"
-        )
+        raise AliasError(_(
+            "several aliases {ref} are in the trash of {domain}: name one by #ID (alias list --deleted)"
+        ).format(ref=ref, domain=domain.name))
     return matches[0]
 
 
@@ -72,7 +75,8 @@ def parse_date(text: str) -> datetime.date | None:
     try:
         return datetime.date.fromisoformat(text.strip())
     except ValueError as exc:
-        raise AliasError(f"{text!r} is not a date: write YYYY-MM-DD, or none", "valid_until") from exc
+        raise AliasError(_("{text} is not a date: write YYYY-MM-DD, or none").format(text=repr(text)),
+                         "valid_until") from exc
 
 
 def edited_destinations(alias: Alias, add: Sequence[str], remove: Sequence[str]) -> list[str]:
@@ -81,7 +85,8 @@ def edited_destinations(alias: Alias, add: Sequence[str], remove: Sequence[str])
     for gone in remove:
         folded = [d.lower() for d in current]
         if gone.strip().lower() not in folded:
-            raise AliasError(f"{gone} is not a destination of {alias.key}", "destinations")
+            raise AliasError(_("{address} is not a destination of {key}").format(address=gone, key=alias.key),
+                             "destinations")
         del current[folded.index(gone.strip().lower())]
     for new in add:
         for token in split_destinations(new) or [new]:
@@ -96,7 +101,8 @@ def edit_alias(
     """``update_alias`` with ``changes``, checked against ``version`` when given (else the
     version just read: the command changes what it found)."""
     if not changes:
-        raise AliasError("nothing to change: give --destinations, --add-destination, --comment, --key or --valid-until")
+        raise AliasError(
+            _("nothing to change: give --destinations, --add-destination, --comment, --key or --valid-until"))
     version = alias.version if version is None else version
     return update_alias(alias, version=version, user=user, **changes)  # type: ignore[arg-type]
 

@@ -20,6 +20,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.bulk_add import BulkRefused, CleanAlias, ItemProblem, NewAlias, add_aliases, clean_new_aliases
@@ -70,7 +71,8 @@ def plan_desired(domain: Domain, items: list[NewAlias]) -> Plan:
     for position, row in zip(positions, clean, strict=True):
         first = seen.setdefault(row.key.lower(), position)
         if first != position:
-            problems.append(ItemProblem(position, "key", f"{row.key} is item {first} already: give each key once"))
+            problems.append(ItemProblem(position, "key", _("{key} is item {index} already: give each key once").format(
+                key=row.key, index=first)))
     if problems:
         raise BulkRefused(sorted(problems, key=lambda p: p.index))
     existing: dict[str, Alias | None] = {}

@@ -12,6 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from aliasdesk.aliases import domain_services as ds
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Domain
@@ -31,7 +33,8 @@ def read_text(path: str, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise AliasError(f"{what} {path}: not UTF-8 text (byte {exc.start + 1})") from exc
+        raise AliasError(_("{option} {path}: not UTF-8 text (byte {byte})").format(
+            option=what, path=path, byte=exc.start + 1)) from exc
 
 
 def wanted_settings(domain: Domain, options: dict[str, Any]) -> tuple[ds.DomainSettings, list[str]]:
@@ -50,7 +53,7 @@ def wanted_settings(domain: Domain, options: dict[str, Any]) -> tuple[ds.DomainS
             changes[name] = "" if value.strip().lower() == "none" else value
     if options.get("every_node"):
         if options.get("node"):
-            raise AliasError("--node names the hosts that carry the map; --every-node clears them: give one")
+            raise AliasError(_("--node names the hosts that carry the map; --every-node clears them: give one"))
         changes["nodes"] = ""
     elif options.get("node"):
         changes["nodes"] = "\n".join(options["node"])

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.aliasdomains import generated_rows
@@ -39,16 +41,16 @@ MAP_FIELDS = ("header", "footer", "localpart_pattern", "allowed_destination_doma
 LIMIT_FIELDS = ("max_aliases", "max_destinations")
 LIMIT_MINIMUM = {"max_aliases": 0, "max_destinations": 1}
 FIELD_LABELS = {
-    "header": "Header",
-    "footer": "Footer",
-    "localpart_pattern": "Name pattern",
-    "allowed_destination_domains": "Allowed destination domains",
-    "extra_domains": "Further mail domains",
-    "nodes": "Mail hosts",
-    "editors_role_addresses": "Editors may change postmaster@ and abuse@",
-    "deploy_on_save": "Deploy on save",
-    "max_aliases": "Most aliases",
-    "max_destinations": "Most destinations per alias",
+    "header": gettext_lazy("Header"),
+    "footer": gettext_lazy("Footer"),
+    "localpart_pattern": gettext_lazy("Name pattern"),
+    "allowed_destination_domains": gettext_lazy("Allowed destination domains"),
+    "extra_domains": gettext_lazy("Further mail domains"),
+    "nodes": gettext_lazy("Mail hosts"),
+    "editors_role_addresses": gettext_lazy("Editors may change postmaster@ and abuse@"),
+    "deploy_on_save": gettext_lazy("Deploy on save"),
+    "max_aliases": gettext_lazy("Most aliases"),
+    "max_destinations": gettext_lazy("Most destinations per alias"),
 }
 PREVIEW_ROWS = 30
 _PATTERN_MAX = Domain._meta.get_field("localpart_pattern").max_length or 255
@@ -64,7 +66,9 @@ class SettingsProblem:
 
     def __str__(self) -> str:
         label = FIELD_LABELS.get(self.field, self.field)
-        return f"{label}, line {self.line}: {self.message}" if self.line else f"{label}: {self.message}"
+        if self.line:
+            return _("{field}, line {line}: {message}").format(field=label, line=self.line, message=self.message)
+        return _("{field}: {message}").format(field=label, message=self.message)
 
 
 class SettingsRefused(Exception):
@@ -79,10 +83,13 @@ class StaleSettings(Exception):
     """Someone else saved the domain first. ``current`` is the domain as it is now."""
 
     def __init__(self, current: Domain, changed_by: User | None, changed_at: object) -> None:
-        who = changed_by.username if changed_by else "someone else"
-        super().__init__(
-            f"{who} changed the settings of {current.name} while you were editing (now version {current.version})"
-        )
+        if changed_by:
+            message = _("{user} changed the settings of {domain} while you were editing (now version {version})")
+        else:
+            message = _("someone else changed the settings of {domain} while you were editing (now version "
+                        "{version})")
+        super().__init__(message.format(user=changed_by.username if changed_by else "", domain=current.name,
+                                        version=current.version))
         self.current = current
         self.changed_by = changed_by
         self.changed_at = changed_at
@@ -139,7 +146,7 @@ def clean_limit(text: str, name: str) -> str:
         return ""
     least = LIMIT_MINIMUM[name]
     if not text.isdigit() or int(text) < least or int(text) > 2**31 - 1:
-        raise AliasError(f"a whole number of {least} or more, or empty for no limit", name)
+        raise AliasError(_("a whole number of {least} or more, or empty for no limit").format(least=least), name)
     return str(int(text))
 
 
@@ -157,7 +164,7 @@ def check_map_text(text: str, name: str) -> tuple[list[SettingsProblem], list[Se
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return [SettingsProblem(name, "contains characters that are not valid Unicode")], []
+        return [SettingsProblem(name, _("contains characters that are not valid Unicode"))], []
     parsed = parse_virtual(text)
     errors = [SettingsProblem(name, p.message, p.line) for p in parsed.problems if p.severity == "error"]
     warnings = [SettingsProblem(name, p.message, p.line) for p in parsed.problems if p.severity != "error"]
@@ -168,14 +175,18 @@ def clean_localpart_pattern(pattern: str) -> str:
     """The pattern as stored; AliasError when Python's ``re`` cannot compile it."""
     pattern = pattern.strip()
     if len(pattern) > _PATTERN_MAX:
-        raise AliasError(f"at most {_PATTERN_MAX} characters", "localpart_pattern")
+        raise AliasError(_("at most {count} characters").format(count=_PATTERN_MAX), "localpart_pattern")
     if "\n" in pattern or "\r" in pattern:
-        raise AliasError("one line only", "localpart_pattern")
+        raise AliasError(_("one line only"), "localpart_pattern")
     try:
         re.compile(pattern)
     except re.error as exc:
-        where = f" at position {exc.pos + 1}" if exc.pos is not None else ""
-        raise AliasError(f"not a valid regular expression: {exc.msg}{where}", "localpart_pattern") from exc
+        if exc.pos is not None:
+            message = _("not a valid regular expression: {reason} at position {position}").format(
+                reason=exc.msg, position=exc.pos + 1)
+        else:
+            message = _("not a valid regular expression: {reason}").format(reason=exc.msg)
+        raise AliasError(message, "localpart_pattern") from exc
     return pattern
 
 
@@ -187,7 +198,8 @@ def clean_destination_domains(text: str) -> str:
             try:
                 name = normalize_domain_name(word.lstrip("@"))
             except AliasError as exc:
-                raise AliasError(f"line {number}: {exc}", "allowed_destination_domains") from exc
+                raise AliasError(_("line {line}: {message}").format(line=number, message=exc),
+                                 "allowed_destination_domains") from exc
             if name not in result:
                 result.append(name)
     return "\n".join(result)
@@ -249,7 +261,7 @@ def clean_extra_domains(text: str) -> str:
             try:
                 result.add(mail_domain(normalize_domain_name(word.lstrip("@"))))
             except AliasError as exc:
-                raise AliasError(f"line {number}: {exc}", "extra_domains") from exc
+                raise AliasError(_("line {line}: {message}").format(line=number, message=exc), "extra_domains") from exc
     return "\n".join(sorted(result))
 
 
@@ -266,15 +278,19 @@ def check_settings_ownership(domain: Domain, clean: DomainSettings) -> list[Sett
     for name in sorted(wanted - before):
         owner = owners.get(name)
         if owner is not None and owner.pk != domain.pk:
-            problems.append(SettingsProblem("extra_domains", f"{name} is a mail domain of the map of {owner.name}"))
+            problems.append(SettingsProblem("extra_domains", _("{name} is a mail domain of the map of {owner}").format(
+                name=name, owner=owner.name)))
     for name in sorted(before - wanted):
         spellings = {name, ascii_domain(name)}
         held = [k for s in spellings for k in _live_keys_of(domain, s)]
         if held:
             problems.append(SettingsProblem(
                 "extra_domains",
-                f"{name}: this map still holds {len(held)} alias(es) of it ({', '.join(held[:3])}); "
-                "delete them first or keep the mail domain",
+                ngettext("{name}: this map still holds {count} alias of it ({keys}); delete it first or keep the "
+                         "mail domain",
+                         "{name}: this map still holds {count} aliases of it ({keys}); delete them first or keep "
+                         "the mail domain",
+                         len(held)).format(name=name, count=len(held), keys=", ".join(held[:3])),
             ))
     owned = wanted | {own}
     tolerated = tolerated_mail_domains(domain)
@@ -284,8 +300,9 @@ def check_settings_ownership(domain: Domain, clean: DomainSettings) -> list[Sett
             if entry.enabled and not form.bare and form.domain not in owned and form.domain not in tolerated:
                 problems.append(SettingsProblem(
                     field_name,
-                    f"{entry.key} belongs to {form.domain}, which is not a mail domain of this map"
-                    + ("" if form.domain in owners else " (add it to the further mail domains below)"),
+                    (_("{key} belongs to {domain}, which is not a mail domain of this map") if form.domain in owners
+                     else _("{key} belongs to {domain}, which is not a mail domain of this map (add it to the "
+                            "further mail domains below)")).format(key=entry.key, domain=form.domain),
                     entry.line,
                 ))
     return problems
@@ -305,7 +322,7 @@ def _sync_mail_domains(domain: Domain, before: str, after: str) -> None:
             MailDomain.objects.bulk_create([MailDomain(name=n, domain=domain) for n in sorted(new - old)])
     except IntegrityError as exc:
         raise SettingsRefused(
-            [SettingsProblem("extra_domains", "another map took one of these mail domains meanwhile; try again")]
+            [SettingsProblem("extra_domains", _("another map took one of these mail domains meanwhile; try again"))]
         ) from exc
 
 
@@ -415,7 +432,7 @@ def merge_stale(current: Domain, mine: DomainSettings, version: int) -> StaleMer
         they_changed = base is None or _comparable(name, their_value) != _comparable(name, base_value)
         i_changed = base is None or _comparable(name, my_value) != _comparable(name, base_value)
         if they_changed:
-            theirs.append((name, FIELD_LABELS[name], their_value))
+            theirs.append((name, str(FIELD_LABELS[name]), their_value))
         setattr(merged, name, my_value if i_changed else their_value)
         if they_changed and i_changed and _comparable(name, my_value) != _comparable(name, their_value):
             conflicts.append(name)

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from aliasdesk.accounts.access import can_administer, require_admin
@@ -71,11 +72,13 @@ def domain_settings(request: HttpRequest, name: str) -> HttpResponse:
         context["error_fields"] = {p.field for p in refused.problems}
         return render(request, "aliases/settings.html", context, status=422)
     if changed and not ds.limits_only(before, ds.DomainSettings.of(domain)):
-        messages.success(request, f"Saved the settings of {domain.name}. Deploy to write the new map.")
+        messages.success(request, _("Saved the settings of {domain}. Deploy to write the new map.").format(
+            domain=domain.name))
     elif changed:
-        messages.success(request, f"Saved the limits of {domain.name}. They hold from now on; the map is unchanged.")
+        messages.success(request, _(
+            "Saved the limits of {domain}. They hold from now on; the map is unchanged.").format(domain=domain.name))
     else:
-        messages.info(request, "Nothing changed.")
+        messages.info(request, _("Nothing changed."))
     return redirect("domain-settings", domain.name)
 
 
@@ -97,7 +100,7 @@ def domain_alias_of(request: HttpRequest, name: str) -> HttpResponse:
     target_id = _int(request.POST.get("alias_of"))
     target = Domain.objects.filter(pk=target_id, deleted_at__isnull=True).first() if target_id else None
     if target_id and target is None:
-        messages.error(request, "That target domain does not exist (any more).")
+        messages.error(request, _("That target domain does not exist (any more)."))
         return redirect("domain-settings", domain.name)
     mode = request.POST.get("alias_mode", AliasMode.EXPAND)
     before = (domain.alias_of_id, domain.alias_mode)
@@ -106,12 +109,14 @@ def domain_alias_of(request: HttpRequest, name: str) -> HttpResponse:
             domain, target, mode, user=current_user(request), version=_int(request.POST.get("version"))
         )
     except AliasError as exc:
-        messages.error(request, f"Not changed: {exc}")
+        messages.error(request, _("Not changed: {reason}").format(reason=exc))
         return redirect("domain-settings", domain.name)
     if (domain.alias_of_id, domain.alias_mode) == before:
-        messages.info(request, "Nothing changed.")
+        messages.info(request, _("Nothing changed."))
     elif target is None:
-        messages.success(request, f"{domain.name} is an ordinary domain again. Deploy to write its map.")
+        messages.success(request, _("{domain} is an ordinary domain again. Deploy to write its map.").format(
+            domain=domain.name))
     else:
-        messages.success(request, f"{domain.name} is now an alias domain of {target.name}. Deploy to write its map.")
+        messages.success(request, _("{domain} is now an alias domain of {target}. Deploy to write its map.").format(
+            domain=domain.name, target=target.name))
     return redirect("domain-detail", domain.name)

@@ -8,10 +8,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from aliasdesk.accounts.access import require_admin
-from aliasdesk.accounts.models import User
+from aliasdesk.accounts.models import Grant, User
 from aliasdesk.accounts.services import AccountError
 from aliasdesk.accounts.views import edit_context
 from aliasdesk.aliases.grants import grant_domain, revoke_grant
@@ -36,13 +37,17 @@ def grant_add(request: HttpRequest, user_id: int) -> HttpResponse:
     target = get_object_or_404(User, pk=user_id)
     domain = Domain.objects.filter(pk=request.POST.get("domain") or 0, deleted_at__isnull=True).first()
     if domain is None:
-        return _grants_response(request, target, grant_error="choose a domain")
+        return _grants_response(request, target, grant_error=_("choose a domain"))
     role = request.POST.get("role", "")
     try:
         grant_domain(target, domain, role)
     except AccountError as exc:
         return _grants_response(request, target, grant_error=str(exc))
-    return _grants_response(request, target, grant_done=f"{target.username} is now {role} of {domain.name}.")
+    if role == Grant.Role.EDITOR:
+        done = _("{user} is now editor of {domain}.")
+    else:
+        done = _("{user} is now viewer of {domain}.")
+    return _grants_response(request, target, grant_done=done.format(user=target.username, domain=domain.name))
 
 
 @login_required
@@ -55,4 +60,5 @@ def grant_revoke(request: HttpRequest, user_id: int, domain_id: int) -> HttpResp
         revoke_grant(target, domain)
     except AccountError as exc:
         return _grants_response(request, target, grant_error=str(exc))
-    return _grants_response(request, target, grant_done=f"{target.username} no longer has {domain.name}.")
+    return _grants_response(request, target, grant_done=_("{user} no longer has {domain}.").format(
+        user=target.username, domain=domain.name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.domains import DomainGrants
 from aliasdesk.accounts.events import record_event
@@ -23,16 +24,21 @@ def grant_domain(user: User, domain: Domain, role: str, *, by: User | None = Non
     """Let a domain editor or viewer edit or read one more domain (or change that right);
     ``by``: who does it (by default the signed-in user of the request; None on the command line)."""
     if role not in Grant.Role.values:
-        raise AccountError(f"unknown domain role {role!r}", "grant_role")
+        raise AccountError(_("unknown domain role {role}").format(role=repr(role)), "grant_role")
     refuse_directory_user(user, "domains follow their directory groups", "grant_role")
     if user.role in (User.Role.ADMIN, User.Role.AUDITOR) or user.is_superuser:
-        raise AccountError(f"{user.username} is {user.get_role_display().lower()} and sees every domain already")
+        if user.role == User.Role.AUDITOR:
+            message = _("{user} is an auditor and sees every domain already")
+        else:
+            message = _("{user} is an administrator and sees every domain already")
+        raise AccountError(message.format(user=user.username))
     if user.role == User.Role.VIEWER and role == Grant.Role.EDITOR:
-        raise AccountError(f"{user.username} is a domain viewer: make them a domain editor first", "grant_role")
+        raise AccountError(_("{user} is a domain viewer: make them a domain editor first").format(
+            user=user.username), "grant_role")
     if domain.deleted_at is not None:
-        raise AccountError(f"{domain.name} is deleted")
+        raise AccountError(_("{domain} is deleted").format(domain=domain.name))
     old = Grant.objects.filter(user=user, domain=domain).values_list("role", flat=True).first()
-    grant, _ = Grant.objects.update_or_create(user=user, domain=domain, defaults={"role": role})
+    grant, _created = Grant.objects.update_or_create(user=user, domain=domain, defaults={"role": role})
     if old != role:
         record_event(
             "grant.added" if old is None else "grant.changed", actor=by, subject=user, domain=domain,
@@ -80,7 +86,7 @@ def _named(names: Sequence[str]) -> list[Domain]:
     """The live domains of these names, in the order given; AccountError naming any missing."""
     missing = missing_domains(names)
     if missing:
-        raise AccountError(f"no such domain: {', '.join(missing)}")
+        raise AccountError(_("no such domain: {names}").format(names=", ".join(missing)))
     found = _live_domains(names)
     return list({n.lower(): found[n.lower()] for n in names}.values())
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from aliasdesk.aliases.search import FILTERS, AliasQuery
 
 
@@ -16,11 +19,12 @@ def narrows(query: AliasQuery) -> bool:
 def describe(query: AliasQuery) -> list[str]:
     notes = []
     if query.q:
-        notes.append(f"search “{query.q}”")
+        notes.append(_("search “{text}”").format(text=query.q))
     if query.filter != "all":
-        notes.append(FILTERS[query.filter].lower())
+        notes.append(str(FILTERS[query.filter]).lower())
     if query.unused:
-        notes.append(f"no mail for {query.unused} days")
+        notes.append(ngettext("no mail for {count} day", "no mail for {count} days", query.unused).format(
+            count=query.unused))
     return notes
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Domain
 from aliasdesk.postfix.maps.virtual import Problem
@@ -18,7 +21,10 @@ class ImportRefused(AliasError):
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
         errors = [p for p in problems if p.severity == "error"]
-        super().__init__(f"{source}: {len(errors)} error(s), nothing imported: " + "; ".join(map(str, errors[:5])))
+        super().__init__(ngettext("{source}: {count} error, nothing imported: {errors}",
+                                  "{source}: {count} errors, nothing imported: {errors}",
+                                  len(errors)).format(source=source, count=len(errors),
+                                                      errors="; ".join(map(str, errors[:5]))))
         self.problems = problems
 
 
@@ -26,10 +32,10 @@ class StalePreview(AliasError):
     """The domain changed since the preview was made: applying it could undo someone's change."""
 
     def __init__(self, domain: str) -> None:
-        super().__init__(
-            f"{domain} changed since this preview was made; nothing was applied. Upload the file again "
-            "to see what it would change now."
-        )
+        super().__init__(_(
+            "{domain} changed since this preview was made; nothing was applied. Upload the file again to see what "
+            "it would change now."
+        ).format(domain=domain))
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.bulk_insert import bulk_insert_aliases
@@ -101,7 +102,7 @@ class Writer:
         if not acts_as_admin(user):
             # What an import changes or removes must be the editor's to touch.
             owners = Owners()
-            refused = [untouchable_reason(user, a, owners) for a in [m for m, _, _ in changed] + removed]
+            refused = [untouchable_reason(user, a, owners) for a in [m for m, _entry, _end in changed] + removed]
             refused = [r for r in refused if r]
             if refused:
                 raise ImportRefused(str(domain), [Problem(0, reason) for reason in refused[:50]])
@@ -127,9 +128,13 @@ class Writer:
 
 def _shown(destinations: str, enabled: bool, end: datetime.date | None) -> str:
     """An alias's routing as a preview shows it: destinations, "(off)", "until DATE"."""
-    off = " (off)" if not enabled else ""
-    until = f" until {end.isoformat()}" if end else ""
-    return f"{destinations}{off}{until}"
+    if end and not enabled:
+        return _("{destinations} (off) until {date}").format(destinations=destinations, date=end.isoformat())
+    if end:
+        return _("{destinations} until {date}").format(destinations=destinations, date=end.isoformat())
+    if not enabled:
+        return _("{destinations} (off)").format(destinations=destinations)
+    return destinations
 
 
 def _take_header_footer(

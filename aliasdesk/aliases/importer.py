@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.bulk_files import Source, guess_format, read_source
@@ -55,12 +56,14 @@ def read_map_source(source: str | Path) -> tuple[bytes, str]:
     else:
         path = Path(source)
         if not path.is_file():
-            raise AliasError(f"{name}: no such file")
+            raise AliasError(_("{name}: no such file").format(name=name))
         if path.stat().st_size > MAX_IMPORT_BYTES:
-            raise AliasError(f"{name}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; refusing to import")
+            raise AliasError(_("{name}: larger than {size} MiB; refusing to import").format(
+                name=name, size=MAX_IMPORT_BYTES // 2**20))
         data = path.read_bytes()
     if len(data) > MAX_IMPORT_BYTES:
-        raise AliasError(f"{name}: larger than {MAX_IMPORT_BYTES // 2**20} MiB; refusing to import")
+        raise AliasError(_("{name}: larger than {size} MiB; refusing to import").format(
+            name=name, size=MAX_IMPORT_BYTES // 2**20))
     return data, name
 
 
@@ -86,9 +89,8 @@ def prepare_entries(entries: list[Entry]) -> list[Problem]:
             if first != entry.line:
                 note = f"duplicate of line {first}: Postfix uses the first, so this one is switched off"
                 comment = f"{entry.comment}\n{note}" if entry.comment else note
-                problems.append(
-                    Problem(entry.line, f'duplicate key "{entry.key}" switched off (line {first} wins)', "warning")
-                )
+                message = _('duplicate key "{key}" switched off (line {line} wins)').format(key=entry.key, line=first)
+                problems.append(Problem(entry.line, message, "warning", "duplicate-key"))
                 entries[index] = Entry(entry.key, value, False, comment, entry.line)
                 continue
         if value != entry.value:
@@ -152,9 +154,9 @@ def import_source(
     a preview was made at that serial. ``dry_run`` rolls everything back.
     """
     if mode not in MODES:
-        raise AliasError(f"unknown import mode {mode!r}")
+        raise AliasError(_("unknown import mode {mode}").format(mode=repr(mode)))
     entries = source.entries
-    problems = [p for p in source.problems if not p.message.startswith("duplicate key")]
+    problems = [p for p in source.problems if p.code != "duplicate-key"]
     if source.format != "map":  # a table has no "first one wins": a key twice is a mistake
         problems += _repeated_keys(entries, source.unit)
     problems += prepare_entries(entries)
@@ -167,7 +169,8 @@ def import_source(
         if domain is None:
             domain = create_domain(domain_name, map_path=map_file, user=user)
         elif map_file and Path(map_file).resolve() != Path(domain.map_path):
-            raise AliasError(f"domain {domain_name} writes {domain.map_path}, not {map_file}")
+            raise AliasError(_("domain {domain} writes {path}, not {file}").format(
+                domain=domain_name, path=domain.map_path, file=map_file))
         if expect_serial is not None and domain.serial != expect_serial:
             raise StalePreview(domain.name)
         report = ImportReport(domain=domain, serial=domain.serial)
@@ -199,7 +202,11 @@ def _repeated_keys(entries: list[Entry], unit: str) -> list[Problem]:
     for entry in entries:
         first = seen.setdefault(entry.folded_key, entry.line)
         if first != entry.line:
-            problems.append(Problem(entry.line, f"{entry.key} is on {unit} {first} already: give each key once"))
+            if unit == "line":
+                message = _("{key} is on line {line} already: give each key once")
+            else:
+                message = _("{key} is on row {line} already: give each key once")
+            problems.append(Problem(entry.line, message.format(key=entry.key, line=first)))
     return problems
 
 
@@ -251,7 +258,8 @@ def _claim_key_domains(domain: Domain, entries: list[Entry], user: User | None, 
         raise ImportRefused(source, [Problem(line, message) for line, message in refused])
     added = claim_mail_domains(domain, list(claims), user=user, reason=f"import of {source}")
     return [
-        Problem(claims[name], f"{name} is now a mail domain of this map (its keys start on this line)", "warning")
+        Problem(claims[name], _("{name} is now a mail domain of this map (its keys start on this line)").format(
+            name=name), "warning")
         for name in added
     ]
 
@@ -267,13 +275,14 @@ def _check_limits(domain: Domain, entries: list[Entry], mode: str, source: str) 
     problems: list[Problem] = []
     live = Alias.objects.filter(domain=domain, deleted_at__isnull=True)
     if mode == "replace":
-        message = final_count_problem(limits, len(entries), "the file holds")
+        message = final_count_problem(limits, len(entries), _("the file holds {count}"))
     elif mode == "update":
         keys = set(live.values_list("key_folded", flat=True))
         new = len({e.folded_key for e in entries if e.folded_key not in keys})
-        message = final_count_problem(limits, alias_count(domain) + new, "with this file there would be")
+        message = final_count_problem(limits, alias_count(domain) + new, _("with this file there would be {count}"))
     else:
-        message = final_count_problem(limits, alias_count(domain) + len(entries), "with this file there would be")
+        message = final_count_problem(limits, alias_count(domain) + len(entries),
+                                      _("with this file there would be {count}"))
     if message:
         problems.append(Problem(0, message))
     if limits.max_destinations is not None:

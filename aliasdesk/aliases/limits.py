@@ -16,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.postfix.maps.virtual import split_destinations
@@ -61,18 +64,22 @@ def destination_count(destinations: str) -> int:
 def check_room(domain: Domain, adding: int, *, limits: Limits | None = None, what: str = "") -> None:
     """Refuse ``adding`` more aliases when the domain would then hold more than its maximum.
 
-    ``what`` names the change for a message about several ("the paste adds 5").
+    ``what`` says what the change adds, translated, with ``{count}`` for the number
+    (``_("the paste adds {count} more")``).
     """
     limits = limits or limits_of(domain)
     if limits.max_aliases is None or adding <= 0:
         return
     count = alias_count(domain)
     if count + adding > limits.max_aliases:
-        more = f"; {what} {adding} more" if what else ""
-        exist = "exists" if count == 1 else "exist"
-        raise LimitExceeded(
-            f"{limits.name} allows at most {limits.max_aliases} aliases; {count} {exist}{more}", "key"
-        )
+        message = ngettext(
+            "{domain} allows at most {limit} aliases; {count} exists",
+            "{domain} allows at most {limit} aliases; {count} exist",
+            count,
+        ).format(domain=limits.name, limit=limits.max_aliases, count=count)
+        if what:
+            message = _("{problem}; {change}").format(problem=message, change=what.format(count=adding))
+        raise LimitExceeded(message, "key")
 
 
 def check_destinations(domain: Domain, destinations: str, *, limits: Limits | None = None, key: str = "") -> None:
@@ -90,16 +97,21 @@ def destinations_problem(limits: Limits, destinations: str, key: str = "") -> st
     count = destination_count(destinations)
     if count <= limits.max_destinations:
         return ""
-    which = key if key else "this one"
-    return f"{limits.name} allows at most {limits.max_destinations} destinations per alias; {which} has {count}"
+    if key:
+        return _("{domain} allows at most {limit} destinations per alias; {key} has {count}").format(
+            domain=limits.name, limit=limits.max_destinations, key=key, count=count)
+    return _("{domain} allows at most {limit} destinations per alias; this one has {count}").format(
+        domain=limits.name, limit=limits.max_destinations, count=count)
 
 
 def final_count_problem(limits: Limits, final: int, what: str) -> str:
     """The message when a change that sets the whole set of aliases (an import with
-    --replace) would leave ``final`` of them; "" when they fit."""
+    --replace) would leave ``final`` of them; "" when they fit. ``what`` says so, translated,
+    with ``{count}`` for the number (``_("the file holds {count}")``)."""
     if limits.max_aliases is None or final <= limits.max_aliases:
         return ""
-    return f"{limits.name} allows at most {limits.max_aliases} aliases; {what} {final}"
+    return _("{domain} allows at most {limit} aliases; {change}").format(
+        domain=limits.name, limit=limits.max_aliases, change=what.format(count=final))
 
 
 @dataclass
@@ -113,16 +125,19 @@ class Overuse:
     def messages(self, limits: Limits) -> list[str]:
         found = []
         if self.aliases:
-            found.append(
-                f"{limits.name} holds {self.aliases} aliases, more than its limit of {limits.max_aliases}: "
-                "they stay, but new aliases and restores are refused until enough are deleted"
-            )
+            found.append(_(
+                "{domain} holds {count} aliases, more than its limit of {limit}: they stay, but new aliases and "
+                "restores are refused until enough are deleted"
+            ).format(domain=limits.name, count=self.aliases, limit=limits.max_aliases))
         if self.wide:
             keys = ", ".join(self.wide_keys) + (" …" if self.wide > len(self.wide_keys) else "")
-            found.append(
-                f"{self.wide} alias(es) have more than {limits.max_destinations} destinations ({keys}): "
-                "they stay as they are, but their destinations can only be saved within the limit"
-            )
+            found.append(ngettext(
+                "{count} alias has more than {limit} destinations ({keys}): it stays as it is, but its destinations "
+                "can only be saved within the limit",
+                "{count} aliases have more than {limit} destinations ({keys}): they stay as they are, but their "
+                "destinations can only be saved within the limit",
+                self.wide,
+            ).format(count=self.wide, limit=limits.max_destinations, keys=keys))
         return found
 
 

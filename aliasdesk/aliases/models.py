@@ -14,21 +14,22 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 
 class MapType(models.TextChoices):
-    HASH = "hash", "hash (Berkeley DB)"
+    HASH = "hash", _("hash (Berkeley DB)")
     LMDB = "lmdb", "lmdb"
     CDB = "cdb", "cdb"
-    TEXTHASH = "texthash", "texthash (needs postfix reload)"
+    TEXTHASH = "texthash", _("texthash (needs postfix reload)")
 
 
 class AliasMode(models.TextChoices):
     """How an alias domain forwards to its target (see aliasdesk/aliases/aliasdomains.py)."""
 
-    EXPAND = "expand", "one line per address of the target (unknown addresses rejected)"
-    CATCHALL = "catchall", "@alias @target (every address accepted)"
+    EXPAND = "expand", _("one line per address of the target (unknown addresses rejected)")
+    CATCHALL = "catchall", _("@alias @target (every address accepted)")
 
 
 class Domain(models.Model):
@@ -45,24 +46,24 @@ class Domain(models.Model):
     header = models.TextField(blank=True, default="")
     footer = models.TextField(blank=True, default="")
     localpart_pattern = models.CharField(
-        max_length=255, blank=True, default="", help_text="Regular expression new alias local parts must match."
+        max_length=255, blank=True, default="", help_text=_("Regular expression new alias local parts must match.")
     )
     allowed_destination_domains = models.TextField(
-        blank=True, default="", help_text="One domain per line; empty allows any destination."
+        blank=True, default="", help_text=_("One domain per line; empty allows any destination.")
     )
     # The mail domains whose keys the map may hold besides its own name (a legacy
     # multi-domain map), one per line. MailDomain rows mirror them with a unique name.
     extra_domains = models.TextField(blank=True, default="")
     editors_role_addresses = models.BooleanField(
-        default=False, help_text="Editors may change postmaster@ and abuse@ (RFC 2142) of this map's domains."
+        default=False, help_text=_("Editors may change postmaster@ and abuse@ (RFC 2142) of this map's domains.")
     )
     # Limits an administrator sets (empty: none). They refuse new rows and new destinations,
     # never what exists: see aliasdesk/aliases/limits.py.
     max_aliases = models.PositiveIntegerField(
-        null=True, blank=True, help_text="At most this many aliases (switched-off ones included); empty: no limit."
+        null=True, blank=True, help_text=_("At most this many aliases (switched-off ones included); empty: no limit.")
     )
     max_destinations = models.PositiveIntegerField(
-        null=True, blank=True, help_text="At most this many destinations per alias; empty: no limit."
+        null=True, blank=True, help_text=_("At most this many destinations per alias; empty: no limit.")
     )
     deleted_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
@@ -78,7 +79,7 @@ class Domain(models.Model):
     # The mail hosts (agent mode) that carry this map, one name per line; none: every node.
     nodes = models.TextField(blank=True, default="")
     deploy_on_save = models.BooleanField(
-        default=False, help_text="Deploy the map right after each saved change (the original tool's behaviour)."
+        default=False, help_text=_("Deploy the map right after each saved change (the original tool's behaviour).")
     )
     # An alias domain: every address forwards to the same local part of ``alias_of``. Its map
     # holds no rows of its own: the lines are generated from the target's at each render.

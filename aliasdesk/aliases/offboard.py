@@ -22,6 +22,8 @@ from typing import Any
 
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.access import can_edit, visible_domains
@@ -32,6 +34,7 @@ from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import Owners, untouchable_reason
 from aliasdesk.aliases.services import clean_destinations, update_alias
 from aliasdesk.postfix.maps.destinations import destination_form, replace_destination
+from aliasdesk.postfix.maps.expansion import listed_names
 from aliasdesk.postfix.maps.virtual import split_destinations
 
 CHANGE = "change"
@@ -126,11 +129,16 @@ class OffboardRefused(AliasError):
     """Nothing changed: some aliases would be left without destinations. ``plan`` lists them."""
 
     def __init__(self, plan: Offboarding) -> None:
-        keys = ", ".join(f"{i.key} ({i.domain})" for i in plan.refused[:5])
-        more = f" and {len(plan.refused) - 5} more" if len(plan.refused) > 5 else ""
+        keys = listed_names([f"{i.key} ({i.domain})" for i in plan.refused])
+        count = len(plan.refused)
         super().__init__(
-            f"nothing changed: {len(plan.refused)} alias(es) would be left without destinations: {keys}{more}; "
-            "switch them off instead, or give them another destination first",
+            ngettext(
+                "nothing changed: {count} alias would be left without destinations: {keys}; switch it off instead, "
+                "or give it another destination first",
+                "nothing changed: {count} aliases would be left without destinations: {keys}; switch them off "
+                "instead, or give them another destination first",
+                count,
+            ).format(count=count, keys=keys),
             "old",
         )
         self.plan = plan
@@ -139,7 +147,9 @@ class OffboardRefused(AliasError):
 def _address(text: str, what: str) -> str:
     tokens = split_destinations(text.strip())
     if len(tokens) != 1:
-        raise AliasError(f"{what}: give one address, e.g. bob@example.org", what)
+        if what == "old":
+            raise AliasError(_("old: give one address, e.g. bob@example.org"), what)
+        raise AliasError(_("new: give one address, e.g. bob@example.org"), what)
     clean_destinations(tokens)  # the syntax every destination must have
     return tokens[0]
 
@@ -159,7 +169,7 @@ def plan_offboarding(
     old = _address(old, "old")
     new = _address(new, "new") if new is not None else None
     if new is not None and destination_form(new) == destination_form(old):
-        raise AliasError("the new destination is the old one", "new")
+        raise AliasError(_("the new destination is the old one"), "new")
     change_id = change_id if CHANGE_ID.fullmatch(change_id) else secrets.token_hex(4)
     plan = Offboarding(old, new, change_id, switch_off_empty)
     domains = Domain.objects.filter(deleted_at__isnull=True) if user is None else visible_domains(user)
@@ -180,7 +190,8 @@ def plan_offboarding(
         if domain.pk not in editable:
             editable[domain.pk] = user is None or can_edit(user, domain)
         if not editable[domain.pk]:
-            item.outcome, item.reason = SKIPPED, f"you may not change the aliases of {domain.name}"
+            item.outcome, item.reason = SKIPPED, _("you may not change the aliases of {domain}").format(
+                domain=domain.name)
             continue
         locked = untouchable_reason(user, alias, owners)
         if locked:
@@ -245,7 +256,8 @@ def _check_expected(plan: Offboarding, expected: dict[int, int]) -> None:
     planned = {i.alias_id for i in plan.changes}
     if planned - set(expected):
         raise AliasError(
-            "nothing changed: more aliases hold the address than the preview showed; look at the preview again", "old"
+            _("nothing changed: more aliases hold the address than the preview showed; look at the preview again"),
+            "old",
         )
 
 

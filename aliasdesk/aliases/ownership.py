@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from aliasdesk.accounts.models import User
 from aliasdesk.accounts.scope import may_administer
@@ -59,12 +61,12 @@ def require_editor(user: User | None, domain: Domain) -> None:
     """
     if domain.alias_of_id is not None:
         target = Domain.objects.filter(pk=domain.alias_of_id).values_list("name", flat=True).first()
-        raise AliasDomainRefused(
-            f"{domain.name} is an alias domain of {target}: its addresses are generated from the aliases of "
-            f"{target}; add the alias there, or make {domain.name} an ordinary domain first (its settings)"
-        )
+        raise AliasDomainRefused(_(
+            "{domain} is an alias domain of {target}: its addresses are generated from the aliases of {target}; "
+            "add the alias there, or make {domain} an ordinary domain first (its settings)"
+        ).format(domain=domain.name, target=target))
     if user is not None and not can_edit(user, domain):
-        raise PermissionDenied(f"you may not change the aliases of {domain.name}")
+        raise PermissionDenied(_("you may not change the aliases of {domain}").format(domain=domain.name))
 
 
 class Owners:
@@ -96,24 +98,28 @@ def authorize_key(
     if form.bare:
         if admin:
             return None
-        what = "bare domain line" if form.kind == BARE_DOMAIN else "bare local name (without @domain)"
-        raise KeyNotAllowed(f"{key}: a {what} reaches beyond one mail domain; only administrators may write it")
+        if form.kind == BARE_DOMAIN:
+            message = _("{key}: a bare domain line reaches beyond one mail domain; only administrators may write it")
+        else:
+            message = _("{key}: a bare local name (without @domain) reaches beyond one mail domain; only "
+                        "administrators may write it")
+        raise KeyNotAllowed(message.format(key=key))
     owners = owners or Owners()
     owner = owners.owner(form.domain)
     if owner is None:
         if admin:
             return form.domain
-        raise KeyNotAllowed(
-            f"{key}: {form.domain} is not a mail domain of this map; "
-            "an administrator can add it to the map's mail domains in its settings"
-        )
+        raise KeyNotAllowed(_(
+            "{key}: {domain} is not a mail domain of this map; an administrator can add it to the map's mail "
+            "domains in its settings"
+        ).format(key=key, domain=form.domain))
     if owner != domain.pk:
-        raise KeyNotAllowed(
-            f"{key}: {form.domain} belongs to the map of {owners.domain_name(owner)}; "
-            "its keys can only be written there"
-        )
+        raise KeyNotAllowed(_(
+            "{key}: {domain} belongs to the map of {owner}; its keys can only be written there"
+        ).format(key=key, domain=form.domain, owner=owners.domain_name(owner)))
     if form.role_address and not admin and not domain.editors_role_addresses:
-        raise KeyNotAllowed(f"{key}: postmaster@ and abuse@ (RFC 2142) are changed by administrators only")
+        raise KeyNotAllowed(_("{key}: postmaster@ and abuse@ (RFC 2142) are changed by administrators only").format(
+            key=key))
     return None
 
 
@@ -214,8 +220,13 @@ def claim_mail_domains(domain: Domain, names: Iterable[str], *, user: User | Non
             owner = MailDomain.objects.filter(name=name).select_related("domain").first()
             if owner is not None and owner.domain_id == domain.pk:
                 continue
-            where = owner.domain.name if owner is not None else "another map"
-            raise KeyNotAllowed(f"{name} became a mail domain of {where} meanwhile; nothing was changed") from None
+            if owner is not None:
+                message = _("{name} became a mail domain of {owner} meanwhile; nothing was changed").format(
+                    name=name, owner=owner.domain.name)
+            else:
+                message = _("{name} became a mail domain of another map meanwhile; nothing was changed").format(
+                    name=name)
+            raise KeyNotAllowed(message) from None
         added.append(name)
     if added:
         _save_extra_domains(domain, sorted(set(extra_domain_list(domain)) | set(added)), user, reason)
@@ -236,18 +247,21 @@ def register_own_name(domain: Domain) -> None:
     """A new Domain owns its own name; refused when another map lists it as an extra mail domain."""
     owner = MailDomain.objects.filter(name=mail_domain(domain.name)).select_related("domain").first()
     if owner is not None:
-        raise AliasError(
-            f"{domain.name} is a mail domain of the map of {owner.domain.name} already; "
-            "remove it there first (its settings), then create this domain"
-        )
+        raise AliasError(_(
+            "{domain} is a mail domain of the map of {owner} already; remove it there first (its settings), then "
+            "create this domain"
+        ).format(domain=domain.name, owner=owner.domain.name))
     MailDomain.objects.create(name=mail_domain(domain.name), domain=domain)
 
 
 def claims_message(domain: Domain, claimed: list[str]) -> str:
     if not claimed:
         return ""
-    names = ", ".join(claimed)
-    return f"{names} {'is' if len(claimed) == 1 else 'are'} now also mail domain(s) of the map of {domain.name}."
+    return ngettext(
+        "{names} is now also a mail domain of the map of {domain}.",
+        "{names} are now also mail domains of the map of {domain}.",
+        len(claimed),
+    ).format(names=", ".join(claimed), domain=domain.name)
 
 
 def untouchable_reason(user: User | None, alias: Alias, owners: Owners | None = None) -> str:
@@ -336,11 +350,13 @@ def _shared_sentences(domain: Domain, others: dict[str, int]) -> dict[str, str]:
     for key, other_id in others.items():
         other = maps[other_id]
         first = min((domain, other), key=lambda d: order[d.pk])
-        winner = "this map's" if first.pk == domain.pk else "that map's"
-        shared[key] = (
-            f"{key} is also defined by the map of {other.name} ({other.map_path}); Postfix consults "
-            f"{first.name}'s map first, so {winner} answer wins"
-        )
+        if first.pk == domain.pk:
+            sentence = _("{key} is also defined by the map of {other} ({path}); Postfix consults {first}'s "
+                         "map first, so this map's answer wins")
+        else:
+            sentence = _("{key} is also defined by the map of {other} ({path}); Postfix consults {first}'s "
+                         "map first, so that map's answer wins")
+        shared[key] = sentence.format(key=key, other=other.name, path=other.map_path, first=first.name)
     return shared
 
 

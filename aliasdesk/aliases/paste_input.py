@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
 from django.views import defaults
 
 from aliasdesk.aliases.access import get_domain_for_user
@@ -41,10 +42,9 @@ def limits() -> dict[str, object]:
 
 
 def too_large_message() -> str:
-    return (
-        f"Nothing was added: at most {limit_text()} can be pasted or uploaded at once. "
-        "Split the map and add it in parts."
-    )
+    return _(
+        "Nothing was added: at most {size} can be pasted or uploaded at once. Split the map and add it in parts."
+    ).format(size=limit_text())
 
 
 def check_request_size(request: HttpRequest) -> None:
@@ -59,22 +59,22 @@ def check_request_size(request: HttpRequest) -> None:
 
 def decode_upload(upload: UploadedFile[bytes]) -> str:
     """The uploaded map file as text: UTF-8 (a BOM is dropped), no NUL bytes, not too large."""
-    name = upload.name or "the file"
+    name = upload.name or _("the file")
     if upload.size is not None and upload.size > settings.MAX_PASTE_BYTES:
         raise PasteTooLarge(too_large_message())
     data: bytes = upload.read()
     if b"\0" in data:
-        raise NotMapText(
-            f"{name} is a binary file, not map text (it holds NUL bytes): upload the text map, "
-            "not its compiled .db, .lmdb or .cdb table."
-        )
+        raise NotMapText(_(
+            "{name} is a binary file, not map text (it holds NUL bytes): upload the text map, not its compiled "
+            ".db, .lmdb or .cdb table."
+        ).format(name=name))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise NotMapText(
-            f"{name} is not UTF-8 text (line {line}, byte {exc.start}): save it as UTF-8 and upload it again."
-        ) from exc
+        raise NotMapText(_(
+            "{name} is not UTF-8 text (line {line}, byte {byte}): save it as UTF-8 and upload it again."
+        ).format(name=name, line=line, byte=exc.start)) from exc
 
 
 def pasted_text(request: HttpRequest) -> str:
@@ -86,7 +86,7 @@ def pasted_text(request: HttpRequest) -> str:
             raise PasteTooLarge(too_large_message())
         return text
     if text.strip():
-        raise NotMapText("Paste lines or choose a file, not both: nothing was added.")
+        raise NotMapText(_("Paste lines or choose a file, not both: nothing was added."))
     return decode_upload(upload)
 
 

@@ -23,6 +23,8 @@ import stat
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # What postmap writes beside the source for each map type (postfix.postmap.COMPILED_SUFFIX);
 # all are checked, whatever the type: a type can change, a planted link should never stay.
@@ -50,17 +52,39 @@ def _inside(path: Path, directory: Path) -> Path | None:
         return None
 
 
-def _refuse_link(path: Path, what: str) -> None:
+# What may stand where aliasdesk writes: whole sentences for each kind of file.
+_LINK_PROBLEMS = {
+    "map": (
+        gettext_lazy("{path}: cannot check the map file: {reason}"),
+        gettext_lazy("{path}: the map file is a symbolic link; aliasdesk never writes through one"),
+        gettext_lazy("{path}: the map file is not a regular file"),
+    ),
+    "compiled": (
+        gettext_lazy("{path}: cannot check the compiled table: {reason}"),
+        gettext_lazy("{path}: the compiled table is a symbolic link; aliasdesk never writes through one"),
+        gettext_lazy("{path}: the compiled table is not a regular file"),
+    ),
+    "lock": (
+        gettext_lazy("{path}: cannot check the lock file: {reason}"),
+        gettext_lazy("{path}: the lock file is a symbolic link; aliasdesk never writes through one"),
+        gettext_lazy("{path}: the lock file is not a regular file"),
+    ),
+}
+
+
+def _refuse_link(path: Path, kind: str) -> None:
+    """Refuse a file of ``kind`` (map, compiled, lock) that is a symbolic link or no regular file."""
+    unreadable, link, irregular = _LINK_PROBLEMS[kind]
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise MapPathError(f"{path}: cannot check the {what}: {exc.strerror}") from exc
+        raise MapPathError(str(unreadable).format(path=path, reason=exc.strerror)) from exc
     if stat.S_ISLNK(mode):
-        raise MapPathError(f"{path}: the {what} is a symbolic link; aliasdesk never writes through one")
+        raise MapPathError(str(link).format(path=path))
     if not stat.S_ISREG(mode):
-        raise MapPathError(f"{path}: the {what} is not a regular file")
+        raise MapPathError(str(irregular).format(path=path))
 
 
 def check_map_path(path: str | Path) -> Path:
@@ -75,7 +99,8 @@ def check_map_path(path: str | Path) -> Path:
             break
     else:
         dirs = ":".join(str(d) for d in allowed) or "(none)"
-        raise MapPathError(f"{lexical} is not inside a map directory (ALIASDESK_MAP_DIRS={dirs})")
+        raise MapPathError(_("{path} is not inside a map directory (ALIASDESK_MAP_DIRS={dirs})").format(
+            path=lexical, dirs=dirs))
     current = real
     for part in rel.parts[:-1]:
         current = current / part
@@ -84,14 +109,16 @@ def check_map_path(path: str | Path) -> Path:
         except FileNotFoundError:
             break  # made by the first deploy (below ALIASDESK_MAP_DIR only)
         except OSError as exc:
-            raise MapPathError(f"{current}: cannot check the directory: {exc.strerror}") from exc
+            raise MapPathError(_("{path}: cannot check the directory: {reason}").format(
+                path=current, reason=exc.strerror)) from exc
         if stat.S_ISLNK(mode):
-            raise MapPathError(f"{current} is a symbolic link inside the map directory {real}; use the real path")
+            raise MapPathError(_("{path} is a symbolic link inside the map directory {directory}; use the real "
+                                 "path").format(path=current, directory=real))
         if not stat.S_ISDIR(mode):
-            raise MapPathError(f"{current} is not a directory")
+            raise MapPathError(_("{path} is not a directory").format(path=current))
     final = real / rel
-    _refuse_link(final, "map file")
+    _refuse_link(final, "map")
     for suffix in COMPILED_SUFFIXES:
-        _refuse_link(Path(f"{final}{suffix}"), "compiled table")
-    _refuse_link(lock_path(final), "lock file")
+        _refuse_link(Path(f"{final}{suffix}"), "compiled")
+    _refuse_link(lock_path(final), "lock")
     return final

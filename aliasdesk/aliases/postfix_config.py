@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import connections
+from django.utils.translation import gettext as _
 
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import VirtualEntry
@@ -40,24 +41,24 @@ def database_table_type() -> str:
 def check_table_type(table_type: str) -> None:
     mine = database_table_type()
     if table_type != mine:
-        raise AliasError(
-            f"aliasdesk's database is {connections['default'].vendor}: Postfix reads it with "
-            f"'aliasdesk postfix-config {mine}', not {table_type}"
-        )
+        raise AliasError(_(
+            "aliasdesk's database is {vendor}: Postfix reads it with 'aliasdesk postfix-config {mine}', not {type}"
+        ).format(vendor=connections["default"].vendor, mine=mine, type=table_type))
 
 
 def check_role(role: Role) -> None:
     if database_table_type() == "sqlite":
-        raise AliasError(
-            "SQLite has no database roles: Postfix reads the separate lookup database, which holds "
-            "only the alias table; make it readable by the group postfix (chgrp postfix FILE)"
-        )
+        raise AliasError(_(
+            "SQLite has no database roles: Postfix reads the separate lookup database, which holds only the alias "
+            "table; make it readable by the group postfix (chgrp postfix FILE)"
+        ))
     if not ROLE_RE.match(role.name):
-        raise AliasError(f"role name {role.name!r}: use lower-case letters, digits and _ (at most 32)")
+        raise AliasError(_("role name {name}: use lower-case letters, digits and _ (at most 32)").format(
+            name=repr(role.name)))
     if any(c in role.password for c in "'\\\n\r") or role.password != role.password.strip():
-        raise AliasError("the role's password may not contain quotes, backslashes, line breaks or outer blanks")
+        raise AliasError(_("the role's password may not contain quotes, backslashes, line breaks or outer blanks"))
     if not re.match(r"^[A-Za-z0-9.%_:-]+$", role.host):
-        raise AliasError(f"role host {role.host!r}: a host name, an address or %")
+        raise AliasError(_("role host {host}: a host name, an address or %").format(host=repr(role.host)))
 
 
 def _comments(table_type: str, role: Role | None) -> list[str]:

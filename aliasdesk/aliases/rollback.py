@@ -21,6 +21,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases import domain_services as ds
@@ -33,7 +35,7 @@ from aliasdesk.postfix.maps.virtual import render_virtual
 
 FIELDS = ("key", "destinations", "enabled", "comment", "valid_until")
 RESTORE, REMOVE, CHANGE = "restore", "remove", "change"
-KEPT_TEXT = "the header and footer are for administrators: they stay as they are now"
+KEPT_TEXT = gettext_lazy("the header and footer are for administrators: they stay as they are now")
 
 
 @dataclass(frozen=True)
@@ -112,18 +114,25 @@ class RollbackPlan:
         return not self.steps and not self.header_footer_changed
 
     def summary(self) -> str:
-        text = f"{self.restored} restored, {self.removed} removed, {self.changed} changed"
+        counts = {"restored": self.restored, "removed": self.removed, "changed": self.changed}
         if self.header_footer_changed:
-            text += ", header and footer as then"
-        return text
+            return _("{restored} restored, {removed} removed, {changed} changed, header and footer as then").format(
+                **counts)
+        return _("{restored} restored, {removed} removed, {changed} changed").format(**counts)
 
 
 class RollbackRefused(AliasError):
     """At least one change of the rollback is refused; nothing was applied."""
 
     def __init__(self, domain: Domain, problems: list[str]) -> None:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        super().__init__(f"{domain.name}: rollback refused, nothing changed: {'; '.join(problems[:3])}{more}")
+        listed = "; ".join(problems[:3])
+        if len(problems) > 3:
+            message = _("{domain}: rollback refused, nothing changed: {problems} (and {count} more)").format(
+                domain=domain.name, problems=listed, count=len(problems) - 3)
+        else:
+            message = _("{domain}: rollback refused, nothing changed: {problems}").format(
+                domain=domain.name, problems=listed)
+        super().__init__(message)
         self.problems = problems
 
 
@@ -176,7 +185,7 @@ def plan_rollback(domain: Domain, point: PointInTime, user: User | None) -> Roll
     admin = acts_as_admin(user)
     if not admin:
         header, footer = domain.header, domain.footer
-    rows_then = [s.row() for _, s in sorted(then.items()) if s is not None]
+    rows_then = [s.row() for _id, s in sorted(then.items()) if s is not None]
     plan = RollbackPlan(
         domain=domain,
         point=point,
@@ -189,7 +198,7 @@ def plan_rollback(domain: Domain, point: PointInTime, user: User | None) -> Roll
         header_footer_kept=differs and not admin,
     )
     if plan.header_footer_kept:
-        plan.notes.append(KEPT_TEXT)
+        plan.notes.append(str(KEPT_TEXT))
     return plan
 
 
@@ -221,7 +230,7 @@ def rollback_domain(
     require_editor(user, domain)
     locked = Domain.objects.select_for_update().get(pk=domain.pk)
     if expected_serial is not None and locked.serial != expected_serial:
-        raise RollbackRefused(locked, ["the domain changed since the preview; look at the preview again"])
+        raise RollbackRefused(locked, [_("the domain changed since the preview; look at the preview again")])
     plan = plan_rollback(locked, point, user)
     problems: list[str] = []
     order = {REMOVE: 0, CHANGE: 1, RESTORE: 2}  # free keys first, then take them
@@ -229,7 +238,8 @@ def rollback_domain(
         try:
             _apply(locked, step, point, user)
         except (AliasError, PermissionDenied) as exc:
-            problems.append(str(exc) if step.key in str(exc) else f"{step.key}: {exc}")
+            problems.append(str(exc) if step.key in str(exc) else _("{key}: {problem}").format(
+                key=step.key, problem=exc))
     if plan.header_footer_changed:
         problems += _apply_text(locked, plan, point, user)
     if problems:
@@ -267,5 +277,5 @@ def _apply_text(domain: Domain, plan: RollbackPlan, point: PointInTime, user: Us
     try:
         ds.update_domain_settings(current, wanted, version=current.version, user=user, reason=point.reason)
     except (ds.SettingsRefused, ds.StaleSettings) as exc:
-        return [f"header and footer: {exc}"]
+        return [_("header and footer: {problem}").format(problem=exc)]
     return []

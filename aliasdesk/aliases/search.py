@@ -24,16 +24,17 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.traffic import traffic_columns
 
 FILTERS = {
-    "all": "All live",
-    "enabled": "Switched on",
-    "disabled": "Switched off",
-    "expiring": "Expiring (valid until set)",
-    "deleted": "Deleted (trash)",
+    "all": gettext_lazy("All live"),
+    "enabled": gettext_lazy("Switched on"),
+    "disabled": gettext_lazy("Switched off"),
+    "expiring": gettext_lazy("Expiring (valid until set)"),
+    "deleted": gettext_lazy("Deleted (trash)"),
 }
 # "Unused for N days" choices offered in the grid; any other N works in the URL.
 UNUSED_CHOICES = (30, 90, 180, 365)

@@ -18,6 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError as AliasError  # re-exported: callers catch it from here
@@ -50,11 +52,15 @@ class StaleEdit(AliasError):
     """Someone else saved first. ``current`` is the row as it is now."""
 
     def __init__(self, current: Alias) -> None:
-        super().__init__(
-            f"{current.key} was changed by {current.updated_by or 'someone else'} at "
-            f"{current.updated_at:%Y-%m-%d %H:%M:%S} (now version {current.version}); "
-            "reload and apply your change again"
-        )
+        values = {"key": current.key, "user": current.updated_by, "version": current.version,
+                  "when": f"{current.updated_at:%Y-%m-%d %H:%M:%S}"}
+        if current.updated_by:
+            message = _("{key} was changed by {user} at {when} (now version {version}); reload and apply your "
+                        "change again")
+        else:
+            message = _("{key} was changed by someone else at {when} (now version {version}); reload and apply "
+                        "your change again")
+        super().__init__(message.format(**values))
         self.current = current
 
 
@@ -62,13 +68,13 @@ def normalize_domain_name(name: str) -> str:
     """Lower-case a domain name and check it; internationalised names stay in UTF-8."""
     text = name.strip().rstrip(".").lower()
     if not text or any(ch.isspace() for ch in text) or len(text) > 253:
-        raise AliasError(f"not a domain name: {name!r}")
+        raise AliasError(_("not a domain name: {name}").format(name=repr(name)))
     try:
         ascii_form = idna.encode(text, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise AliasError(f"not a domain name: {name!r} ({exc})") from exc
+        raise AliasError(_("not a domain name: {name} ({reason})").format(name=repr(name), reason=exc)) from exc
     if not all(_DOMAIN_LABEL_RE.match(label) for label in ascii_form.split(".")):
-        raise AliasError(f"not a domain name: {name!r}")
+        raise AliasError(_("not a domain name: {name}").format(name=repr(name)))
     return text
 
 
@@ -88,12 +94,13 @@ def create_domain(
     node_text = "\n".join(check_node_names(nodes or []))
     map_type = map_type or settings.MAP_TYPE
     if map_type not in MapType.values:
-        raise AliasError(f"unknown map type {map_type!r}: use one of {', '.join(MapType.values)}")
+        raise AliasError(_("unknown map type {type}: use one of {types}").format(
+            type=repr(map_type), types=", ".join(MapType.values)))
     path = check_map_path(map_path or default_map_path(name))
     if Domain.objects.filter(name=name).exists():
-        raise AliasError(f"domain {name} exists already")
+        raise AliasError(_("domain {name} exists already").format(name=name))
     if Domain.objects.filter(map_path=str(path)).exists():
-        raise AliasError(f"{path} is already the map file of another domain")
+        raise AliasError(_("{path} is already the map file of another domain").format(path=path))
     with transaction.atomic():
         domain = Domain(name=name, map_path=str(path), map_type=map_type, nodes=node_text)
         domain._history_user = user  # type: ignore[attr-defined]
@@ -111,7 +118,8 @@ def check_node_names(names: list[str]) -> list[str]:
     for name in names:
         name = name.strip()
         if not NODE_NAME.fullmatch(name):
-            raise AliasError(f"{name!r} is not a node name: letters, digits, '.', '_' and '-', up to 100", "nodes")
+            raise AliasError(_("{name} is not a node name: letters, digits, '.', '_' and '-', up to 100").format(
+                name=repr(name)), "nodes")
         if name not in seen:
             seen.append(name)
     return seen
@@ -167,7 +175,7 @@ def _require_text(text: str, field: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise AliasError("the text contains characters that are not valid Unicode", field) from exc
+        raise AliasError(_("the text contains characters that are not valid Unicode"), field) from exc
 
 
 def clean_key(domain: Domain, key: str) -> str:
@@ -176,14 +184,16 @@ def clean_key(domain: Domain, key: str) -> str:
     key = key.strip()
     problem = check_key(key)
     if problem:
-        raise AliasError(f"{key or 'the key'}: {problem}", "key")
+        raise AliasError(_("{key}: {problem}").format(key=key, problem=problem) if key else problem, "key")
     if domain.localpart_pattern:
         # Every key form: a catch-all's name is empty, a quoted one is read unquoted.
         local = key_form(key).local
         if not re.fullmatch(domain.localpart_pattern, local):
-            name = f"the name {local}" if local else f"{key} (its name is empty)"
-            pattern = domain.localpart_pattern
-            raise AliasError(f"{name} does not match this domain's pattern for names: {pattern}", "key")
+            if local:
+                message = _("the name {name} does not match this domain's pattern for names: {pattern}")
+            else:
+                message = _("{key} (its name is empty) does not match this domain's pattern for names: {pattern}")
+            raise AliasError(message.format(name=local, key=key, pattern=domain.localpart_pattern), "key")
     return key
 
 
@@ -193,31 +203,33 @@ def clean_destinations(destinations: str | Iterable[str], domain: Domain | None 
     for text in texts:
         _require_text(text, "destinations")
         if _CONTROL_RE.search(text):
-            raise AliasError("destinations contain a control character", "destinations")
+            raise AliasError(_("destinations contain a control character"), "destinations")
     tokens = [t for text in texts for t in split_destinations(text)]
     if not tokens:
-        raise AliasError("give at least one destination address", "destinations")
+        raise AliasError(_("give at least one destination address"), "destinations")
     for token in tokens:
         problem = check_destination(token)
         if problem:
-            raise AliasError(f"{token}: {problem}", "destinations")
+            raise AliasError(_("{address}: {problem}").format(address=token, problem=problem), "destinations")
         if token.startswith("#"):
             raise AliasError(
-                f"{token}: '#' would be read as an address, not a comment; use the comment field", "destinations"
+                _("{address}: '#' would be read as an address, not a comment; use the comment field").format(
+                    address=token), "destinations"
             )
     allowed = [d.strip().lower() for d in (domain.allowed_destination_domains if domain else "").split() if d.strip()]
     if allowed:
         for token in tokens:
             target = token.rsplit("@", 1)[1].lower() if "@" in token else ""
             if target and target not in allowed:
-                raise AliasError(f"{token}: this domain may only forward to {', '.join(allowed)}", "destinations")
+                raise AliasError(_("{address}: this domain may only forward to {domains}").format(
+                    address=token, domains=", ".join(allowed)), "destinations")
     return join_destinations(tokens)
 
 
 def clean_comment(comment: str) -> str:
     _require_text(comment, "comment")
     if _CONTROL_RE.search(comment):
-        raise AliasError("the comment contains a control character", "comment")
+        raise AliasError(_("the comment contains a control character"), "comment")
     return normalize_comment(comment)
 
 
@@ -245,9 +257,10 @@ def create_alias(
     serial = bump_serial(domain, user=user, rows=True)
     claim = authorize_key(user, domain, key, owners=owners)
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
-        raise AliasError(f"{key} exists already in {domain.name}", "key")
+        raise AliasError(_("{key} exists already in {domain}").format(key=key, domain=domain.name), "key")
     if pk is not None and Alias.objects.filter(pk=pk).exists():
-        raise AliasError(f"{key}: alias #{pk} exists; cannot recreate it under that id", "key")
+        raise AliasError(_("{key}: alias #{id} exists; cannot recreate it under that id").format(key=key, id=pk),
+                         "key")
     limits = limits_of(domain)
     check_room(domain, 1, limits=limits)
     check_destinations(domain, dests, limits=limits, key=key)
@@ -403,7 +416,7 @@ def bulk_change(domain: Domain, ids: list[int], action: str, *, user: User | Non
     """
     require_editor(user, domain)
     if action == "purge" and not acts_as_admin(user):
-        raise PermissionDenied("only administrators may purge the trash")
+        raise PermissionDenied(_("only administrators may purge the trash"))
     rows = list(Alias.objects.select_for_update().select_related("domain").filter(domain=domain, pk__in=ids))
     claims = _authorize_bulk(user, rows, action)
     if action == "purge":
@@ -433,7 +446,8 @@ def _check_bulk_limits(domain: Domain, rows: list[Alias], action: str) -> None:
     if not limits.any:
         return
     if action == "restore":
-        check_room(domain, sum(1 for a in rows if a.deleted_at is not None), limits=limits, what="the restore adds")
+        check_room(domain, sum(1 for a in rows if a.deleted_at is not None), limits=limits,
+                   what=_("the restore adds {count} more"))
     going_live = [
         a for a in rows
         if (action == "enable" and a.deleted_at is None and not a.enabled)
@@ -441,8 +455,7 @@ def _check_bulk_limits(domain: Domain, rows: list[Alias], action: str) -> None:
     ]
     problems = [p for a in going_live if (p := destinations_problem(limits, a.destinations, a.key))]
     if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise LimitExceeded(f"nothing changed: {'; '.join(problems[:3])}{more}", "destinations")
+        raise LimitExceeded(nothing_changed(problems), "destinations")
 
 
 def _purge(domain: Domain, rows: list[Alias], user: User | None) -> int:
@@ -463,7 +476,8 @@ def _refuse_restore_clashes(domain: Domain, rows: list[Alias]) -> None:
     live = set(Alias.objects.filter(domain=domain, deleted_at__isnull=True).values_list("key_folded", flat=True))
     clashes = [a.key for a in rows if a.deleted_at is not None and a.key_folded in live]
     if clashes:
-        raise AliasError(f"cannot restore beside a live alias with the same key: {', '.join(clashes[:5])}")
+        raise AliasError(_("cannot restore beside a live alias with the same key: {keys}").format(
+            keys=", ".join(clashes[:5])))
 
 
 def _bulk_apply(alias: Alias, action: str, now: datetime.datetime) -> bool:
@@ -481,7 +495,7 @@ def _bulk_apply(alias: Alias, action: str, now: datetime.datetime) -> bool:
             return False
         alias.deleted_at = None
     else:
-        raise AliasError(f"unknown action {action}")
+        raise AliasError(_("unknown action {action}").format(action=action))
     return True
 
 
@@ -499,9 +513,16 @@ def _authorize_bulk(user: User | None, rows: list[Alias], action: str) -> list[s
         except KeyNotAllowed as exc:
             refused.append(str(exc))
     if refused:
-        more = f" (and {len(refused) - 3} more)" if len(refused) > 3 else ""
-        raise KeyNotAllowed(f"nothing changed: {'; '.join(refused[:3])}{more}")
+        raise KeyNotAllowed(nothing_changed(refused))
     return sorted(claims)
+
+
+def nothing_changed(problems: list[str]) -> str:
+    """The refusal of an all-or-nothing change: its first three problems, and how many more."""
+    listed = "; ".join(problems[:3])
+    if len(problems) > 3:
+        return _("nothing changed: {problems} (and {count} more)").format(problems=listed, count=len(problems) - 3)
+    return _("nothing changed: {problems}").format(problems=listed)
 
 
 @dataclass
@@ -514,7 +535,8 @@ class Pasted:
 
 class PasteRefused(AliasError):
     def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} problem(s); nothing was added")
+        super().__init__(ngettext("{count} problem; nothing was added", "{count} problems; nothing was added",
+                                  len(problems)).format(count=len(problems)))
         self.problems = problems
 
 
@@ -530,31 +552,25 @@ def add_pasted(domain: Domain, text: str, *, user: User | None = None) -> Pasted
 
     require_editor(user, domain)
     parsed = parse_virtual(text)
-    problems = [str(p) for p in parsed.problems if p.severity == "error"]
+    numbered = [(p.line, str(p)) for p in parsed.problems if p.severity == "error"]
+    problems = [text for _line, text in numbered]
     if not parsed.entries:
-        raise PasteRefused(problems or ["nothing to add: write one alias per line, the key then its destinations"])
+        raise PasteRefused(problems or [_("nothing to add: write one alias per line, the key then its destinations")])
     entries = parsed.entries
     items = [NewAlias(e.key, e.value, e.enabled, e.comment) for e in entries]
     lines = [e.line for e in entries]
     try:
-        added = add_aliases(domain, items, user=user, reason="pasted", lines=lines, what="the paste adds")
+        added = add_aliases(domain, items, user=user, reason="pasted", lines=lines,
+                            what=_("the paste adds {count} more"))
     except BulkRefused as exc:
-        by_line = [(lines[p.index], f"line {lines[p.index]}: {p.message}") for p in exc.problems if p.index >= 0]
+        by_line = [(lines[p.index], _("line {line}: {message}").format(line=lines[p.index], message=p.message))
+                   for p in exc.problems if p.index >= 0]
         whole = [p.message for p in exc.problems if p.index < 0]
-        problems = [text for _, text in sorted([*_numbered(problems), *by_line], key=lambda t: t[0])] + whole
+        problems = [text for _line, text in sorted([*numbered, *by_line], key=lambda t: t[0])] + whole
         raise PasteRefused(problems) from exc
     if problems:  # lines that are no entries: nothing of the paste stays
         raise PasteRefused(problems)
     return Pasted(added.added, sorted(added.claimed))
-
-
-def _numbered(problems: list[str]) -> list[tuple[int, str]]:
-    """Parse problems ("line N: ...") with their line number, for sorting beside the others."""
-    found = []
-    for text in problems:
-        number = text.removeprefix("line ").split(":", 1)[0]
-        found.append((int(number) if number.isdigit() else 0, text))
-    return found
 
 
 @dataclass
@@ -590,7 +606,7 @@ def restore_version(alias: Alias, history_id: int, *, version: int, user: User |
     """Make the alias as it was in one history entry (itself recorded as a new change)."""
     record = alias.history.filter(history_id=history_id).first()
     if record is None:
-        raise AliasError("no such version")
+        raise AliasError(_("no such version"))
     if record.deleted_at is None and alias.deleted_at is not None:
         restore_alias(alias, version=version, user=user)
         alias.refresh_from_db()

@@ -18,6 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from aliasdesk.accounts.access import can_administer
@@ -32,7 +34,7 @@ from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.paste_input import FORM_OVERHEAD
 
 SHOWN = 200  # aliases of each kind the preview names
-MODES = {"update": "Add and change", "replace": "Replace the whole map"}
+MODES = {"update": gettext_lazy("Add and change"), "replace": gettext_lazy("Replace the whole map")}
 
 
 class UploadTooLarge(Exception):
@@ -40,7 +42,8 @@ class UploadTooLarge(Exception):
 
 
 def _too_large() -> str:
-    return f"Nothing was changed: a file may hold at most {filesizeformat(settings.MAX_UPLOAD_BYTES)}. Split it."
+    return _("Nothing was changed: a file may hold at most {size}. Split it.").format(
+        size=filesizeformat(settings.MAX_UPLOAD_BYTES))
 
 
 def _context(request: HttpRequest, domain: Domain, **extra: Any) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def _mode(request: HttpRequest, value: str) -> str:
     """The import mode asked for; replacing the whole map is for administrators (403)."""
     mode = value if value in MODES else "update"
     if mode == "replace" and not can_administer(current_user(request)):
-        raise PermissionDenied("only administrators may replace the whole map")
+        raise PermissionDenied(_("only administrators may replace the whole map"))
     return mode
 
 
@@ -84,7 +87,7 @@ def _uploaded(request: HttpRequest) -> tuple[bytes, str]:
         raise UploadTooLarge
     upload = request.FILES.get("file")
     if upload is None:
-        raise NotABulkFile("Choose a file first: a map file, a CSV or an XLSX workbook.")
+        raise NotABulkFile(_("Choose a file first: a map file, a CSV or an XLSX workbook."))
     if upload.size is not None and upload.size > settings.MAX_UPLOAD_BYTES:
         raise UploadTooLarge
     return upload.read(), upload.name or "upload"
@@ -131,7 +134,7 @@ def upload_apply(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name, write=True)
     pending = upload_store.pending_for(request, domain)
     if pending is None or pending.id != request.POST.get("upload", ""):
-        messages.warning(request, "No preview to apply (applied, cancelled or replaced): upload the file again.")
+        messages.warning(request, _("No preview to apply (applied, cancelled or replaced): upload the file again."))
         return redirect("alias-upload", domain.name)
     mode = _mode(request, pending.mode)
     source = read_source(upload_store.read(pending), pending.name, pending.format)
@@ -147,11 +150,15 @@ def upload_apply(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "aliases/upload_preview.html", context, status=422)
     except AliasError as exc:  # the domain became an alias domain meanwhile, …
         upload_store.discard(request, domain)
-        messages.error(request, f"Nothing was applied: {exc}")
+        messages.error(request, _("Nothing was applied: {reason}").format(reason=exc))
         return redirect("alias-upload", domain.name)
     upload_store.discard(request, domain)
-    counts = ", ".join(f"{report.counts[kind]} {kind}" for kind in KINDS)
-    messages.success(request, f"Applied {pending.name}: {counts}, {report.unchanged} unchanged.")
+    counts = report.counts
+    messages.success(request, _(
+        "Applied {name}: {added} added, {changed} changed, {off} switched off, {deleted} deleted, {unchanged} "
+        "unchanged."
+    ).format(name=pending.name, added=counts["added"], changed=counts["changed"], off=counts["switched off"],
+             deleted=counts["deleted"], unchanged=report.unchanged))
     return redirect("domain-detail", domain.name)
 
 
@@ -160,6 +167,6 @@ def upload_apply(request: HttpRequest, name: str) -> HttpResponse:
 def upload_cancel(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name, write=True)
     if upload_store.pending_for(request, domain) is not None:
-        messages.info(request, "Cancelled: nothing was changed.")
+        messages.info(request, _("Cancelled: nothing was changed."))
     upload_store.discard(request, domain)
     return redirect("alias-upload", domain.name)

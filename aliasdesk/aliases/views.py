@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer
@@ -249,7 +251,8 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
             new_error_field=exc.field,
         )
         return render(request, "aliases/domain_detail.html", context, status=422)
-    messages.success(request, f"Added {alias.key}. {claims_message(domain, alias.claimed)}".strip())  # type: ignore[attr-defined]
+    added = _("Added {key}.").format(key=alias.key)
+    messages.success(request, f"{added} {claims_message(domain, alias.claimed)}".strip())  # type: ignore[attr-defined]
     return redirect(reverse("domain-detail", args=[domain.name]) + f"?q={alias.key}")
 
 
@@ -264,7 +267,7 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
     ids = [_int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
     back = _back(request, reverse("domain-detail", args=[domain.name]))
     if action not in BULK_ACTIONS or not ids:
-        messages.warning(request, "Select aliases and an action first.")
+        messages.warning(request, _("Select aliases and an action first."))
         return redirect(back)
     try:
         done = services.bulk_change(domain, ids, action, user=current_user(request))
@@ -273,14 +276,14 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
     except services.AliasError as exc:
         messages.error(request, str(exc))
         return redirect(back)
-    verb = {
-        "enable": "Switched on",
-        "disable": "Switched off",
-        "delete": "Moved to trash",
-        "restore": "Restored",
-        "purge": "Purged",
+    done_message = {
+        "enable": ngettext("Switched on: {count} alias.", "Switched on: {count} aliases.", done),
+        "disable": ngettext("Switched off: {count} alias.", "Switched off: {count} aliases.", done),
+        "delete": ngettext("Moved to trash: {count} alias.", "Moved to trash: {count} aliases.", done),
+        "restore": ngettext("Restored: {count} alias.", "Restored: {count} aliases.", done),
+        "purge": ngettext("Purged: {count} alias.", "Purged: {count} aliases.", done),
     }[action]
-    messages.success(request, f"{verb}: {done} alias{'es' if done != 1 else ''}.")
+    messages.success(request, done_message.format(count=done))
     return redirect(back)
 
 
@@ -308,7 +311,8 @@ def alias_paste(request: HttpRequest, name: str) -> HttpResponse:
             return render(request, "aliases/paste.html", context, status=422)
         added = pasted.added
         note = claims_message(domain, pasted.claimed)
-        messages.success(request, f"Added {added} alias{'es' if added != 1 else ''}. {note}".strip())
+        done = ngettext("Added {count} alias.", "Added {count} aliases.", added).format(count=added)
+        messages.success(request, f"{done} {note}".strip())
         return redirect("domain-detail", domain.name)
     return render(request, "aliases/paste.html", context)
 
@@ -335,7 +339,8 @@ def alias_restore_version(request: HttpRequest, name: str, alias_id: int, histor
     except services.AliasError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{alias.key} is back to the version of history entry {history_id}.")
+        messages.success(request, _("{key} is back to the version of history entry {id}.").format(
+            key=alias.key, id=history_id))
     return redirect("alias-history", domain.name, alias.pk)
 
 

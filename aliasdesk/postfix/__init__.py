@@ -10,4 +10,7 @@ Two libraries that never import each other:
   pflogsumm-compatible summary and its presentation (``summary``, ``report``,
   ``parallel``, ``stats`` -- the ``aliasdesk logstats`` command), per-alias
   traffic counts (``count``) and following a growing, rotated log (``follow``).
+
+Both mark their messages for people with :mod:`aliasdesk.postfix.text`, which translates
+them once the web application has installed its translator (English until then).
 """

@@ -245,7 +245,7 @@ def test_a_limit_lowered_below_use_is_saved_and_warned_about(domain):
     assert (found.aliases, found.wide, found.wide_keys) == (2, 1, ("two@example.com",))
     warnings = warnings_for(domain)
     assert warnings[0].startswith("example.com holds 2 aliases, more than its limit of 1")
-    assert warnings[1].startswith("1 alias(es) have more than 1 destinations (two@example.com)")
+    assert warnings[1].startswith("1 alias has more than 1 destinations (two@example.com)")
 
 
 def test_the_domain_command_sets_and_clears_limits(domain):

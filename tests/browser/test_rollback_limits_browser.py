@@ -27,7 +27,7 @@ def test_admin_sets_limits_and_sees_the_warning_below_use(ui: UI, desk: Desk):
     expect(ui.page.get_by_text("Saved the limits of example.com")).to_be_visible()
     warning = ui.page.locator("#limit-warnings")
     expect(warning).to_contain_text("example.com holds 6 aliases, more than its limit of 5")
-    expect(warning).to_contain_text("1 alias(es) have more than 2 destinations (team@example.com)")
+    expect(warning).to_contain_text("1 alias has more than 2 destinations (team@example.com)")
     expect(ui.page.get_by_label("Most aliases")).to_have_value("5")
     domain = Domain.objects.get(name="example.com")
     assert (domain.max_aliases, domain.max_destinations) == (5, 2)

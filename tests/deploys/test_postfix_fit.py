@@ -211,7 +211,7 @@ def test_check_lists_the_fit_warnings(postfix: dict, map_dir: Path) -> None:  # 
     assert "(aliasdesk.W010)" in text or "aliasdesk.W010" in text
     assert "lost.example: lost.example is in none of mydestination" in text
     assert f"example.com: virtual_alias_maps consults texthash:{postfix['legacy']}" in text
-    assert "example.com: catch-all @example.com also takes the mail of 2 mailbox(es)" in text
+    assert "example.com: catch-all @example.com also takes the mail of 2 mailboxes" in text
     assert "bob@example.com, carl@example.com" in text
     assert f"could not check catch-alls against mailboxes in proxy:pgsql:{postfix['pgsql']}" in text
 

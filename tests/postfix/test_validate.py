@@ -257,7 +257,7 @@ def test_catch_all_that_shadows_mailboxes_lists_them() -> None:
     boxes = ["info@m.example", "bob@m.example", "eve@m.example", "carol@other.example"]
     (finding,) = validate_entries(entries(text), mailbox_addresses=boxes)
     assert (finding.code, finding.key, finding.line) == ("catchall-shadows-mailbox", "@m.example", 1)
-    assert "2 mailbox(es)" in finding.message and "bob@m.example, eve@m.example" in finding.message
+    assert "2 mailboxes" in finding.message and "bob@m.example, eve@m.example" in finding.message
     assert '"bob@m.example bob@m.example"' in finding.message
 
 

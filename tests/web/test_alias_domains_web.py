@@ -91,7 +91,7 @@ def test_a_refused_target_says_why_and_changes_nothing(
         {"alias_of": example.pk, "alias_mode": "expand", "version": other.version},
         follow=True,
     )
-    assert "Not changed: other.org has 1 alias(es)" in response.content.decode()
+    assert "Not changed: other.org has 1 alias (the trash counts too)" in response.content.decode()
     assert Domain.objects.get(pk=other.pk).alias_of_id is None
 
 

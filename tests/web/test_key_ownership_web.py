@@ -224,7 +224,7 @@ def test_admin_create_claims_an_unowned_mail_domain_and_says_so(login: Login, wo
     assert response.status_code == 302
     assert MailDomain.objects.get(name="unowned.example").domain == world["example"]
     page = text_of(client.get(response.url))
-    assert "unowned.example is now also mail domain(s) of the map of example.com" in page
+    assert "unowned.example is now also a mail domain of the map of example.com" in page
     for key in ("root", "other.org", "abuse@example.com"):
         assert (
             client.post(reverse("alias-create", args=["example.com"]), {"key": key, "destinations": DEST}).status_code
@@ -308,7 +308,7 @@ def test_admin_paste_claims_and_says_so(login: Login, world: dict[str, Any]) -> 
     client = login("alice")
     response = client.post(reverse("alias-paste", args=["example.com"]), {"text": f"a@new.example\t{DEST}\n"})
     assert response.status_code == 302
-    assert "new.example is now also mail domain(s)" in text_of(client.get(response.url))
+    assert "new.example is now also a mail domain" in text_of(client.get(response.url))
     assert MailDomain.objects.get(name="new.example").domain == world["example"]
 
 

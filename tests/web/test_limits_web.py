@@ -66,7 +66,7 @@ def test_a_limit_below_use_shows_a_warning_on_the_domain_pages(login, example):
         page = login("alice").get(page_url).content.decode()
         assert 'id="limit-warnings"' in page
         assert "example.com holds 2 aliases, more than its limit of 1" in page
-        assert "1 alias(es) have more than 1 destinations (info@example.com)" in page
+        assert "1 alias has more than 1 destinations (info@example.com)" in page
     assert 'id="limit-warnings"' in login("bob").get(reverse("domain-detail", args=[example.name])).content.decode()
 
 

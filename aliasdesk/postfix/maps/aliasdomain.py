@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aliasdesk.postfix.maps.expansion import last_at
+from aliasdesk.postfix.maps.expansion import last_at, listed_names
 from aliasdesk.postfix.maps.keys import key_form, mail_domain
 from aliasdesk.postfix.maps.validate import WARNING, Finding
 from aliasdesk.postfix.maps.virtual import Entry
+from aliasdesk.postfix.text import _, ngettext
 
 __all__ = ["CATCHALL", "EXPAND", "MODES", "alias_domain_findings", "alias_domain_lines", "target_addresses"]
 
@@ -63,7 +64,8 @@ def alias_domain_lines(alias: str, target: str, mode: str, entries: Iterable[Ent
     catch-all itself (it accepts every address then anyway).
     """
     if mode not in MODES:
-        raise ValueError(f"unknown alias domain mode {mode!r}: use {' or '.join(MODES)}")
+        raise ValueError(_("unknown alias domain mode {mode}: use {modes}").format(
+            mode=repr(mode), modes=" or ".join(MODES)))
     if mode == CATCHALL:
         return [(f"@{alias}", f"@{target}")]
     lines: list[tuple[str, str]] = []
@@ -98,28 +100,42 @@ def alias_domain_findings(
     if mode == CATCHALL:
         findings.append(Finding(
             WARNING, "alias-domain-backscatter",
-            f"@{alias} @{target} accepts mail for every address of {alias}, whether {target} has it or not: "
-            "Postfix accepts mail for unknown users and bounces it later, often to forged senders (backscatter, "
-            "virtual(5)); the expand mode accepts only the addresses of the target",
+            _("@{alias} @{target} accepts mail for every address of {alias}, whether {target} has it or not: "
+              "Postfix accepts mail for unknown users and bounces it later, often to forged senders (backscatter, "
+              "virtual(5)); the expand mode accepts only the addresses of the target").format(
+                  alias=alias, target=target),
             f"@{alias}", 0,
         ))
     elif not addresses:
         findings.append(Finding(
             WARNING, "alias-domain-empty",
-            f"{target} has no addresses in its map yet: {alias} accepts no mail (expand mode lists the target's "
-            "addresses; a mailbox needs an alias line of its own, such as box@target box@target)",
+            _("{target} has no addresses in its map yet: {alias} accepts no mail (expand mode lists the target's "
+              "addresses; a mailbox needs an alias line of its own, such as box@target box@target)").format(
+                  target=target, alias=alias),
         ))
     wanted = mail_domain(target)
     keys = {key.lower() for _, key in addresses}
     boxes = [b.strip() for b in mailbox_addresses if b.strip() and key_form(b.strip()).domain == wanted]
     missing = [b for b in boxes if b.lower() not in keys]
     if missing and (mode == EXPAND or has_catchall):
-        listed = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        why = (f"the expand mode lists only the addresses of the map of {target}" if mode == EXPAND
-               else f"the catch-all @{target} takes their mail")
-        findings.append(Finding(
-            WARNING, "alias-domain-mailboxes",
-            f"{len(missing)} mailbox(es) of {target} have no alias line, so mail to them at {alias} does not reach "
-            f"them ({why}): {listed}; add a line such as \"{missing[0]} {missing[0]}\" to the map of {target}",
-        ))
+        if mode == EXPAND:
+            message = ngettext(
+                "{count} mailbox of {target} has no alias line, so mail to it at {alias} does not reach it (the "
+                "expand mode lists only the addresses of the map of {target}): {listed}; add a line such as "
+                "\"{first} {first}\" to the map of {target}",
+                "{count} mailboxes of {target} have no alias line, so mail to them at {alias} does not reach them "
+                "(the expand mode lists only the addresses of the map of {target}): {listed}; add a line such as "
+                "\"{first} {first}\" to the map of {target}",
+                len(missing))
+        else:
+            message = ngettext(
+                "{count} mailbox of {target} has no alias line, so mail to it at {alias} does not reach it (the "
+                "catch-all @{target} takes its mail): {listed}; add a line such as \"{first} {first}\" to the map "
+                "of {target}",
+                "{count} mailboxes of {target} have no alias line, so mail to them at {alias} does not reach them "
+                "(the catch-all @{target} takes their mail): {listed}; add a line such as \"{first} {first}\" to "
+                "the map of {target}",
+                len(missing))
+        findings.append(Finding(WARNING, "alias-domain-mailboxes", message.format(
+            count=len(missing), target=target, alias=alias, listed=listed_names(missing), first=missing[0])))
     return findings

@@ -31,8 +31,9 @@ from operator import contains, not_, sub
 
 from aliasdesk.postfix.maps.resolve import quote_local, split_extension, unquote_local
 from aliasdesk.postfix.maps.virtual import Entry, split_destinations
+from aliasdesk.postfix.text import _, ngettext
 
-__all__ = ["ExpansionGraph", "destinations", "last_at"]
+__all__ = ["ExpansionGraph", "destinations", "last_at", "listed_names"]
 
 _QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
@@ -253,8 +254,8 @@ class ExpansionGraph:
     def loops(self) -> Iterator[tuple[int, str, str]]:
         for node, dest in self.growing + [(n, d) for n, d in self.returning if n not in self.sinks]:
             key = self.active[node].key
-            yield node, "loop", (f"loop: {key} -> {dest} leads back to {key}, as an address it never keeps a copy "
-                                 "of, again and again until Postfix defers the mail")
+            yield node, "loop", _("loop: {key} -> {dest} leads back to {key}, as an address it never keeps a copy "
+                                  "of, again and again until Postfix defers the mail").format(key=key, dest=dest)
         self.in_loop = {node for node, _ in self.growing} | {n for n, _ in self.returning if n not in self.sinks}
         for component in self.components()[1]:
             if len(component) < 2:
@@ -296,9 +297,14 @@ class ExpansionGraph:
             cycle.append(parents[cycle[-1]])
         cycle = [start, *reversed(cycle)]
         text = " -> ".join(self.active[n].key for n in cycle)
-        extra = f" ({len(component)} keys are caught in it)" if len(component) > len(cycle) - 1 else ""
-        return start, "loop", (f"loop: {text}{extra}; Postfix defers mail to these addresses, and to any alias "
-                               "that leads here, after virtual_alias_recursion_limit lookups")
+        if len(component) > len(cycle) - 1:
+            message = _("loop: {cycle} ({count} keys are caught in it); Postfix defers mail to these addresses, and "
+                        "to any alias that leads here, after virtual_alias_recursion_limit lookups").format(
+                            cycle=text, count=len(component))
+        else:
+            message = _("loop: {cycle}; Postfix defers mail to these addresses, and to any alias that leads here, "
+                        "after virtual_alias_recursion_limit lookups").format(cycle=text)
+        return start, "loop", message
 
     def limits(self, recursion_limit: int, expansion_limit: int) -> Iterator[tuple[int, str, str]]:
         """Aliases whose expansion Postfix refuses: too many addresses, or nested too deep.
@@ -327,9 +333,10 @@ class ExpansionGraph:
                 if total > expansion_limit and max(children) <= expansion_limit:
                     yield node, "expansion-limit", _too_many(total, expansion_limit)
                 if depth[node] == recursion_limit:
-                    yield node, "recursion-limit", (f"{self.active[node].key} starts a chain of {recursion_limit} "
-                                                    "nested aliases (virtual_alias_recursion_limit): Postfix defers "
-                                                    "mail to it and to every alias that leads to it")
+                    yield node, "recursion-limit", _(
+                        "{key} starts a chain of {limit} nested aliases (virtual_alias_recursion_limit): Postfix "
+                        "defers mail to it and to every alias that leads to it").format(
+                            key=self.active[node].key, limit=recursion_limit)
 
     def shadowed_mailboxes(self, mailbox_addresses: Iterable[str]) -> Iterator[tuple[int, str, str]]:
         """Mailboxes a catch-all takes over because they have no alias line of their own."""
@@ -344,17 +351,29 @@ class ExpansionGraph:
                 shadowed.setdefault(target, []).append(address)
         for node, names in shadowed.items():
             entry = self.active[node]
-            listed = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-            yield node, "catchall-shadows-mailbox", (
-                f"catch-all {entry.key} also takes the mail of {len(names)} mailbox(es) without an alias line of "
-                f'their own: {listed}; add a line such as "{names[0]} {names[0]}" for each, or their mail goes '
-                f"to {entry.value}")
+            yield node, "catchall-shadows-mailbox", ngettext(
+                'catch-all {key} also takes the mail of {count} mailbox without an alias line of its own: {listed}; '
+                'add a line such as "{first} {first}", or its mail goes to {value}',
+                'catch-all {key} also takes the mail of {count} mailboxes without an alias line of their own: '
+                '{listed}; add a line such as "{first} {first}" for each, or their mail goes to {value}',
+                len(names)).format(key=entry.key, count=len(names), listed=listed_names(names), first=names[0],
+                                   value=entry.value)
+
+
+def listed_names(names: list[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``names``, and how many more there are."""
+    listed = ", ".join(names[:shown])
+    if len(names) <= shown:
+        return listed
+    return _("{names} and {count} more").format(names=listed, count=len(names) - shown)
 
 
 def _too_many(total: int, limit: int) -> str:
-    count = f"{total}" if total <= limit + 1 else f"more than {limit}"
-    return (f"expands to {count} addresses, over virtual_alias_expansion_limit {limit}: Postfix defers mail to it, "
-            "and to every alias that includes it")
+    if total <= limit + 1:
+        return _("expands to {count} addresses, over virtual_alias_expansion_limit {limit}: Postfix defers mail to "
+                 "it, and to every alias that includes it").format(count=total, limit=limit)
+    return _("expands to more than {limit} addresses, over virtual_alias_expansion_limit {limit}: Postfix defers "
+             "mail to it, and to every alias that includes it").format(limit=limit)
 
 
 def _components(succ: dict[int, list[int]]) -> list[list[int]]:

@@ -30,6 +30,7 @@ from aliasdesk.postfix.maps.expansion import last_at
 from aliasdesk.postfix.maps.resolve import unquote_local
 from aliasdesk.postfix.maps.validate import ERROR, WARNING, Finding
 from aliasdesk.postfix.maps.virtual import Entry
+from aliasdesk.postfix.text import _
 
 __all__ = [
     "ADDRESS",
@@ -178,25 +179,25 @@ def _all_owned(entries: list[Entry], owned: set[str]) -> bool:
 def _bare_finding(entry: Entry) -> Finding:
     form = key_form(entry.key)
     if form.kind == BARE_DOMAIN:
-        message = f"{entry.key} is a bare domain line: it declares {form.domain} a virtual alias domain"
+        message = _("{key} is a bare domain line: it declares {domain} a virtual alias domain").format(
+            key=entry.key, domain=form.domain)
         return Finding(WARNING, "bare-domain-line", message, entry.key, entry.line)
-    message = (
-        f"{entry.key} is a bare local name: it catches {entry.key}@ of every domain Postfix treats as local, "
-        "whatever map it stands in"
-    )
+    message = _(
+        "{key} is a bare local name: it catches {key}@ of every domain Postfix treats as local, whatever map it "
+        "stands in"
+    ).format(key=entry.key)
     return Finding(WARNING, "bare-local-name", message, entry.key, entry.line)
 
 
 def _foreign_finding(entry: Entry, domain: str, tolerated: bool) -> Finding:
     if tolerated:
-        message = (
-            f"{entry.key} belongs to {domain}, which another map owns; it was here before keys were tied to "
-            "their domains and waits for an administrator (aliasdesk check)"
-        )
+        message = _(
+            "{key} belongs to {domain}, which another map owns; it was here before keys were tied to their "
+            "domains and waits for an administrator (aliasdesk check)"
+        ).format(key=entry.key, domain=domain)
         return Finding(WARNING, "foreign-key-tolerated", message, entry.key, entry.line)
-    message = (
-        f"{entry.key} belongs to {domain}, which is not a mail domain of this map: it would catch another "
-        "domain's mail"
-    )
+    message = _(
+        "{key} belongs to {domain}, which is not a mail domain of this map: it would catch another domain's mail"
+    ).format(key=entry.key, domain=domain)
     return Finding(ERROR, "foreign-key", message, entry.key, entry.line)
 

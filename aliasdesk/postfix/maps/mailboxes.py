@@ -26,6 +26,7 @@ from aliasdesk.postfix.maps.postconf import (
 from aliasdesk.postfix.maps.postmap import Postmap, PostmapError, run_postmap
 from aliasdesk.postfix.maps.validate import WARNING, Finding
 from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
+from aliasdesk.postfix.text import _
 
 __all__ = ["MailboxListing", "Mailboxes", "catchall_mailboxes", "list_mailboxes"]
 
@@ -63,10 +64,10 @@ def _table_addresses(table: str, postmap: Postmap) -> list[str]:
     elif kind in READ_AS_TEXT:
         read = name  # cdb: its source file, the text postmap compiled it from
     else:
-        raise _Unlisted(f"{kind}: tables cannot be listed")
+        raise _Unlisted(_("{kind}: tables cannot be listed").format(kind=kind))
     stamp = file_stamp(read)
     if stamp is None:
-        raise _Unlisted(f"{read} cannot be read")
+        raise _Unlisted(_("{file} cannot be read").format(file=read))
     with lock:
         cached = _listings.get(table)
     if cached is not None and cached[0] == stamp:
@@ -81,7 +82,7 @@ def _table_addresses(table: str, postmap: Postmap) -> list[str]:
         try:
             text = Path(read).read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
-            raise _Unlisted(f"{read} cannot be read: {exc.strerror}") from exc
+            raise _Unlisted(_("{file} cannot be read: {reason}").format(file=read, reason=exc.strerror)) from exc
         keys = [entry.key for entry in parse_virtual(text).entries if entry.enabled]
     addresses = [k for k in keys if "@" in k and not k.startswith("@")]
     with lock:
@@ -109,8 +110,7 @@ class Mailboxes:
         """A warning for each table that could not be listed, once the catch-alls asked for them."""
         if self.listing is None:
             return []
-        covered_by = "a catch-all of this map"
-        return [_not_checked(self.config, table, why, covered_by) for table, why in self.listing.unlisted]
+        return [_not_checked(self.config, table, why) for table, why in self.listing.unlisted]
 
 
 def catchall_mailboxes(
@@ -130,8 +130,18 @@ def catchall_mailboxes(
     return addresses, [_not_checked(config, table, why, keys, first) for table, why in listing.unlisted]
 
 
-def _not_checked(config: PostfixConfig, table: str, why: str, covered_by: str, key: str = "") -> Finding:
-    return Finding(WARNING, "mailboxes-not-checked", (
-        f"could not check catch-alls against mailboxes in {table}: {why} (virtual_mailbox_maps in "
-        f"{config.main_cf}); a mailbox there that {covered_by} covers gets the catch-all's mail unless it "
-        'has an alias line of its own ("user@domain user@domain"): give each such mailbox that line'), key)
+def _not_checked(config: PostfixConfig, table: str, why: str, catchalls: str = "", key: str = "") -> Finding:
+    """The warning for a mailbox table that could not be listed; ``catchalls`` names the catch-alls
+    concerned (all of this map's when empty)."""
+    if catchalls:
+        message = _(
+            "could not check catch-alls against mailboxes in {table}: {reason} (virtual_mailbox_maps in {main_cf}); "
+            "a mailbox there that {catchalls} covers gets the catch-all's mail unless it has an alias line of its "
+            'own ("user@domain user@domain"): give each such mailbox that line')
+    else:
+        message = _(
+            "could not check catch-alls against mailboxes in {table}: {reason} (virtual_mailbox_maps in {main_cf}); "
+            "a mailbox there that a catch-all of this map covers gets the catch-all's mail unless it has an alias "
+            'line of its own ("user@domain user@domain"): give each such mailbox that line')
+    return Finding(WARNING, "mailboxes-not-checked", message.format(
+        table=table, reason=why, main_cf=config.main_cf, catchalls=catchalls), key)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from aliasdesk.postfix.maps.postmap import Postmap, PostmapError, run_postconf, run_postmap
 from aliasdesk.postfix.maps.validate import WARNING, Finding
+from aliasdesk.postfix.text import _
 
 __all__ = [
     "DOMAIN_CLASSES",
@@ -202,35 +203,40 @@ def fit_findings(
     listed = "virtual_alias_maps = " + (", ".join(tables) if tables else "(empty)")
     place = next((i for i, t in enumerate(tables) if this.is_table(t) or is_own_sql_table(t)), None)
     if place is None:
-        findings.append(Finding(WARNING, "map-not-in-postfix", (
-            f"{this.table} is not in virtual_alias_maps, so Postfix never reads this map ({listed}); "
-            f"add {this.table} to virtual_alias_maps in {config.main_cf}, then run 'postfix reload'")))
+        findings.append(Finding(WARNING, "map-not-in-postfix", _(
+            "{table} is not in virtual_alias_maps, so Postfix never reads this map ({listed}); add {table} to "
+            "virtual_alias_maps in {main_cf}, then run 'postfix reload'").format(
+                table=this.table, listed=listed, main_cf=config.main_cf)))
     else:
         if not is_own_sql_table(tables[place]) and table_parts(tables[place])[0] != this.map_type:
-            findings.append(Finding(WARNING, "map-type-differs", (
-                f"virtual_alias_maps lists {tables[place]}, but aliasdesk builds this map as {this.table}: "
-                f"Postfix reads a table aliasdesk does not write; change it to {this.table} in {config.main_cf}")))
+            findings.append(Finding(WARNING, "map-type-differs", _(
+                "virtual_alias_maps lists {listed}, but aliasdesk builds this map as {table}: Postfix reads a table "
+                "aliasdesk does not write; change it to {table} in {main_cf}").format(
+                    listed=tables[place], table=this.table, main_cf=config.main_cf)))
         others = list(managed)
         for table in tables[:place]:
             if not any(m.is_table(table) for m in others) and not is_own_sql_table(table):
-                findings.append(Finding(WARNING, "unmanaged-table-first", (
-                    f"virtual_alias_maps consults {table}, which aliasdesk does not manage, before this map "
-                    f"({this.table}): an address that {table} answers never reaches this map; in "
-                    f"{config.main_cf} list {this.table} before {table}, or remove this map's addresses from it")))
+                findings.append(Finding(WARNING, "unmanaged-table-first", _(
+                    "virtual_alias_maps consults {other}, which aliasdesk does not manage, before this map "
+                    "({table}): an address that {other} answers never reaches this map; in {main_cf} list {table} "
+                    "before {other}, or remove this map's addresses from it").format(
+                        other=table, table=this.table, main_cf=config.main_cf)))
     for unicode_name, ascii_name in this.mail_domains:
         verdict = _received(config, (unicode_name, ascii_name), lookup)
         if verdict is True:
             continue
         if verdict is False:
-            findings.append(Finding(WARNING, "domain-not-received", (
-                f"{unicode_name} is in none of {', '.join(DOMAIN_CLASSES)}: Postfix refuses mail for it, so "
-                f"this map's aliases of {unicode_name} never apply; add {ascii_name} to virtual_alias_domains "
-                f"in {config.main_cf}")))
+            findings.append(Finding(WARNING, "domain-not-received", _(
+                "{domain} is in none of {classes}: Postfix refuses mail for it, so this map's aliases of {domain} "
+                "never apply; add {ascii_domain} to virtual_alias_domains in {main_cf}").format(
+                    domain=unicode_name, classes=", ".join(DOMAIN_CLASSES), ascii_domain=ascii_name,
+                    main_cf=config.main_cf)))
         else:
-            findings.append(Finding(WARNING, "domain-check-failed", (
-                f"could not check whether Postfix receives mail for {unicode_name}: {verdict}; make sure "
-                f"{ascii_name} is in virtual_alias_domains (or another of {', '.join(DOMAIN_CLASSES)}) "
-                f"in {config.main_cf}")))
+            findings.append(Finding(WARNING, "domain-check-failed", _(
+                "could not check whether Postfix receives mail for {domain}: {reason}; make sure {ascii_domain} is "
+                "in virtual_alias_domains (or another of {classes}) in {main_cf}").format(
+                    domain=unicode_name, reason=verdict, ascii_domain=ascii_name, classes=", ".join(DOMAIN_CLASSES),
+                    main_cf=config.main_cf)))
     return findings
 
 
@@ -257,7 +263,7 @@ def _in_domain_list(items: list[str], spellings: tuple[str, str], lookup: Lookup
             try:
                 inner = split_list(Path(item).read_text(encoding="utf-8", errors="replace"))
             except OSError as exc:
-                unknown = unknown or f"{item} cannot be read ({exc.strerror})"
+                unknown = unknown or _("{file} cannot be read ({reason})").format(file=item, reason=exc.strerror)
                 continue
             answer = _in_domain_list([i for i in inner if not i.startswith("#")], spellings, lookup, parents)
             matched: bool | str = answer
@@ -285,7 +291,7 @@ def table_lookup(postmap: Postmap) -> Lookup:
     def lookup(table: str, keys: Sequence[str]) -> set[str] | str:
         kind, name = table_parts(table)
         if kind in ("static", "inline", "fail", "pipemap", "unionmap", "randmap"):
-            return f"{kind}: tables are not checked"
+            return _("{kind}: tables are not checked").format(kind=kind)
         stamp = file_stamp(name + COMPILED.get(kind, "")) if name.startswith("/") else None
         key = (table, tuple(keys))
         with lock:

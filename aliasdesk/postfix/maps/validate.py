@@ -25,6 +25,7 @@ import idna
 from aliasdesk.postfix.maps.expansion import ExpansionGraph, destinations, last_at
 from aliasdesk.postfix.maps.resolve import folder, quote_local, unquote_local
 from aliasdesk.postfix.maps.virtual import Entry, split_destinations
+from aliasdesk.postfix.text import _, gettext_noop, ngettext
 
 __all__ = ["ERROR", "WARNING", "Finding", "check_destination", "check_key", "check_value_text", "validate_entries"]
 
@@ -53,82 +54,121 @@ class Finding:
         return asdict(self)
 
 
+# Whole sentences for keys and for addresses (other languages inflect them differently).
+_TEXT_PROBLEMS = {
+    "key": {
+        "empty": gettext_noop("the key is empty"),
+        "control": gettext_noop("the key contains the control character {char}; remove it"),
+        "hash": gettext_noop("the key cannot start with '#': postmap reads such a line as a comment"),
+        "comma": gettext_noop("a comma in the key separates addresses for Postfix; give each address on its own"),
+        "quote": gettext_noop('the key has an unbalanced double quote (")'),
+        "space": gettext_noop('white space in the key splits it in two for Postfix; remove it, or quote the local '
+                              'part ("first last"@example.com)'),
+    },
+    "address": {
+        "empty": gettext_noop("the address is empty"),
+        "control": gettext_noop("the address contains the control character {char}; remove it"),
+        "hash": gettext_noop("the address cannot start with '#': postmap reads such a line as a comment"),
+        "comma": gettext_noop("a comma in the address separates addresses for Postfix; give each address on its "
+                              "own"),
+        "quote": gettext_noop('the address has an unbalanced double quote (")'),
+        "space": gettext_noop('white space in the address splits it in two for Postfix; remove it, or quote the '
+                              'local part ("first last"@example.com)'),
+    },
+}
+
+
 def _check_text(text: str, what: str) -> str | None:
-    """Refusals shared by keys and addresses: things that change how postmap splits a line."""
+    """Refusals shared by keys and addresses (``what``): things that change how postmap splits a line."""
+    problems = _TEXT_PROBLEMS[what]
     if not text:
-        return f"the {what} is empty"
+        return _(problems["empty"])
     bad = _CONTROL_OR_TAB.search(text)
     if bad:
-        return f"the {what} contains the control character U+{ord(bad.group()):04X}; remove it"
+        return _(problems["control"]).format(char=f"U+{ord(bad.group()):04X}")
     if text.startswith("#"):
-        return f"the {what} cannot start with '#': postmap reads such a line as a comment"
+        return _(problems["hash"])
     if "," in text:
-        return f"a comma in the {what} separates addresses for Postfix; give each address on its own"
+        return _(problems["comma"])
     outside = _QUOTED.sub(lambda m: '"' + "x" * (len(m.group()) - 2) + '"', text)
     if outside.count('"') % 2:
-        return f'the {what} has an unbalanced double quote (")'
+        return _(problems["quote"])
     if _SPACE.search(outside):
-        return (f"white space in the {what} splits it in two for Postfix; remove it, or quote the local part "
-                '("first last"@example.com)')
+        return _(problems["space"])
     return None
 
 
 def _check_local(local: str) -> str | None:
     if not local:
-        return "there is nothing before the '@'"
+        return _("there is nothing before the '@'")
     if len(local.encode()) > 64:
-        return "the local part is longer than 64 bytes (RFC 5321); many mail servers refuse it"
+        return _("the local part is longer than 64 bytes (RFC 5321); many mail servers refuse it")
     if local.startswith('"'):
-        return None if _QUOTED.fullmatch(local) else "quote the whole local part, not only a piece of it"
+        return None if _QUOTED.fullmatch(local) else _("quote the whole local part, not only a piece of it")
     for ch in local:
         if ch in _LOCAL_SPECIALS:
-            return f"'{ch}' is not allowed in a local part unless it is quoted (\"...\"@example.com)"
+            return _("'{char}' is not allowed in a local part unless it is quoted (\"...\"@example.com)").format(
+                char=ch)
     if local[0] == "." or local[-1] == "." or ".." in local:
-        return "a local part cannot start or end with '.' or contain '..' unless it is quoted"
+        return _("a local part cannot start or end with '.' or contain '..' unless it is quoted")
     return None
 
 
-@lru_cache(maxsize=4096)
+# A problem as the cached checks keep it: the English message (translated where it is
+# shown, in the language of that moment) and the values to fill in.
+_Problem = tuple[str, tuple[tuple[str, str], ...]]
+
+
 def _check_domain(domain: str) -> str | None:
+    problem = _domain_problem(domain)
+    return _(problem[0]).format(**dict(problem[1])) if problem else None
+
+
+@lru_cache(maxsize=4096)
+def _domain_problem(domain: str) -> _Problem | None:
     if not domain:
-        return "there is nothing after the '@'"
+        return gettext_noop("there is nothing after the '@'"), ()
     if domain.startswith("["):
         inner = domain[1:-1] if domain.endswith("]") else ""
         try:
             ipaddress.ip_address(inner[5:] if inner.lower().startswith("ipv6:") else inner)
         except ValueError:
-            return f"{domain} is not an address literal such as [192.0.2.1] or [IPv6:2001:db8::1]"
+            return gettext_noop("{domain} is not an address literal such as [192.0.2.1] or [IPv6:2001:db8::1]"), (
+                ("domain", domain),)
         return None
     if domain.endswith("."):
-        return "remove the trailing dot from the domain: Postfix strips it from addresses, so it never matches"
+        return gettext_noop("remove the trailing dot from the domain: Postfix strips it from addresses, so it "
+                            "never matches"), ()
     if len(domain) > 253:
-        return "the domain is longer than 253 characters"
+        return gettext_noop("the domain is longer than 253 characters"), ()
     labels = domain.split(".")
     if all(label.isdigit() for label in labels):
-        return f"{domain} looks like an IP address: write it as [{domain}]"
+        return gettext_noop("{domain} looks like an IP address: write it as [{domain}]"), (("domain", domain),)
     for label in labels:
         if not label:
-            return f"the domain {domain} has an empty label ('..' or a leading dot)"
-        problem = _check_label(label)
+            return gettext_noop("the domain {domain} has an empty label ('..' or a leading dot)"), (
+                ("domain", domain),)
+        problem = _label_problem(label)
         if problem:
             return problem
     return None
 
 
-def _check_label(label: str) -> str | None:
+def _label_problem(label: str) -> _Problem | None:
     try:
         ascii_label = label.encode("ascii").decode() if label.isascii() else idna.encode(label, uts46=True).decode()
         if ascii_label.lower().startswith("xn--"):
             idna.decode(ascii_label)
     except (idna.IDNAError, UnicodeError) as exc:
-        return f"'{label}' is not a valid internationalised domain label ({exc})"
+        return gettext_noop("'{label}' is not a valid internationalised domain label ({reason})"), (
+            ("label", label), ("reason", str(exc)))
     if len(ascii_label) > 63:
-        return f"the domain label '{label}' is longer than 63 characters"
+        return gettext_noop("the domain label '{label}' is longer than 63 characters"), (("label", label),)
     if label.isascii() and not re.fullmatch(r"[A-Za-z0-9-]+", label):
         bad = next(ch for ch in label if not (ch.isalnum() or ch == "-"))
-        return f"'{bad}' is not allowed in a domain name"
+        return gettext_noop("'{char}' is not allowed in a domain name"), (("char", bad),)
     if label.startswith("-") or label.endswith("-"):
-        return f"the domain label '{label}' starts or ends with '-'"
+        return gettext_noop("the domain label '{label}' starts or ends with '-'"), (("label", label),)
     return None
 
 
@@ -143,7 +183,7 @@ def check_key(key: str) -> str | None:
         return problem
     if key.startswith("@"):
         problem = _check_domain(key[1:])
-        return f"catch-all {key}: {problem}" if problem else None
+        return _("catch-all {key}: {problem}").format(key=key, problem=problem) if problem else None
     at = last_at(key)
     if at < 0:
         if _check_local(key) is None or _check_domain(key) is None:
@@ -159,7 +199,8 @@ def _canonical_quoting(key: str, bare: bool) -> str | None:
         return None
     wanted = quote_local(unquote_local(key), bare=bare)
     if wanted.lower() != key.lower():
-        return f"Postfix looks this address up as {wanted}, so the key {key} never matches; write it as {wanted}"
+        return _("Postfix looks this address up as {wanted}, so the key {key} never matches; write it as "
+                 "{wanted}").format(wanted=wanted, key=key)
     return None
 
 
@@ -173,7 +214,7 @@ def check_destination(address: str) -> str | None:
     if problem:
         return problem
     if address[0] in "|/" or address.startswith(":include:"):
-        return "virtual(5) cannot deliver to a command or a file; only the local aliases(5) file can"
+        return _("virtual(5) cannot deliver to a command or a file; only the local aliases(5) file can")
     if address.startswith("@"):
         return _check_domain(address[1:])
     at = last_at(address)
@@ -187,20 +228,25 @@ def check_value_text(value: str) -> list[Finding]:
     findings = []
     tokens = split_destinations(value)
     if not tokens:
-        findings.append(Finding(ERROR, "empty-value", "the value has no address; postmap skips a key without a value"))
+        findings.append(Finding(ERROR, "empty-value",
+                                _("the value has no address; postmap skips a key without a value")))
     bad = _CONTROL.search(value)
     if bad:
         findings.append(Finding(ERROR, "control-character",
-                                f"the value contains the control character U+{ord(bad.group()):04X}; remove it"))
+                                _("the value contains the control character {char}; remove it").format(
+                                    char=f"U+{ord(bad.group()):04X}")))
     if any(token.startswith("#") for token in tokens):
         listed = ", ".join(tokens[:6]) + (", ..." if len(tokens) > 6 else "")
         findings.append(Finding(WARNING, "hash-in-value",
-                                f"'#' inside a value is not a comment: Postfix reads the {len(tokens)} addresses "
-                                f"{listed}; move the note to a comment line above the entry"))
+                                ngettext("'#' inside a value is not a comment: Postfix reads the {count} address "
+                                         "{listed}; move the note to a comment line above the entry",
+                                         "'#' inside a value is not a comment: Postfix reads the {count} addresses "
+                                         "{listed}; move the note to a comment line above the entry",
+                                         len(tokens)).format(count=len(tokens), listed=listed)))
     if any(token.startswith("@") for token in tokens) and len(tokens) > 1:
         findings.append(Finding(WARNING, "at-domain-not-alone",
-                                "an @domain result (same user in another domain) only works as the whole value; "
-                                "with other addresses Postfix builds one broken address"))
+                                _("an @domain result (same user in another domain) only works as the whole value; "
+                                  "with other addresses Postfix builds one broken address")))
     return findings
 
 
@@ -227,9 +273,9 @@ def validate_entries(entries: list[Entry], *, local_domains: Iterable[str] = (),
             if first.setdefault(key, position) != position:
                 dead.add(position)
                 entry, earlier = active[position], active[first[key]]
-                findings.append(Finding(ERROR, "duplicate-key", f'duplicate key "{entry.key}": line {earlier.line} '
-                                        f'has "{earlier.key}" already; postmap keeps the first and ignores this one',
-                                        entry.key, entry.line))
+                message = _('duplicate key "{key}": line {line} has "{earlier}" already; postmap keeps the first '
+                            'and ignores this one').format(key=entry.key, line=earlier.line, earlier=earlier.key)
+                findings.append(Finding(ERROR, "duplicate-key", message, entry.key, entry.line))
     suspects, blob = _suspects(keys, list(map(attrgetter("value"), active)), joined)
     suspects -= dead
     checked: dict[str, str | None] = {}

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from typing import NamedTuple
 
+from aliasdesk.postfix.text import _
+
 __all__ = [
     "Entry",
     "ParsedMap",
@@ -54,10 +56,10 @@ class Problem:
     line: int
     message: str
     severity: str = "error"  # "error" or "warning"
+    code: str = ""  # for machines: the message is in the reader's language
 
     def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.message}"
+        return _("line {line}: {message}").format(line=self.line, message=self.message) if self.line else self.message
 
 
 class Entry(NamedTuple):
@@ -117,7 +119,7 @@ def decode_map_bytes(data: bytes) -> tuple[str, list[Problem]]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         problems.append(
-            Problem(1, "UTF-8 byte-order mark removed (postmap would read it as part of the first key)", "warning")
+            Problem(1, _("UTF-8 byte-order mark removed (postmap would read it as part of the first key)"), "warning")
         )
     try:
         return data.decode("utf-8"), problems
@@ -128,7 +130,8 @@ def decode_map_bytes(data: bytes) -> tuple[str, list[Problem]]:
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            problems.append(Problem(number, f"not valid UTF-8 text (byte {exc.start + 1} of the line)"))
+            problems.append(Problem(number, _("not valid UTF-8 text (byte {byte} of the line)").format(
+                byte=exc.start + 1)))
     return data.decode("utf-8", errors="replace"), problems
 
 
@@ -188,7 +191,7 @@ def parse_virtual(text: str) -> ParsedMap:  # noqa: C901 - one pass over lines, 
     if text.startswith("\ufeff"):
         text = text[1:]
         problems.append(
-            Problem(1, "UTF-8 byte-order mark removed (postmap would read it as part of the first key)", "warning")
+            Problem(1, _("UTF-8 byte-order mark removed (postmap would read it as part of the first key)"), "warning")
         )
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -197,7 +200,8 @@ def parse_virtual(text: str) -> ParsedMap:  # noqa: C901 - one pass over lines, 
         for number, raw in enumerate(lines, start=1):
             bad = _CONTROL_RE.search(raw[:-1] if raw.endswith("\r") else raw)
             if bad:
-                problems.append(Problem(number, f"control character U+{ord(bad.group()):04X} in line"))
+                problems.append(Problem(number, _("control character {char} in line").format(
+                    char=f"U+{ord(bad.group()):04X}")))
 
     header_lines: list[str] = []
     in_header = True
@@ -275,13 +279,15 @@ def parse_virtual(text: str) -> ParsedMap:  # noqa: C901 - one pass over lines, 
             continue
         value = entry.value.strip(_WS)
         if not value:
-            problems.append(Problem(entry.line, f'"{entry.key}" has no value (expected format: key whitespace value)'))
+            message = _('"{key}" has no value (expected format: key whitespace value)').format(key=entry.key)
+            problems.append(Problem(entry.line, message))
             continue
         folded = entry.key.lower()
         earlier = first_seen.setdefault(folded, entry.line)
         if earlier != entry.line:
             problems.append(
-                Problem(entry.line, f'duplicate key "{entry.key}": line {earlier} wins, as in postmap', "warning")
+                Problem(entry.line, _('duplicate key "{key}": line {line} wins, as in postmap').format(
+                    key=entry.key, line=earlier), "warning", "duplicate-key")
             )
         keep.append(entry if value == entry.value else entry._replace(value=value))
 
