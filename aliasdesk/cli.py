@@ -8,11 +8,24 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 from aliasdesk import datadir
 
 # Commands whose documented name has a dash: a Django command is a module name.
 DASHED = {"postfix-config": "postfix_config"}
+
+
+def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The language aliasdesk's commands speak: the user's locale as gettext reads it (the first
+    of LC_ALL, LC_MESSAGES, LANG that is set; "de_DE.UTF-8" → "de"). A language of
+    settings.LANGUAGES, else (C, POSIX, unset, one aliasdesk does not speak) English."""
+    from django.conf import settings
+
+    env = os.environ if environ is None else environ
+    value = next((env[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if env.get(name)), "")
+    code = value.split(".")[0].split("@")[0].split("_")[0].lower()
+    return code if code in dict(settings.LANGUAGES) else "en"
 
 
 def print_help() -> None:
@@ -74,20 +87,23 @@ def main(argv: list[str] | None = None) -> int:
         return logstats_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aliasdesk.settings")
     datadir.prepare()
+    import django
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.utils import translation
 
-    if not args or args in (["help"], ["--help"], ["-h"]):
-        import django
-
-        django.setup()
-        print_help()
-        return 0
-    _with_examples()
-    if args and args[0] in DASHED:
-        args[0] = DASHED[args[0]]
     try:
-        execute_from_command_line(["aliasdesk", *args])
+        django.setup()
+        # Every command speaks the user's language (Django's commands would speak LANGUAGE_CODE);
+        # --json documents and the lines scripts read stay as they are in every language.
+        with translation.override(language_from_environment()):
+            if not args or args in (["help"], ["--help"], ["-h"]):
+                print_help()
+                return 0
+            _with_examples()
+            if args and args[0] in DASHED:
+                args[0] = DASHED[args[0]]
+            execute_from_command_line(["aliasdesk", *args])
     except KeyboardInterrupt:
         return 130
     except ImproperlyConfigured as exc:  # a bad ALIASDESK_* variable: say which, no traceback

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from aliasdesk.accounts.events import ACTIONS
 from aliasdesk.accounts.models import SecurityEvent, User
@@ -25,10 +26,10 @@ from aliasdesk.aliases.models import Alias, Domain
 
 PAGE_SIZE = 50
 KINDS = {
-    "all": "Everything",
-    "alias": "Aliases",
-    "domain": "Domain settings",
-    "security": "Sign-ins and accounts",
+    "all": gettext_lazy("Everything"),
+    "alias": gettext_lazy("Aliases"),
+    "domain": gettext_lazy("Domain settings"),
+    "security": gettext_lazy("Sign-ins and accounts"),
 }
 KIND_ORDER = ("alias", "domain", "security")  # at the same instant, the later kind is shown first
 TRACKED = {
@@ -244,11 +245,11 @@ def audit_page(
     if wanted.user and wanted.user != "-":
         user_id = User.objects.filter(username=wanted.user).values_list("pk", flat=True).first()
         if user_id is None:
-            unknown.append(f"no user called {wanted.user}")
+            unknown.append(gettext("no user called %(name)s") % {"name": wanted.user})
     if wanted.domain:
         domain_id = Domain.objects.filter(name=wanted.domain).values_list("pk", flat=True).first()
         if domain_id is None:
-            unknown.append(f"no domain called {wanted.domain}")
+            unknown.append(gettext("no domain called %(name)s") % {"name": wanted.domain})
     if unknown:
         return AuditPage([], unknown=unknown)
 
