@@ -31,32 +31,35 @@ def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
 def print_help() -> None:
     """aliasdesk's commands by group, each with its one-line purpose."""
     from django.core.management import get_commands, load_command_class
+    from django.utils.translation import gettext
 
     from aliasdesk.commands import CATALOGUE, SUMMARIES
 
     known = get_commands()
-    out = ["Usage: aliasdesk COMMAND [options]   (aliasdesk COMMAND --help: its options and an example)", ""]
+    out = [gettext("Usage: aliasdesk COMMAND [options]   (aliasdesk COMMAND --help: its options and an example)"), ""]
     for group, commands in CATALOGUE:
-        out.append(f"{group}:")
-        for name, _ in commands:
+        out.append(f"{gettext(group)}:")
+        for name, _examples in commands:
             module = DASHED.get(name, name)
             if name in SUMMARIES:
-                text = SUMMARIES[name]
+                text = gettext(SUMMARIES[name])
             elif module in known:
-                text = str(load_command_class(known[module], module).help).split("\n")[0]
+                text = gettext(str(load_command_class(known[module], module).help)).split("\n")[0]
             else:
                 continue
             out.append(f"  {name:<15} {text}")
         out.append("")
-    out.append("Django's other commands still run (aliasdesk showmigrations, …) but are not listed here.")
+    out.append(gettext("Django's other commands still run (aliasdesk showmigrations, …) but are not listed here."))
     print("\n".join(out))
 
 
 def _with_examples() -> None:
-    """Every command's --help ends with an example (aliasdesk.commands)."""
+    """Every command's --help ends with an example (aliasdesk.commands) and says what the
+    command does in the user's language."""
     from argparse import RawDescriptionHelpFormatter
 
     from django.core.management.base import BaseCommand, DjangoHelpFormatter
+    from django.utils.translation import gettext
 
     from aliasdesk.commands import epilog
 
@@ -69,6 +72,8 @@ def _with_examples() -> None:
 
     def create_parser(self: BaseCommand, prog_name: str, subcommand: str, **kwargs: object):  # type: ignore[no-untyped-def]
         name = {v: k for k, v in DASHED.items()}.get(subcommand, subcommand)
+        if self.help:  # aliasdesk's commands mark theirs with gettext_noop
+            self.help = gettext(str(self.help))
         text = epilog(name)
         if text:
             kwargs.setdefault("epilog", text)

@@ -20,7 +20,7 @@ import enum
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ldap
 import ldap.dn
@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 
 from aliasdesk.accounts.backends import REFUSAL_ATTRIBUTE
@@ -36,10 +37,17 @@ from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.ldapconf import ROLES
 from aliasdesk.accounts.models import Grant, User, users_named_in_any_case
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE_MESSAGE = "The directory cannot be reached, so directory accounts cannot sign in now. Try again later."
-NO_ROLE_MESSAGE = "Your directory account is in no aliasdesk group, so it has no access here. Ask an administrator."
+UNAVAILABLE_MESSAGE = gettext_lazy(
+    "The directory cannot be reached, so directory accounts cannot sign in now. Try again later."
+)
+NO_ROLE_MESSAGE = gettext_lazy(
+    "Your directory account is in no aliasdesk group, so it has no access here. Ask an administrator."
+)
 
 
 class DirectoryUnavailable(Exception):
@@ -120,7 +128,7 @@ def is_local_account(name: str) -> bool:
     return users_named_in_any_case(name).filter(source=User.Source.LOCAL).exists()
 
 
-def _refuse(request: HttpRequest | None, message: str) -> None:
+def _refuse(request: HttpRequest | None, message: StrOrPromise) -> None:
     if request is not None:
         setattr(request, REFUSAL_ATTRIBUTE, message)
 

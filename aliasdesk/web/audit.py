@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
@@ -21,6 +21,9 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from aliasdesk.accounts.events import ACTIONS
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 from aliasdesk.accounts.models import SecurityEvent, User
 from aliasdesk.aliases.models import Alias, Domain
 
@@ -143,7 +146,7 @@ class Change:
     changes: list[FieldChange]
     when: datetime | None = None
     who: str = ""
-    action: str = ""  # security events: what happened, in words
+    action: StrOrPromise = ""  # security events: what happened, in words (translated)
 
 
 @dataclass

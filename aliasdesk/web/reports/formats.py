@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import xlsxwriter
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
@@ -28,6 +28,9 @@ from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 Cell = str | int | date | datetime | None
 # A spreadsheet runs a cell starting with one of these as a formula (or a DDE command).
@@ -45,9 +48,9 @@ T = TypeVar("T")
 class Report:
     """One report, ready for any format: rows are read once, when a writer streams them."""
 
-    title: str  # "Aliases" (translated: gettext_lazy)
+    title: StrOrPromise  # "Aliases" (translated: gettext_lazy)
     scope: str  # the domain, or "all domains you may see"
-    columns: Sequence[str]  # translated (gettext_lazy): the CSV has them in English
+    columns: Sequence[StrOrPromise]  # translated (gettext_lazy): the CSV has them in English
     rows: Iterable[Sequence[Cell]]
     slug: str  # the file name's stem: "aliases-example.com"
     notes: list[str] = field(default_factory=list)  # what the rows are: "search “sales”", "last 30 days"
@@ -126,7 +129,7 @@ class _Line:
         return value
 
 
-def csv_lines(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[str]:
+def csv_lines(columns: Sequence[StrOrPromise], rows: Iterable[Sequence[str]]) -> Iterator[str]:
     writer = csv.writer(_Line(), lineterminator="\r\n")
     yield writer.writerow([str(name) for name in columns])
     for row in rows:
@@ -234,5 +237,5 @@ def _print_rows(report: Report, head: str, tail: str) -> Iterator[str]:
         more = _("Only the first %(limit)s rows are printed: download the XLSX, ODS or CSV file for all of them.") % {
             "limit": f"{PRINT_LIMIT:,}"
         }
-        yield f'<tr><td colspan="{len(report.columns)}" class="more">{escape(more)}</td></tr>\n
+        yield f'<tr><td colspan="{len(report.columns)}" class="more">{escape(more)}</td></tr>\n'
     yield tail

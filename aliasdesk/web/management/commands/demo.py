@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db.models import F
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.engine import deploy_all
@@ -24,11 +24,11 @@ from aliasdesk.web.management.commands.serve import exec_gunicorn
 
 
 class Command(BaseCommand):
-    help = gettext_lazy("Load demo data (domains, aliases, a user of every role) and serve")
+    help = gettext_noop("Load demo data (domains, aliases, a user of every role) and serve")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000")
-        parser.add_argument("--no-serve", action="store_true", help=gettext_lazy("load the data and stop"))
+        parser.add_argument("--no-serve", action="store_true", help=_("load the data and stop"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", verbosity=0)
