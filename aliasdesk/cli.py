@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 from aliasdesk import datadir
 
@@ -15,35 +16,50 @@ from aliasdesk import datadir
 DASHED = {"postfix-config": "postfix_config"}
 
 
+def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The language aliasdesk's commands speak: the user's locale as gettext reads it (the first
+    of LC_ALL, LC_MESSAGES, LANG that is set; "de_DE.UTF-8" → "de"). A language of
+    settings.LANGUAGES, else (C, POSIX, unset, one aliasdesk does not speak) English."""
+    from django.conf import settings
+
+    env = os.environ if environ is None else environ
+    value = next((env[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if env.get(name)), "")
+    code = value.split(".")[0].split("@")[0].split("_")[0].lower()
+    return code if code in dict(settings.LANGUAGES) else "en"
+
+
 def print_help() -> None:
     """aliasdesk's commands by group, each with its one-line purpose."""
     from django.core.management import get_commands, load_command_class
+    from django.utils.translation import gettext
 
     from aliasdesk.commands import CATALOGUE, SUMMARIES
 
     known = get_commands()
-    out = ["Usage: aliasdesk COMMAND [options]   (aliasdesk COMMAND --help: its options and an example)", ""]
+    out = [gettext("Usage: aliasdesk COMMAND [options]   (aliasdesk COMMAND --help: its options and an example)"), ""]
     for group, commands in CATALOGUE:
-        out.append(f"{group}:")
-        for name, _ in commands:
+        out.append(f"{gettext(group)}:")
+        for name, _examples in commands:
             module = DASHED.get(name, name)
             if name in SUMMARIES:
-                text = SUMMARIES[name]
+                text = gettext(SUMMARIES[name])
             elif module in known:
-                text = str(load_command_class(known[module], module).help).split("\n")[0]
+                text = gettext(str(load_command_class(known[module], module).help)).split("\n")[0]
             else:
                 continue
             out.append(f"  {name:<15} {text}")
         out.append("")
-    out.append("Django's other commands still run (aliasdesk showmigrations, …) but are not listed here.")
+    out.append(gettext("Django's other commands still run (aliasdesk showmigrations, …) but are not listed here."))
     print("\n".join(out))
 
 
 def _with_examples() -> None:
-    """Every command's --help ends with an example (aliasdesk.commands)."""
+    """Every command's --help ends with an example (aliasdesk.commands) and says what the
+    command does in the user's language."""
     from argparse import RawDescriptionHelpFormatter
 
     from django.core.management.base import BaseCommand, DjangoHelpFormatter
+    from django.utils.translation import gettext
 
     from aliasdesk.commands import epilog
 
@@ -56,6 +72,8 @@ def _with_examples() -> None:
 
     def create_parser(self: BaseCommand, prog_name: str, subcommand: str, **kwargs: object):  # type: ignore[no-untyped-def]
         name = {v: k for k, v in DASHED.items()}.get(subcommand, subcommand)
+        if self.help:  # aliasdesk's commands mark theirs with gettext_noop
+            self.help = gettext(str(self.help))
         text = epilog(name)
         if text:
             kwargs.setdefault("epilog", text)
@@ -74,20 +92,23 @@ def main(argv: list[str] | None = None) -> int:
         return logstats_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aliasdesk.settings")
     datadir.prepare()
+    import django
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.utils import translation
 
-    if not args or args in (["help"], ["--help"], ["-h"]):
-        import django
-
-        django.setup()
-        print_help()
-        return 0
-    _with_examples()
-    if args and args[0] in DASHED:
-        args[0] = DASHED[args[0]]
     try:
-        execute_from_command_line(["aliasdesk", *args])
+        django.setup()
+        # Every command speaks the user's language (Django's commands would speak LANGUAGE_CODE);
+        # --json documents and the lines scripts read stay as they are in every language.
+        with translation.override(language_from_environment()):
+            if not args or args in (["help"], ["--help"], ["-h"]):
+                print_help()
+                return 0
+            _with_examples()
+            if args and args[0] in DASHED:
+                args[0] = DASHED[args[0]]
+            execute_from_command_line(["aliasdesk", *args])
     except KeyboardInterrupt:
         return 130
     except ImproperlyConfigured as exc:  # a bad ALIASDESK_* variable: say which, no traceback

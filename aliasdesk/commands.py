@@ -3,16 +3,19 @@
 Django's own commands stay runnable (migrate, check, shell, clearsessions, …) but
 `aliasdesk help` lists only these and the few maintenance commands an administrator needs;
 the developer's and the dangerous ones (flush, sqlflush, dbshell, loaddata, inspectdb,
-createsuperuser, which would bypass `user add`) are not offered. No Django import here:
-`help` must not need a configured database.
+createsuperuser, which would bypass `user add`) are not offered. Nothing here needs Django
+set up: `help` must not need a configured database. The texts are marked for translation
+(gettext_noop) and translated where they are printed (aliasdesk.cli).
 """
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_noop, ngettext
+
 # (group, [(command as typed, example lines)])
 CATALOGUE: list[tuple[str, list[tuple[str, list[str]]]]] = [
     (
-        "Domains and aliases",
+        gettext_noop("Domains and aliases"),
         [
             ("domain", ["aliasdesk domain add example.com --map-file /etc/postfix/virtual.d/example.com",
                         "aliasdesk domain list --json",
@@ -28,7 +31,7 @@ CATALOGUE: list[tuple[str, list[tuple[str, list[str]]]]] = [
         ],
     ),
     (
-        "Deploying to Postfix",
+        gettext_noop("Deploying to Postfix"),
         [
             ("deploy", ["aliasdesk deploy example.com --dry-run", "aliasdesk deploy --all"]),
             ("rollback", ["aliasdesk rollback example.com --to-deploy 41 --dry-run"]),
@@ -38,7 +41,7 @@ CATALOGUE: list[tuple[str, list[tuple[str, list[str]]]]] = [
         ],
     ),
     (
-        "People and automation",
+        gettext_noop("People and automation"),
         [
             ("user", ["aliasdesk user add anna --role editor --domain example.com",
                       "aliasdesk user list --json"]),
@@ -47,14 +50,14 @@ CATALOGUE: list[tuple[str, list[tuple[str, list[str]]]]] = [
         ],
     ),
     (
-        "Mail logs",
+        gettext_noop("Mail logs"),
         [
             ("logstats", ["aliasdesk logstats /var/log/mail.log --json"]),
             ("logingest", ["aliasdesk logingest /var/log/mail.log"]),
         ],
     ),
     (
-        "Running and maintenance",
+        gettext_noop("Running and maintenance"),
         [
             ("serve", ["aliasdesk serve --bind 127.0.0.1:8000 --workers 2"]),
             ("demo", ["aliasdesk demo --bind 127.0.0.1:8000"]),
@@ -72,11 +75,11 @@ EXAMPLES = {name: lines for _, commands in CATALOGUE for name, lines in commands
 
 # What `aliasdesk help` says of Django's commands (their own texts speak to Django developers).
 SUMMARIES = {
-    "logstats": "Count a Postfix mail log as pflogsumm does (no database needed)",
-    "migrate": "Create or update the database tables (after installing and after every upgrade)",
-    "check": "Check the settings, the keys' ownership and how the maps fit Postfix's main.cf",
-    "clearsessions": "Remove expired web sessions (daily, from a timer)",
-    "shell": "A Python shell with aliasdesk loaded, for support work",
+    "logstats": gettext_noop("Count a Postfix mail log as pflogsumm does (no database needed)"),
+    "migrate": gettext_noop("Create or update the database tables (after installing and after every upgrade)"),
+    "check": gettext_noop("Check the settings, the keys' ownership and how the maps fit Postfix's main.cf"),
+    "clearsessions": gettext_noop("Remove expired web sessions (daily, from a timer)"),
+    "shell": gettext_noop("A Python shell with aliasdesk loaded, for support work"),
 }
 
 
@@ -85,4 +88,5 @@ def epilog(command: str) -> str | None:
     lines = EXAMPLES.get(command)
     if not lines:
         return None
-    return "example" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(f"  {line}" for line in lines)
+    head = ngettext("example:", "examples:", len(lines))
+    return head + "\n" + "\n".join(f"  {line}" for line in lines)

@@ -14,6 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 # Every patch deploy in the tests, in this process and in the aliasdesk commands they run,
 # is checked byte for byte against a full render of the same rows.
 os.environ.setdefault("ALIASDESK_DEPLOY_PATCH_CHECK", "1")
+# aliasdesk's commands speak the user's language (LC_ALL, LC_MESSAGES, LANG, as gettext reads
+# them): the tests read their English, in this process and in the commands they run, whatever
+# the machine's locale. The tests of the German set the variables themselves.
+os.environ["LC_ALL"] = "C.UTF-8"
 REALDATA = REPO.parent / "shared" / "realdata"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.current import current_user
 from aliasdesk.accounts.models import User
@@ -42,7 +43,7 @@ def require_admin(request: HttpRequest) -> None:
     if not user.is_admin:
         raise Http404("no such page")
     if request.method not in ("GET", "HEAD") and settings.DEMO_READONLY:
-        raise ReadOnlyMode("this demo is read-only")
+        raise ReadOnlyMode(_("this demo is read-only"))
 
 
 def require_reader_of_everything(request: HttpRequest) -> None:

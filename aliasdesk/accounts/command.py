@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.access import can_administer
 from aliasdesk.accounts.channel import via
@@ -34,9 +35,9 @@ def acting_user(name: str | None) -> User | None:
         return None
     user = User.objects.filter(username=name).first()
     if user is None:
-        raise CommandError(f"--as {name}: no such user")
+        raise CommandError(_("--as %(name)s: no such user") % {"name": name})
     if not user.is_active:
-        raise CommandError(f"--as {name}: the user is deactivated and may do nothing")
+        raise CommandError(_("--as %(name)s: the user is deactivated and may do nothing") % {"name": name})
     return user
 
 
@@ -56,9 +57,12 @@ class ActingCommand(BaseCommand):
     def subcommand(self, sub: _SubParsersAction[Any], name: str, text: str) -> ArgumentParser:
         parser: ArgumentParser = sub.add_parser(name, help=text)
         parser.add_argument(
-            "--as", dest="as_user", metavar="USER", help="act with exactly this user's rights (default: administrator)"
+            "--as",
+            dest="as_user",
+            metavar="USER",
+            help=_("act with exactly this user's rights (default: administrator)"),
         )
-        parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        parser.add_argument("--json", action="store_true", help=_("print one JSON document on stdout"))
         return parser
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -74,12 +78,15 @@ class ActingCommand(BaseCommand):
         raise NotImplementedError
 
     def require_admin(self, what: str) -> None:
-        """Refuse ``--as`` a user who is no administrator (``what``: "change users")."""
+        """Refuse ``--as`` a user who is no administrator (``what``, translated: "change users")."""
         if self.acting is not None and not can_administer(self.acting):
-            raise PermissionDenied(f"{self.acting.username} may not {what}: only administrators may")
+            raise PermissionDenied(
+                _("%(user)s may not %(what)s: only administrators may") % {"user": self.acting.username, "what": what}
+            )
 
     def emit(self, document: object, lines: Iterable[str] = ()) -> None:
-        """``document`` as JSON with ``--json``, else the ``lines`` of text."""
+        """``document`` as JSON with ``--json`` (its keys and values the same in every language),
+        else the ``lines`` of text (in the user's language)."""
         if self.as_json:
             self.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str))
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.models import User
 
@@ -16,5 +17,5 @@ def current_user(request: HttpRequest) -> User:
     """
     user = request.user
     if not isinstance(user, User):
-        raise PermissionDenied("sign in first")
+        raise PermissionDenied(_("sign in first"))
     return user

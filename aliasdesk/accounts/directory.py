@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 from django_auth_ldap.backend import LDAPBackend, ldap_error
 
 from aliasdesk.accounts.backends import REFUSAL_ATTRIBUTE
@@ -38,8 +39,13 @@ from aliasdesk.accounts.models import Grant, User, users_named_in_any_case
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE_MESSAGE = "The directory cannot be reached, so directory accounts cannot sign in now. Try again later."
-NO_ROLE_MESSAGE = "Your directory account is in no aliasdesk group, so it has no access here. Ask an administrator."
+# Said in the reader's language where they are shown (gettext at the refusal).
+UNAVAILABLE_MESSAGE = gettext_noop(
+    "The directory cannot be reached, so directory accounts cannot sign in now. Try again later."
+)
+NO_ROLE_MESSAGE = gettext_noop(
+    "Your directory account is in no aliasdesk group, so it has no access here. Ask an administrator."
+)
 
 
 class DirectoryUnavailable(Exception):
@@ -144,11 +150,11 @@ class DirectoryBackend(LDAPBackend):  # type: ignore[misc]  # django-auth-ldap h
             user: User | None = super().authenticate(request, username=name, password=password)
         except DirectoryUnavailable as exc:
             logger.warning("directory sign-in of %s: the directory cannot be asked: %s", name, exc)
-            _refuse(request, UNAVAILABLE_MESSAGE)
+            _refuse(request, gettext(UNAVAILABLE_MESSAGE))
             return None
         except NoRoleGroup:
             logger.warning("directory sign-in of %s refused: in no group of ALIASDESK_LDAP_ROLE_GROUPS", name)
-            _refuse(request, NO_ROLE_MESSAGE)
+            _refuse(request, gettext(NO_ROLE_MESSAGE))
             return None
         if user is not None:
             apply_membership(user, user._aliasdesk_membership)  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Model
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from simple_history.models import HistoricalRecords
 
 from aliasdesk.accounts.clientaddr import client_address
@@ -18,28 +19,28 @@ from aliasdesk.accounts.models import SecurityEvent, User
 
 # action → what the audit log says
 ACTIONS = {
-    "login": "signed in",
-    "login.failed": "sign-in failed",
-    "lockout": "locked out",
-    "unlock": "unlocked",
-    "logout": "signed out",
-    "user.created": "user created",
-    "user.changed": "user changed",
-    "password.set": "password set",
-    "grant.added": "domain granted",
-    "grant.changed": "domain grant changed",
-    "grant.revoked": "domain grant revoked",
-    "2fa.enrolled": "two-factor login enrolled",
-    "2fa.removed": "two-factor login removed",
-    "2fa.reset": "two-factor login reset by an administrator",
-    "2fa.codes": "new recovery codes",
-    "token.created": "API token created",
-    "token.revoked": "API token revoked",
-    "token.used_revoked": "revoked API token used",
-    "webhook.created": "webhook created",
-    "webhook.changed": "webhook changed",
-    "webhook.deleted": "webhook deleted",
-    "webhook.secret": "webhook secret rotated",
+    "login": gettext_lazy("signed in"),
+    "login.failed": gettext_lazy("sign-in failed"),
+    "lockout": gettext_lazy("locked out"),
+    "unlock": gettext_lazy("unlocked"),
+    "logout": gettext_lazy("signed out"),
+    "user.created": gettext_lazy("user created"),
+    "user.changed": gettext_lazy("user changed"),
+    "password.set": gettext_lazy("password set"),
+    "grant.added": gettext_lazy("domain granted"),
+    "grant.changed": gettext_lazy("domain grant changed"),
+    "grant.revoked": gettext_lazy("domain grant revoked"),
+    "2fa.enrolled": gettext_lazy("two-factor login enrolled"),
+    "2fa.removed": gettext_lazy("two-factor login removed"),
+    "2fa.reset": gettext_lazy("two-factor login reset by an administrator"),
+    "2fa.codes": gettext_lazy("new recovery codes"),
+    "token.created": gettext_lazy("API token created"),
+    "token.revoked": gettext_lazy("API token revoked"),
+    "token.used_revoked": gettext_lazy("revoked API token used"),
+    "webhook.created": gettext_lazy("webhook created"),
+    "webhook.changed": gettext_lazy("webhook changed"),
+    "webhook.deleted": gettext_lazy("webhook deleted"),
+    "webhook.secret": gettext_lazy("webhook secret rotated"),
 }
 
 

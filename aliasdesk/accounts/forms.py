@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from aliasdesk.accounts.backends import REFUSAL_ATTRIBUTE
 
@@ -11,8 +12,8 @@ from aliasdesk.accounts.backends import REFUSAL_ATTRIBUTE
 class LoginForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "That user name and password do not match. Try again.",
-        "inactive": "This account is deactivated. Ask an administrator.",
+        "invalid_login": _("That user name and password do not match. Try again."),
+        "inactive": _("This account is deactivated. Ask an administrator."),
     }
 
     def get_invalid_login_error(self) -> forms.ValidationError:

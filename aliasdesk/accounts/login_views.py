@@ -20,6 +20,8 @@ from django.contrib.auth.signals import user_login_failed
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -82,7 +84,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
     """Step two: a code from the app, or one recovery code (which is then used up)."""
     pending = _pending(request)
     if pending is None:
-        messages.warning(request, "Your sign-in took too long or was not started: sign in again.")
+        messages.warning(request, _("Your sign-in took too long or was not started: sign in again."))
         return redirect("login")
     user, data = pending
     context: dict[str, Any] = {"username": user.username}
@@ -94,8 +96,11 @@ def login_code(request: HttpRequest) -> HttpResponse:
         code = request.POST.get("code", "")
         wait = twofactor.seconds_to_wait(user) if twofactor.looks_like_app_code(code) else 0
         if wait:
-            unit = "seconds" if wait > 1 else "second"
-            context["error"] = f"Several wrong codes in a row: wait {wait} {unit} and try again."
+            context["error"] = ngettext(
+                "Several wrong codes in a row: wait %(wait)s second and try again.",
+                "Several wrong codes in a row: wait %(wait)s seconds and try again.",
+                wait,
+            ) % {"wait": wait}
             return render(request, "accounts/login_code.html", context, status=429)
         device = twofactor.verify_code(user, code)
         if device is not None:
@@ -104,8 +109,13 @@ def login_code(request: HttpRequest) -> HttpResponse:
             auth_login(request, user, backend=data.get("backend") or None)
             if device._meta.model_name == "staticdevice":
                 left = twofactor.recovery_codes_left(user)
-                messages.warning(request, f"You signed in with a recovery code; {left} left. "
-                                 "Make new ones under Two-factor login if you are running short.")
+                messages.warning(request, ngettext(
+                    "You signed in with a recovery code; %(left)s left. "
+                    "Make new ones under Two-factor login if you are running short.",
+                    "You signed in with a recovery code; %(left)s left. "
+                    "Make new ones under Two-factor login if you are running short.",
+                    left,
+                ) % {"left": left})
             return redirect(data.get("next") or settings.LOGIN_REDIRECT_URL)
         user_login_failed.send(
             sender=__name__, credentials={**credentials, REASON: "wrong two-factor code"}, request=request
@@ -113,7 +123,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
         if getattr(request, "axes_locked_out", False):
             request.session.pop(PENDING, None)
             return locked_out(request, None, credentials)
-        context["error"] = "That code is not right. Type the six digits your app shows now, or a recovery code."
+        context["error"] = _("That code is not right. Type the six digits your app shows now, or a recovery code.")
         return render(request, "accounts/login_code.html", context, status=422)
     return render(request, "accounts/login_code.html", context)
 

@@ -13,6 +13,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts import twofactor
 from aliasdesk.accounts.models import User
@@ -30,7 +31,7 @@ class ReadOnlyDemoMiddleware:
             and request.method not in ("GET", "HEAD", "OPTIONS")
             and request.path not in ALWAYS_ALLOWED
         ):
-            text = "This demo is read-only: nothing can be changed."
+            text = _("This demo is read-only: nothing can be changed.")
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": text}, status=403)
             return HttpResponseForbidden(text, content_type="text/plain")
@@ -129,8 +130,8 @@ class DirectoryRecheckMiddleware:
             request.session[RETRY_KEY] = now.timestamp() + RETRY_SECONDS
             return
         if outcome is Recheck.UNAVAILABLE:
-            message = "The directory could not be reached to confirm your account, so you were signed out."
+            message = _("The directory could not be reached to confirm your account, so you were signed out.")
         else:
-            message = "Your directory account no longer gives access to aliasdesk, so you were signed out."
+            message = _("Your directory account no longer gives access to aliasdesk, so you were signed out.")
         logout(request)
         messages.warning(request, message)

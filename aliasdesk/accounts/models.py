@@ -6,20 +6,21 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Value
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 
 class User(AbstractUser):
     """A person who signs in. ``role`` is global; domain rights come from grants."""
 
     class Role(models.TextChoices):
-        ADMIN = "admin", "Administrator"
-        AUDITOR = "auditor", "Auditor"
-        EDITOR = "editor", "Domain editor"
-        VIEWER = "viewer", "Domain viewer"
+        ADMIN = "admin", _("Administrator")
+        AUDITOR = "auditor", _("Auditor")
+        EDITOR = "editor", _("Domain editor")
+        VIEWER = "viewer", _("Domain viewer")
 
     class Source(models.TextChoices):
-        LOCAL = "local", "Local"
-        DIRECTORY = "directory", "Directory"
+        LOCAL = "local", _("Local")
+        DIRECTORY = "directory", _("Directory")
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     # A directory user signs in against LDAP only (no usable local password); role and
@@ -48,8 +49,8 @@ class Grant(models.Model):
     """What one user may do with one domain."""
 
     class Role(models.TextChoices):
-        EDITOR = "editor", "Editor"
-        VIEWER = "viewer", "Viewer"
+        EDITOR = "editor", _("Editor")
+        VIEWER = "viewer", _("Viewer")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
     domain = models.ForeignKey("aliases.Domain", on_delete=models.CASCADE, related_name="grants")

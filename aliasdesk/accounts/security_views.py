@@ -9,6 +9,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
@@ -67,11 +68,11 @@ def enrol(request: HttpRequest) -> HttpResponse:
     assert device is not None
     codes = twofactor.confirm_enrolment(user, device, request.POST.get("code", ""))
     if codes is None:
-        return _page(request, 422, error="That code is not right. Type the six digits your app shows now.")
+        return _page(request, 422, error=_("That code is not right. Type the six digits your app shows now."))
     device.refresh_from_db()
     otp_login(request, device)  # this session is now verified by it
     request.session[NEW_CODES] = codes
-    messages.success(request, "Two-factor login is on. From now on you sign in with your password and a code.")
+    messages.success(request, _("Two-factor login is on. From now on you sign in with your password and a code."))
     return redirect("two-factor")
 
 
@@ -85,9 +86,9 @@ def new_codes(request: HttpRequest) -> HttpResponse:
     """Ten new recovery codes (the old ones stop working), shown once."""
     user = _me(request)
     if not twofactor.is_enrolled(user) or not _is_verified(request):
-        return _page(request, 403, error="Sign in with your code first.")
+        return _page(request, 403, error=_("Sign in with your code first."))
     request.session[NEW_CODES] = twofactor.regenerate_recovery_codes(user)
-    messages.success(request, "New recovery codes: the old ones no longer work.")
+    messages.success(request, _("New recovery codes: the old ones no longer work."))
     return redirect("two-factor")
 
 
@@ -104,10 +105,14 @@ def remove(request: HttpRequest) -> HttpResponse:
     if not proven and proof:
         proven = authenticate(request, username=user.get_username(), password=proof) == user
     if not proven:
-        return _page(request, 422, remove_error="That is neither a current code, a recovery code nor your password.")
+        return _page(
+            request, 422, remove_error=_("That is neither a current code, a recovery code nor your password.")
+        )
     twofactor.remove_devices(user)
-    note = " You must set it up again before you can go on." if twofactor.required_for(user) else ""
-    messages.success(request, f"Two-factor login is off.{note}")
+    if twofactor.required_for(user):
+        messages.success(request, _("Two-factor login is off. You must set it up again before you can go on."))
+    else:
+        messages.success(request, _("Two-factor login is off."))
     return redirect("two-factor")
 
 
@@ -118,10 +123,12 @@ def admin_reset(request: HttpRequest, user_id: int) -> HttpResponse:
     require_admin(request)
     target = get_object_or_404(User, pk=user_id)
     if twofactor.reset_devices(target, by=_me(request)):
-        messages.success(request, f"Two-factor login of {target.username} is reset: they set it up again "
-                         "at their next sign-in (if required) or on their Two-factor login page.")
+        messages.success(request, _(
+            "Two-factor login of %(user)s is reset: they set it up again "
+            "at their next sign-in (if required) or on their Two-factor login page."
+        ) % {"user": target.username})
     else:
-        messages.info(request, f"{target.username} had no two-factor login.")
+        messages.info(request, _("%(user)s had no two-factor login.") % {"user": target.username})
     return redirect("user-edit", target.pk)
 
 
@@ -132,7 +139,9 @@ def admin_unlock(request: HttpRequest, user_id: int) -> HttpResponse:
     require_admin(request)
     target = get_object_or_404(User, pk=user_id)
     if lockouts.unlock(target, by=_me(request)):
-        messages.success(request, f"{target.username} may sign in again: their failed sign-ins are forgotten.")
+        messages.success(
+            request, _("%(user)s may sign in again: their failed sign-ins are forgotten.") % {"user": target.username}
+        )
     else:
-        messages.info(request, f"{target.username} had no failed sign-ins to forget.")
+        messages.info(request, _("%(user)s had no failed sign-ins to forget.") % {"user": target.username})
     return redirect("user-edit", target.pk)

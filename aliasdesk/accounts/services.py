@@ -9,6 +9,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from aliasdesk.accounts.domains import domain_grants
 from aliasdesk.accounts.events import record_event
@@ -33,14 +35,14 @@ def add_user(
     aliases app, through ``aliasdesk.accounts.domains``).
     """
     if role not in User.Role.values:
-        raise AccountError(f"unknown role {role!r}")
+        raise AccountError(_("unknown role %(role)s") % {"role": repr(role)})
     if User.objects.filter(username=name).exists():
-        raise AccountError(f"user {name} exists already")
+        raise AccountError(_("user %(name)s exists already") % {"name": name})
     if domains and role in (User.Role.ADMIN, User.Role.AUDITOR):
-        raise AccountError(f"a {role} sees every domain: --domain is for editors and viewers")
+        raise AccountError(_("a %(role)s sees every domain: --domain is for editors and viewers") % {"role": role})
     missing = domain_grants().missing(domains) if domains else []
     if missing:
-        raise AccountError(f"no such domain: {', '.join(missing)}")
+        raise AccountError(_("no such domain: %(names)s") % {"names": ", ".join(missing)})
     generated = None
     if password is None:
         password = generated = secrets.token_urlsafe(12)
@@ -48,7 +50,7 @@ def add_user(
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise AccountError("password refused: " + " ".join(exc.messages)) from exc
+        raise AccountError(_("password refused: %(reasons)s") % {"reasons": " ".join(exc.messages)}) from exc
     user.set_password(password)
     user.save()
     record_event(
@@ -65,28 +67,29 @@ def add_user(
 
 def _check_password(user: User, password: str, again: str) -> None:
     if password != again:
-        raise AccountError("the two passwords differ", "password")
+        raise AccountError(_("the two passwords differ"), "password")
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise AccountError("password refused: " + " ".join(exc.messages), "password") from exc
+        reasons = " ".join(exc.messages)
+        raise AccountError(_("password refused: %(reasons)s") % {"reasons": reasons}, "password") from exc
 
 
 def create_user(name: str, role: str, password: str, again: str, *, email: str = "") -> User:
     """Create a user from the web form: a valid login name and the password typed twice."""
     name = name.strip()
     if not name:
-        raise AccountError("give a user name", "username")
+        raise AccountError(_("give a user name"), "username")
     try:
         User.username_validator(name)
     except ValidationError as exc:
         raise AccountError(" ".join(exc.messages), "username") from exc
     if len(name) > 150:
-        raise AccountError("at most 150 characters", "username")
+        raise AccountError(_("at most 150 characters"), "username")
     if users_named_in_any_case(name).exists():
-        raise AccountError(f"user {name} exists already", "username")
+        raise AccountError(_("user %(name)s exists already") % {"name": name}, "username")
     _check_password(User(username=name, role=role, email=email), password, again)
-    user, _ = add_user(name, role, password=password, email=email)
+    user, _generated = add_user(name, role, password=password, email=email)
     return user
 
 
@@ -103,19 +106,19 @@ def update_user(user: User, *, role: str, is_active: bool, by: User | None) -> U
     active administrator stays one. A domain viewer's grants become viewer grants.
     """
     if role not in User.Role.values:
-        raise AccountError(f"unknown role {role!r}", "role")
+        raise AccountError(_("unknown role %(role)s") % {"role": repr(role)}, "role")
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.is_directory and role != user.role:
-        raise AccountError(f"the role of {user.username} follows their directory groups", "role")
+        raise AccountError(_("the role of %(user)s follows their directory groups") % {"user": user.username}, "role")
     before = {"role": user.role, "active": user.is_active}
     stays_admin = role == User.Role.ADMIN and is_active
     myself = by is not None and user.pk == by.pk
     if myself and user.is_admin and role != User.Role.ADMIN:
-        raise AccountError("you cannot remove your own administrator role; ask another administrator", "role")
+        raise AccountError(_("you cannot remove your own administrator role; ask another administrator"), "role")
     if myself and not is_active:
-        raise AccountError("you cannot deactivate yourself", "is_active")
+        raise AccountError(_("you cannot deactivate yourself"), "is_active")
     if user.is_admin and user.is_active and not stays_admin and not _other_active_admins(user):
-        raise AccountError(f"{user.username} is the last active administrator", "role")
+        raise AccountError(_("%(user)s is the last active administrator") % {"user": user.username}, "role")
     user.role = role
     user.is_active = is_active
     user.is_staff = role == User.Role.ADMIN
@@ -133,10 +136,25 @@ def update_user(user: User, *, role: str, is_active: bool, by: User | None) -> U
     return user
 
 
+# refuse_directory_user's reasons, each as the whole sentence it makes (for the translations).
+DIRECTORY_REFUSALS = {
+    "password is managed by the directory": gettext_lazy(
+        "%(user)s is a directory user: their password is managed by the directory"
+    ),
+    "domains follow their directory groups": gettext_lazy(
+        "%(user)s is a directory user: their domains follow their directory groups"
+    ),
+}
+
+
 def refuse_directory_user(user: User, what: str, field: str = "") -> None:
-    """Refuse a change to a directory user; ``what`` says why ("password is managed by the directory")."""
+    """Refuse a change to a directory user; ``what`` says why ("password is managed by the
+    directory": one of DIRECTORY_REFUSALS, or it is said in English)."""
     if user.is_directory:
-        raise AccountError(f"{user.username} is a directory user: their {what}", field)
+        sentence = DIRECTORY_REFUSALS.get(what)
+        if sentence is None:
+            raise AccountError(f"{user.username} is a directory user: their {what}", field)
+        raise AccountError(str(sentence) % {"user": user.username}, field)
 
 
 def reset_password(user: User, password: str, again: str) -> None:
@@ -160,20 +178,23 @@ def convert_user(user: User, to: str, *, by: User | None = None, password: str |
     """
     user = User.objects.select_for_update().get(pk=user.pk)
     if to not in User.Source.values:
-        raise AccountError(f"convert to what? {to!r} is neither local nor directory", "source")
+        raise AccountError(_("convert to what? %(to)s is neither local nor directory") % {"to": repr(to)}, "source")
     if user.source == to:
-        raise AccountError(f"{user.username} is a {to} user already", "source")
+        if to == User.Source.DIRECTORY:
+            raise AccountError(_("%(user)s is a directory user already") % {"user": user.username}, "source")
+        raise AccountError(_("%(user)s is a local user already") % {"user": user.username}, "source")
     if by is not None and by.pk == user.pk:
-        raise AccountError("you cannot convert your own account; ask another administrator", "source")
+        raise AccountError(_("you cannot convert your own account; ask another administrator"), "source")
     if to == User.Source.DIRECTORY:
         if not settings.LDAP_ENABLED:
-            raise AccountError("directory login is off (ALIASDESK_LDAP_URI is unset)", "source")
+            raise AccountError(_("directory login is off (ALIASDESK_LDAP_URI is unset)"), "source")
         local_admins = User.objects.filter(is_active=True, source=User.Source.LOCAL).filter(
             Q(role=User.Role.ADMIN) | Q(is_superuser=True)
         )
         if user.is_admin and user.is_active and not local_admins.exclude(pk=user.pk).exists():
             raise AccountError(
-                f"{user.username} is the last active local administrator; keep one for when the directory is down",
+                _("%(user)s is the last active local administrator; keep one for when the directory is down")
+                % {"user": user.username},
                 "source",
             )
         user.source = User.Source.DIRECTORY
@@ -184,7 +205,9 @@ def convert_user(user: User, to: str, *, by: User | None = None, password: str |
             try:
                 validate_password(password, user)
             except ValidationError as exc:
-                raise AccountError("password refused: " + " ".join(exc.messages), "password") from exc
+                raise AccountError(
+                    _("password refused: %(reasons)s") % {"reasons": " ".join(exc.messages)}, "password"
+                ) from exc
             user.set_password(password)
     user.directory_checked_at = None
     user.save(update_fields=["source", "password", "directory_checked_at"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import segno
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 from django_otp import verify_token
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -66,7 +67,7 @@ def qr_svg(device: TOTPDevice) -> str:
     Content-Security-Policy.
     """
     code = segno.make(device.config_url, error="m")
-    return str(code.svg_inline(scale=5, border=2, dark="#000", light="#fff", title="QR code for your app"))
+    return str(code.svg_inline(scale=5, border=2, dark="#000", light="#fff", title=gettext("QR code for your app")))
 
 
 def _normalise(code: str) -> str:

@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts import login_views, services
@@ -42,7 +43,9 @@ def user_create(request: HttpRequest) -> HttpResponse:
         except services.AccountError as exc:
             context.update(error=str(exc), error_field=exc.field or "role")
             return render(request, "accounts/user_new.html", context, status=422)
-        messages.success(request, f"Created {user.username} ({user.get_role_display()}).")
+        messages.success(
+            request, _("Created %(user)s (%(role)s).") % {"user": user.username, "role": user.get_role_display()}
+        )
         return redirect("user-edit", user.pk)
     return render(request, "accounts/user_new.html", context)
 
@@ -87,8 +90,11 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
         except services.AccountError as exc:
             context = edit_context(request, target, error=str(exc), error_field=exc.field or "role")
             return render(request, "accounts/user_edit.html", context, status=422)
-        messages.success(request, f"Saved {target.username}: {target.get_role_display()}, "
-                         f"{'active' if target.is_active else 'deactivated'}.")
+        if target.is_active:
+            text = _("Saved %(user)s: %(role)s, active.")
+        else:
+            text = _("Saved %(user)s: %(role)s, deactivated.")
+        messages.success(request, text % {"user": target.username, "role": target.get_role_display()})
         return redirect("user-edit", target.pk)
     return render(request, "accounts/user_edit.html", edit_context(request, target))
 
@@ -105,7 +111,7 @@ def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
         return render(request, "accounts/user_edit.html", context, status=422)
     if target.pk == request.user.pk:
         update_session_auth_hash(request, target)  # stay signed in after changing one's own password
-    messages.success(request, f"New password set for {target.username}.")
+    messages.success(request, _("New password set for %(user)s.") % {"user": target.username})
     return redirect("user-edit", target.pk)
 
 
@@ -121,10 +127,14 @@ def user_source(request: HttpRequest, user_id: int) -> HttpResponse:
         context = edit_context(request, target, source_error=str(exc))
         return render(request, "accounts/user_edit.html", context, status=422)
     if request.POST.get("to") == User.Source.DIRECTORY:
-        messages.success(request, f"{target.username} now signs in against the directory; "
-                         "role and domains follow the directory groups from their next sign-in.")
+        messages.success(request, _(
+            "%(user)s now signs in against the directory; "
+            "role and domains follow the directory groups from their next sign-in."
+        ) % {"user": target.username})
     else:
-        messages.success(request, f"{target.username} is now a local account: set a password below for them.")
+        messages.success(
+            request, _("%(user)s is now a local account: set a password below for them.") % {"user": target.username}
+        )
     return redirect("user-edit", target.pk)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field as F
 from ninja import Query, Router, Schema
 
@@ -83,7 +84,7 @@ def _check_version(alias: Alias, version: int | None) -> int:
 def alias_list(request: HttpRequest, name: str, params: Query[SearchParams]) -> dict[str, Any]:
     domain = domain_for(request, name)
     if "\x00" in params.q:
-        raise services.AliasError("the search contains a NUL character", "q")
+        raise services.AliasError(_("the search contains a NUL character"), "q")
     assert params.order in ORDERS
     query = AliasQuery(params.q.strip(), params.show, params.order, params.unused)
     paginator = AliasPaginator(domain, query, params.per_page)
@@ -140,9 +141,9 @@ def alias_update(request: HttpRequest, name: str, alias_id: PathId, payload: Ali
     changes = payload.model_dump(exclude_unset=True, exclude={"version"})
     for field in ("key", "destinations", "enabled", "comment"):
         if field in changes and changes[field] is None:
-            raise services.AliasError(f"{field} cannot be null: leave it out to keep it", field)
+            raise services.AliasError(_("%(field)s cannot be null: leave it out to keep it") % {"field": field}, field)
     if alias.deleted_at is not None:
-        raise services.AliasError("the alias is in the trash: restore it first (POST …/restore)")
+        raise services.AliasError(_("the alias is in the trash: restore it first (POST …/restore)"))
     if not changes:
         _check_version(alias, payload.version)
         return alias_out(alias, domain.name)
@@ -156,7 +157,7 @@ def _switch(request: HttpRequest, name: str, alias_id: PathId, payload: VersionI
     _refuse_untouchable(request, alias)
     version = _check_version(alias, payload.version if payload else None)
     if alias.deleted_at is not None:
-        raise services.AliasError("the alias is in the trash: restore it first (POST …/restore)")
+        raise services.AliasError(_("the alias is in the trash: restore it first (POST …/restore)"))
     if alias.enabled != on:
         alias = services.update_alias(alias, version=version, user=user_of(request), enabled=on)
     return _out(alias, domain)
@@ -223,7 +224,7 @@ def alias_purge(request: HttpRequest, name: str, alias_id: PathId) -> tuple[int,
     domain = domain_for(request, name, write=True, admin=True)
     alias = _alias(domain, alias_id)
     if alias.deleted_at is None:
-        raise services.AliasError("only an alias in the trash can be purged: delete it first")
+        raise services.AliasError(_("only an alias in the trash can be purged: delete it first"))
     services.bulk_change(domain, [alias.pk], "purge", user=user_of(request))
     return 204, None
 
@@ -281,7 +282,7 @@ def alias_restore_version(
     alias = _alias(domain, alias_id)
     _refuse_untouchable(request, alias)
     if not alias.history.filter(history_id=history_id).exists():
-        raise Http404(f"alias {alias.pk} has no history entry {history_id}")
+        raise Http404(_("alias %(id)s has no history entry %(entry)s") % {"id": alias.pk, "entry": history_id})
     current = _check_version(alias, payload.version if payload else None)
     alias = services.restore_version(alias, history_id, version=current, user=user_of(request))
     return _out(alias, domain)

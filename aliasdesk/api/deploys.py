@@ -11,6 +11,7 @@ from typing import Any
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from aliasdesk.api.auth import domain_for, user_of
@@ -68,7 +69,8 @@ def deploy(request: HttpRequest, name: str, payload: DeployIn | None = None) -> 
     if result.status == Deploy.Status.QUEUED:
         return 202, result.to_dict()
     if not result.ok:
-        return 409, {"detail": f"{domain.name}: deploy failed: {result.message}", "deploy": result.to_dict()}
+        detail = _("%(domain)s: deploy failed: %(message)s") % {"domain": domain.name, "message": result.message}
+        return 409, {"detail": detail, "deploy": result.to_dict()}
     return 200, result.to_dict()
 
 

@@ -9,10 +9,12 @@ for the web pages; here each becomes its status.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -22,17 +24,21 @@ from aliasdesk.aliases.ownership import AliasDomainRefused, KeyNotAllowed
 from aliasdesk.aliases.services import AliasError, PasteRefused, StaleEdit
 from aliasdesk.api.schemas import alias_out
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 log = logging.getLogger(__name__)
 
-NO_TOKEN = (
+# The details follow the client's Accept-Language (LocaleMiddleware); keys and statuses never change.
+NO_TOKEN = gettext_lazy(
     "this API takes a token: send the header 'Authorization: Bearer <token>' "
     "(make one with `aliasdesk token create USER` or on your account page)"
 )
-BAD_TOKEN = "the token is not valid: it is unknown, revoked or expired, or its user is disabled"
+BAD_TOKEN = gettext_lazy("the token is not valid: it is unknown, revoked or expired, or its user is disabled")
 
 
-def problem(api: NinjaAPI, request: HttpRequest, status: int, detail: str, **extra: Any) -> HttpResponse:
-    return api.create_response(request, {"detail": detail, **extra}, status=status)
+def problem(api: NinjaAPI, request: HttpRequest, status: int, detail: StrOrPromise, **extra: Any) -> HttpResponse:
+    return api.create_response(request, {"detail": str(detail), **extra}, status=status)
 
 
 def _unauthorized(api: NinjaAPI, request: HttpRequest, exc: Any) -> HttpResponse:
@@ -55,11 +61,16 @@ def _field_name(loc: list[Any] | tuple[Any, ...]) -> str:
 def _invalid(api: NinjaAPI, request: HttpRequest, exc: Any) -> HttpResponse:
     errors: dict[str, str] = {}
     for error in exc.errors:
-        errors.setdefault(_field_name(error.get("loc", ())), str(error.get("msg", "not valid")))
-    first = next(iter(errors.items()), ("body", "not valid"))
-    detail = f"the request is not valid: {first[0]}: {first[1]}"
+        errors.setdefault(_field_name(error.get("loc", ())), str(error.get("msg", _("not valid"))))
+    first = next(iter(errors.items()), ("body", _("not valid")))
     if len(errors) > 1:
-        detail += f" (and {len(errors) - 1} more, see errors)"
+        detail = ngettext(
+            "the request is not valid: %(field)s: %(problem)s (and %(more)s more, see errors)",
+            "the request is not valid: %(field)s: %(problem)s (and %(more)s more, see errors)",
+            len(errors) - 1,
+        ) % {"field": first[0], "problem": first[1], "more": len(errors) - 1}
+    else:
+        detail = _("the request is not valid: %(field)s: %(problem)s") % {"field": first[0], "problem": first[1]}
     return problem(api, request, 422, detail, errors=errors)
 
 
@@ -88,13 +99,13 @@ def _alias_error(api: NinjaAPI, request: HttpRequest, exc: Any) -> HttpResponse:
 def _http_error(api: NinjaAPI, request: HttpRequest, exc: Any) -> HttpResponse:
     detail = str(exc)
     if exc.status_code == 400 and "parse" in detail.lower():
-        detail = "the request body is not valid JSON"
+        detail = _("the request body is not valid JSON")
     return problem(api, request, exc.status_code, detail)
 
 
 def _unexpected(api: NinjaAPI, request: HttpRequest, exc: Any) -> HttpResponse:
     log.exception("API %s %s failed", request.method, request.path)
-    return problem(api, request, 500, "the server failed to answer this request; the error is in its log")
+    return problem(api, request, 500, _("the server failed to answer this request; the error is in its log"))
 
 
 def install(api: NinjaAPI) -> None:
@@ -102,9 +113,9 @@ def install(api: NinjaAPI) -> None:
     api.add_exception_handler(AuthenticationError, lambda r, e: _unauthorized(api, r, e))
     api.add_exception_handler(ValidationError, lambda r, e: _invalid(api, r, e))
     api.add_exception_handler(HttpError, lambda r, e: _http_error(api, r, e))
-    api.add_exception_handler(Http404, lambda r, e: problem(api, r, 404, str(e) or "not found"))
+    api.add_exception_handler(Http404, lambda r, e: problem(api, r, 404, str(e) or _("not found")))
     api.add_exception_handler(
-        PermissionDenied, lambda r, e: problem(api, r, 403, str(e) or "this token may not do that")
+        PermissionDenied, lambda r, e: problem(api, r, 403, str(e) or _("this token may not do that"))
     )
     api.add_exception_handler(AliasError, lambda r, e: _alias_error(api, r, e))
     api.add_exception_handler(Exception, lambda r, e: _unexpected(api, r, e))

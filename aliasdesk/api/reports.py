@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from aliasdesk.accounts.access import sees_everything
@@ -118,7 +119,7 @@ def stats(request: HttpRequest, params: Query[StatsParams]) -> dict[str, Any]:
     user = user_of(request)
     everything = sees_everything(user)
     if params.host and not everything:
-        raise Http404("no such host")
+        raise Http404(_("no such host"))
     if params.domain:
         domain = domain_for(request, params.domain)
         scope = dashboard.Scope.of_domains(visible_domains(user).filter(pk=domain.pk))

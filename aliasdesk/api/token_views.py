@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -26,7 +27,7 @@ def _refuse_in_demo(request: HttpRequest) -> None:
     from django.conf import settings
 
     if settings.DEMO_READONLY:
-        raise ReadOnlyMode("this demo is read-only")
+        raise ReadOnlyMode(_("this demo is read-only"))
 
 
 def _state(token: ApiToken, now: Any) -> str:
@@ -56,7 +57,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
         }
         try:
             if expires and not expires.isdigit():
-                raise tokens.TokenError("expiry is a number of days, or empty for never")
+                raise tokens.TokenError(_("expiry is a number of days, or empty for never"))
             made = tokens.create_token(
                 user,
                 by=user,
@@ -91,7 +92,8 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     _refuse_in_demo(request)
     token = get_object_or_404(ApiToken.objects.select_related("user"), pk=token_id)
     if token.user_id != user.pk and not user.is_admin:
-        raise PermissionDenied("you may revoke only your own tokens")
+        raise PermissionDenied(_("you may revoke only your own tokens"))
     if tokens.revoke_token(token, by=user):
-        messages.success(request, f"Token {token.prefix} is revoked: it stopped working at once.")
+        text = _("Token %(token)s is revoked: it stopped working at once.") % {"token": token.prefix}
+        messages.success(request, text)
     return redirect("token-list")

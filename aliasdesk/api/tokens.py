@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.models import User
@@ -46,7 +47,7 @@ def _hash(raw: str) -> str:
 
 def _key_id() -> str:
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-    return "".join(secrets.choice(alphabet) for _ in range(12))
+    return "".join(secrets.choice(alphabet) for _n in range(12))
 
 
 def _domains_for(user: User, names: Iterable[str]) -> list[Domain]:
@@ -58,7 +59,10 @@ def _domains_for(user: User, names: Iterable[str]) -> list[Domain]:
     missing = [name for name in wanted if name not in found]
     if missing:
         names = ", ".join(missing)
-        raise TokenError(f"{user.username} may not see {names}: a token cannot reach further than its user")
+        raise TokenError(
+            _("%(user)s may not see %(domains)s: a token cannot reach further than its user")
+            % {"user": user.username, "domains": names}
+        )
     return [found[name] for name in wanted]
 
 
@@ -74,14 +78,14 @@ def create_token(
 ) -> NewToken:
     """A new token of ``user``; ``by`` is who asked (the user, an admin, None for the command line)."""
     if not user.is_active:
-        raise TokenError(f"{user.username} is disabled")
+        raise TokenError(_("%(user)s is disabled") % {"user": user.username})
     if by is not None and by.pk != user.pk and not by.is_admin:
-        raise TokenError("only administrators make tokens for other users")
+        raise TokenError(_("only administrators make tokens for other users"))
     name = name.strip()
     if len(name) > 100 or any(ch in name for ch in "\r\n\t\x00"):
-        raise TokenError("the name must be one line of at most 100 characters")
+        raise TokenError(_("the name must be one line of at most 100 characters"))
     if expires_days is not None and not 1 <= expires_days <= MAX_DAYS:
-        raise TokenError(f"expiry must be between 1 and {MAX_DAYS} days")
+        raise TokenError(_("expiry must be between 1 and %(max)s days") % {"max": MAX_DAYS})
     scoped = _domains_for(user, domains)
     key_id = _key_id()
     raw = f"adk_{key_id}_{secrets.token_urlsafe(32)}"
@@ -151,7 +155,7 @@ def tokens_for(viewer: User) -> list[ApiToken]:
 def revoke_token(token: ApiToken, *, by: User | None) -> bool:
     """Revoke (at once, for good). False when it was revoked already."""
     if by is not None and by.pk != token.user_id and not by.is_admin:
-        raise TokenError("you may revoke only your own tokens")
+        raise TokenError(_("you may revoke only your own tokens"))
     changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_by=by
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, path, re_path
+from django.utils.translation import gettext as _
 
 from aliasdesk.api.api import api
 
@@ -20,7 +21,9 @@ def _json(status: int, detail: str) -> HttpResponse:
 
 
 def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
-    return _json(404, f"no such API path: {request.path} (the API is under /api/v1/, see /api/v1/docs)")
+    return _json(
+        404, _("no such API path: %(path)s (the API is under /api/v1/, see /api/v1/docs)") % {"path": request.path}
+    )
 
 
 def _json_refusals(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -31,7 +34,11 @@ def _json_refusals(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpR
         response = view(request, *args, **kwargs)
         if response.status_code == 405 and not response.get("Content-Type", "").startswith("application/json"):
             allowed = response.get("Allow", "")
-            refusal = _json(405, f"{request.method} is not allowed on {request.path}; it takes {allowed}")
+            refusal = _json(
+                405,
+                _("%(method)s is not allowed on %(path)s; it takes %(allowed)s")
+                % {"method": request.method, "path": request.path, "allowed": allowed},
+            )
             refusal["Allow"] = allowed
             return refusal
         return response

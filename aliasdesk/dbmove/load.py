@@ -27,6 +27,7 @@ from typing import IO, Any
 from django.core.management.color import no_style
 from django.db import DatabaseError, connection, connections, models, transaction
 from django.db.migrations.executor import MigrationExecutor
+from django.utils.translation import gettext
 
 from aliasdesk.aliases.models import VirtualEntry, VirtualSync
 from aliasdesk.aliases.virtual_store import ENABLED_MARK, table_database
@@ -80,51 +81,73 @@ def _lines(path: Path) -> Iterator[tuple[int, Any]]:
         with _open(path) as text:
             for number, raw in enumerate(text, 1):
                 if not raw.endswith("\n"):
-                    raise DbMoveError(f"{path}: line {number} is cut short")
+                    raise DbMoveError(gettext("%(file)s: line %(line)s is cut short") % {"file": path, "line": number})
                 try:
                     yield number, json.loads(raw)
                 except ValueError as exc:
-                    raise DbMoveError(f"{path}: line {number} is not JSON ({exc})") from exc
+                    raise DbMoveError(
+                        gettext("%(file)s: line %(line)s is not JSON (%(error)s)")
+                        % {"file": path, "line": number, "error": exc}
+                    ) from exc
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DbMoveError(f"{path}: the gzip file is damaged or cut short ({exc})") from exc
+        raise DbMoveError(
+            gettext("%(file)s: the gzip file is damaged or cut short (%(error)s)") % {"file": path, "error": exc}
+        ) from exc
     except UnicodeDecodeError as exc:
-        raise DbMoveError(f"{path}: not UTF-8 text ({exc})") from exc
+        raise DbMoveError(gettext("%(file)s: not UTF-8 text (%(error)s)") % {"file": path, "error": exc}) from exc
     except OSError as exc:
-        raise DbMoveError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+        raise DbMoveError(
+            gettext("%(file)s: cannot read it (%(error)s)") % {"file": path, "error": exc.strerror or exc}
+        ) from exc
 
 
 def _plan(path: Path, header: Any) -> Plan:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise DbMoveError(f"{path}: not a file of 'aliasdesk dbexport'")
+        raise DbMoveError(gettext("%(file)s: not a file of 'aliasdesk dbexport'") % {"file": path})
     if header.get("version") != VERSION:
-        raise DbMoveError(f"{path}: format version {header.get('version')!r}; this aliasdesk reads version {VERSION}")
+        raise DbMoveError(
+            gettext("%(file)s: format version %(version)s; this aliasdesk reads version %(ours)s")
+            % {"file": path, "version": repr(header.get("version")), "ours": VERSION}
+        )
     known = {t.name: t for t in moved_tables()}
     listed = header.get("tables")
     if not isinstance(listed, list):
-        raise DbMoveError(f"{path}: the header lists no tables")
+        raise DbMoveError(gettext("%(file)s: the header lists no tables") % {"file": path})
     tables = []
     for entry in listed:
         name = entry.get("table") if isinstance(entry, dict) else None
         if name not in known:
-            raise DbMoveError(f"{path}: unknown table {name!r} (an export of a newer aliasdesk?)")
+            raise DbMoveError(
+                gettext("%(file)s: unknown table %(table)s (an export of a newer aliasdesk?)")
+                % {"file": path, "table": repr(name)}
+            )
         table = known[name]
         by_column = {f.column: f for f in table.fields}
         columns, rows = entry.get("columns"), entry.get("rows")
         if not isinstance(columns, list) or not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
-            raise DbMoveError(f"{path}: table {name}: bad columns or row count in the header")
+            raise DbMoveError(
+                gettext("%(file)s: table %(table)s: bad columns or row count in the header")
+                % {"file": path, "table": name}
+            )
         unknown = [c for c in columns if c not in by_column]
         if unknown or len(set(columns)) != len(columns):
-            raise DbMoveError(f"{path}: table {name}: unknown or repeated column {(unknown or columns)[0]!r}")
+            raise DbMoveError(
+                gettext("%(file)s: table %(table)s: unknown or repeated column %(column)s")
+                % {"file": path, "table": name, "column": repr((unknown or columns)[0])}
+            )
         fields = [by_column[c] for c in columns]
         missing = [f for f in table.fields if f.column not in columns]
         for f in missing:
             if not (f.has_default() or f.null):
-                raise DbMoveError(f"{path}: table {name} has no column {f.column}, which needs a value")
+                raise DbMoveError(
+                    gettext("%(file)s: table %(table)s has no column %(column)s, which needs a value")
+                    % {"file": path, "table": name, "column": f.column}
+                )
         kinds = [internal_type(f) for f in fields] + [internal_type(f) for f in missing]
         decoders = [decoder(f, k) for f, k in zip(fields, kinds, strict=False)]
         tables.append(FileTable(table, rows, fields, decoders, [needs_preparing(k) for k in kinds], missing))
     if len({t.table.name for t in tables}) != len(tables):
-        raise DbMoveError(f"{path}: a table is listed twice")
+        raise DbMoveError(gettext("%(file)s: a table is listed twice") % {"file": path})
     return Plan(tables, bool(header.get("postfix_lookup")))
 
 
@@ -144,21 +167,30 @@ def _rows(path: Path, plan: Plan) -> Iterator[tuple[FileTable, list[Any]]]:
     for ft in plan.tables:
         number, marker = next(lines, (None, None))
         if marker != {"table": ft.table.name}:
-            where = f"line {number}" if number else "the end of the file"
-            raise DbMoveError(f"{path}: expected the rows of {ft.table.name} at {where}")
+            if number:
+                text = gettext("%(file)s: expected the rows of %(table)s at line %(line)s")
+            else:
+                text = gettext("%(file)s: expected the rows of %(table)s at the end of the file")
+            raise DbMoveError(text % {"file": path, "table": ft.table.name, "line": number})
         for _ in range(ft.rows):
             number, row = next(lines, (None, None))
             if not isinstance(row, list):
-                raise DbMoveError(f"{path}: table {ft.table.name} has fewer rows than its {ft.rows} (cut short?)")
+                raise DbMoveError(
+                    gettext("%(file)s: table %(table)s has fewer rows than its %(rows)s (cut short?)")
+                    % {"file": path, "table": ft.table.name, "rows": ft.rows}
+                )
             if len(row) != len(ft.fields):
-                raise DbMoveError(f"{path}: line {number}: {len(row)} values for {len(ft.fields)} columns")
+                raise DbMoveError(
+                    gettext("%(file)s: line %(line)s: %(values)s values for %(columns)s columns")
+                    % {"file": path, "line": number, "values": len(row), "columns": len(ft.fields)}
+                )
             values = []
             for i, (f, decode, value) in enumerate(zip(ft.fields, ft.decoders, row, strict=True)):
                 try:
                     decoded = decode(value)
                     if i in ft.natural and decoded is not None:
                         if decoded not in ft.natural[i]:
-                            raise ValueError(f"{list(decoded)} is not in this database")
+                            raise ValueError(gettext("%(key)s is not in this database") % {"key": list(decoded)})
                         decoded = ft.natural[i][decoded]
                 except ValueError as exc:
                     raise DbMoveError(f"{path}: line {number}, {ft.table.name}.{f.column}: {exc}") from exc
@@ -166,7 +198,9 @@ def _rows(path: Path, plan: Plan) -> Iterator[tuple[FileTable, list[Any]]]:
             yield ft, values
     number, _ = next(lines, (None, None))
     if number is not None:
-        raise DbMoveError(f"{path}: line {number}: more than the header announces")
+        raise DbMoveError(
+            gettext("%(file)s: line %(line)s: more than the header announces") % {"file": path, "line": number}
+        )
 
 
 def check_target() -> None:
@@ -174,22 +208,26 @@ def check_target() -> None:
     try:
         executor = MigrationExecutor(connection)
         if executor.migration_plan(executor.loader.graph.leaf_nodes()):
-            raise DbMoveError("the database is not migrated: run 'aliasdesk migrate' first")
+            raise DbMoveError(gettext("the database is not migrated: run 'aliasdesk migrate' first"))
         for table in moved_tables():
             if table.model._base_manager.exists():
                 raise DbMoveError(
-                    f"the database is not empty (table {table.name} has rows): "
-                    "dbimport goes only into an empty, migrated database"
+                    gettext(
+                        "the database is not empty (table %(table)s has rows): "
+                        "dbimport goes only into an empty, migrated database"
+                    ) % {"table": table.name}
                 )
     except DatabaseError as exc:
-        raise DbMoveError(f"the database cannot be read ({exc}); is it migrated? run 'aliasdesk migrate'") from exc
+        raise DbMoveError(
+            gettext("the database cannot be read (%(error)s); is it migrated? run 'aliasdesk migrate'") % {"error": exc}
+        ) from exc
 
 
 def check_file(path: Path) -> Plan:
     """Read and check the whole file; nothing is written."""
     number, header = next(_lines(path), (None, None))
     if number is None:
-        raise DbMoveError(f"{path}: the file is empty")
+        raise DbMoveError(gettext("%(file)s: the file is empty") % {"file": path})
     plan = _plan(path, header)
     _natural_keys(plan)
     for _ in _rows(path, plan):
@@ -258,6 +296,8 @@ def import_database(path: str) -> dict[str, int]:
     try:
         _write(source, plan)
     except DatabaseError as exc:
-        raise DbMoveError(f"nothing imported: the database refused a row ({exc})") from exc
+        raise DbMoveError(
+            gettext("nothing imported: the database refused a row (%(error)s)") % {"error": exc}
+        ) from exc
     rebuild_lookup(plan.postfix_lookup)
     return {ft.table.name: ft.rows for ft in plan.tables}

@@ -28,6 +28,7 @@ from typing import Any
 
 from django.apps import apps
 from django.db import models
+from django.utils.translation import gettext, gettext_noop
 
 FORMAT = "aliasdesk-dbexport"
 VERSION = 1
@@ -126,12 +127,15 @@ def internal_type(field: models.Field[Any, Any]) -> str:
     kind = str(target.get_internal_type())
     if kind in INTEGERS or kind in TEXTS or kind in CODECS:
         return kind
-    raise DbMoveError(f"{field.model._meta.db_table}.{field.column}: cannot move a column of type {kind}")
+    raise DbMoveError(
+        gettext("%(column)s: cannot move a column of type %(kind)s")
+        % {"column": f"{field.model._meta.db_table}.{field.column}", "kind": kind}
+    )
 
 
 def _utc(value: datetime.datetime) -> str:
     if value.tzinfo is None:
-        raise DbMoveError(f"a datetime without a time zone: {value}")
+        raise DbMoveError(gettext("a datetime without a time zone: %(value)s") % {"value": value})
     return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -169,49 +173,50 @@ def encoder(field: models.Field[Any, Any], kind: str) -> Callable[[Any], Any]:
 
 
 def _need(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    """``value`` if it is a ``kind``; ``what`` names one (marked with gettext_noop)."""
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ValueError(f"expected {what}")
+        raise ValueError(gettext("expected %(what)s") % {"what": gettext(what)})
     return value
 
 
 def _datetime(value: Any) -> datetime.datetime:
-    text = _need(value, str, "a UTC datetime")
+    text = _need(value, str, gettext_noop("a UTC datetime"))
     if len(text) != 27 or text[10] != "T" or text[19] != "." or not text.endswith("Z"):
-        raise ValueError(f"{text!r} is not a UTC datetime (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+        raise ValueError(gettext("%(text)s is not a UTC datetime (YYYY-MM-DDTHH:MM:SS.ffffffZ)") % {"text": repr(text)})
     return datetime.datetime.fromisoformat(text)
 
 
 def _binary(value: Any) -> bytes:
     try:
-        return base64.b64decode(_need(value, str, "base64 text"), validate=True)
+        return base64.b64decode(_need(value, str, gettext_noop("base64 text")), validate=True)
     except binascii.Error as exc:
-        raise ValueError("expected base64 text") from exc
+        raise ValueError(gettext("expected %(what)s") % {"what": gettext("base64 text")}) from exc
 
 
 CODECS: dict[str, Callable[[Any], Any]] = {
-    "BooleanField": lambda v: _need(v, bool, "true or false"),
+    "BooleanField": lambda v: _need(v, bool, gettext_noop("true or false")),
     "DateTimeField": _datetime,
-    "DateField": lambda v: datetime.date.fromisoformat(_need(v, str, "a date")),
-    "TimeField": lambda v: datetime.time.fromisoformat(_need(v, str, "a time")),
-    "DecimalField": lambda v: decimal.Decimal(_need(v, str, "a decimal as text")),
-    "FloatField": lambda v: float(_need(v, (int, float), "a number")),
-    "UUIDField": lambda v: uuid.UUID(_need(v, str, "a UUID")),
+    "DateField": lambda v: datetime.date.fromisoformat(_need(v, str, gettext_noop("a date"))),
+    "TimeField": lambda v: datetime.time.fromisoformat(_need(v, str, gettext_noop("a time"))),
+    "DecimalField": lambda v: decimal.Decimal(_need(v, str, gettext_noop("a decimal as text"))),
+    "FloatField": lambda v: float(_need(v, (int, float), gettext_noop("a number"))),
+    "UUIDField": lambda v: uuid.UUID(_need(v, str, gettext_noop("a UUID"))),
     "BinaryField": _binary,
-    "DurationField": lambda v: datetime.timedelta(microseconds=_need(v, int, "microseconds")),
+    "DurationField": lambda v: datetime.timedelta(microseconds=_need(v, int, gettext_noop("microseconds"))),
     "JSONField": lambda v: v,
 }
 
 
 def _null(nullable: bool) -> None:
     if not nullable:
-        raise ValueError("no value (null) in a column that needs one")
+        raise ValueError(gettext("no value (null) in a column that needs one"))
 
 
 def _integers(nullable: bool) -> Callable[[Any], Any]:
     def integer(value: Any) -> Any:
         if type(value) is int:
             return value
-        return _null(nullable) if value is None else _need(value, int, "an integer")
+        return _null(nullable) if value is None else _need(value, int, gettext_noop("an integer"))
 
     return integer
 
@@ -219,9 +224,9 @@ def _integers(nullable: bool) -> Callable[[Any], Any]:
 def _texts(nullable: bool, limit: int | None) -> Callable[[Any], Any]:
     def text(value: Any) -> Any:
         if type(value) is not str:
-            return _null(nullable) if value is None else _need(value, str, "text")
+            return _null(nullable) if value is None else _need(value, str, gettext_noop("text"))
         if limit is not None and len(value) > limit:
-            raise ValueError(f"longer than {limit} characters")
+            raise ValueError(gettext("longer than %(limit)s characters") % {"limit": limit})
         return value
 
     return text
@@ -234,7 +239,10 @@ def decoder(field: models.Field[Any, Any], kind: str) -> Callable[[Any], Any]:
         return _integers(nullable)
     if kind in TEXTS:
         return _texts(nullable, getattr(field, "max_length", None) if kind != "GenericIPAddressField" else None)
-    convert = (lambda v: tuple(_need(v, list, "a natural key (a list)"))) if kind == "NaturalKey" else CODECS[kind]
+    if kind == "NaturalKey":
+        convert: Callable[[Any], Any] = lambda v: tuple(_need(v, list, gettext_noop("a natural key (a list)")))  # noqa: E731
+    else:
+        convert = CODECS[kind]
 
     def other(value: Any) -> Any:
         if value is None:
@@ -242,7 +250,7 @@ def decoder(field: models.Field[Any, Any], kind: str) -> Callable[[Any], Any]:
         try:
             return convert(value)
         except (ValueError, TypeError, ArithmeticError) as exc:
-            raise ValueError(str(exc) or f"not a valid {kind}") from exc
+            raise ValueError(str(exc) or gettext("not a valid %(kind)s") % {"kind": kind}) from exc
 
     return other
 

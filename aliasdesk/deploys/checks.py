@@ -6,6 +6,9 @@ import difflib
 import re
 import threading
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from aliasdesk.aliases.render import RenderedMap
 from aliasdesk.postfix.maps import postmap as pm
 from aliasdesk.postfix.maps.keys import ownership_findings
@@ -100,7 +103,8 @@ class BackgroundCheck:
             extra = len(findings) - MAX_FINDINGS
             errors = [f for f in findings if f.severity == "error"][:MAX_FINDINGS]
             findings = (errors + [f for f in findings if f.severity != "error"])[:MAX_FINDINGS]
-            findings.append(Finding("warning", "more-findings", f"{extra} more findings not listed"))
+            more = ngettext("%(count)s more finding not listed", "%(count)s more findings not listed", extra)
+            findings.append(Finding("warning", "more-findings", more % {"count": extra}))
         return findings, expected
 
     def result(self) -> tuple[list[Finding], dict[str, str]]:
@@ -118,8 +122,12 @@ class BackgroundCheck:
 def _first_mismatch(wanted: list[tuple[str, str, bool]], got: list[tuple[str, str, bool]]) -> str:
     for index, (w, g) in enumerate(zip(wanted, got, strict=False)):
         if w != g:
-            return f"the map does not read back as stored at entry {index + 1}: stored {w[0]!r}, read {g[0]!r}"
-    return f"the map reads back {len(got)} entries, {len(wanted)} are stored (a value injects a line?)"
+            return _("the map does not read back as stored at entry %(entry)s: stored %(stored)s, read %(read)s") % {
+                "entry": index + 1, "stored": repr(w[0]), "read": repr(g[0])
+            }
+    return _("the map reads back %(got)s entries, %(wanted)s are stored (a value injects a line?)") % {
+        "got": len(got), "wanted": len(wanted)
+    }
 
 
 def verify_sample(postmap: pm.Postmap, map_type: str, path: object, expected: dict[str, str]) -> None:
@@ -130,9 +138,11 @@ def verify_sample(postmap: pm.Postmap, map_type: str, path: object, expected: di
     found = pm.query_map(postmap, map_type, path, keys)  # type: ignore[arg-type]
     for key in keys:
         if key not in found:
-            raise VerifyFailed(f"the built map has no entry for {key}")
+            raise VerifyFailed(_("the built map has no entry for %(key)s") % {"key": key})
         if found[key] != expected[key]:
-            raise VerifyFailed(f"the built map answers {found[key]!r} for {key}, expected {expected[key]!r}")
+            raise VerifyFailed(_("the built map answers %(got)s for %(key)s, expected %(want)s") % {
+                "got": repr(found[key]), "key": key, "want": repr(expected[key])
+            })
 
 
 def map_diff(old: str, new: str, name: str) -> str:

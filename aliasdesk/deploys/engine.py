@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases import paths
@@ -232,7 +235,7 @@ class MapDeploy:
                 timings=self.timings,
             ).pk
         status = Deploy.Status.NOOP
-        return DeployResult(self.domain.name, status, "unchanged", deploy_id=deploy_id, timings=self.timings)
+        return DeployResult(self.domain.name, status, _("unchanged"), deploy_id=deploy_id, timings=self.timings)
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -308,10 +311,10 @@ class MapDeploy:
         if drift and not self.force:
             from aliasdesk.deploys.checks import map_diff
 
-            message = (
-                f"{self.map_path} was changed by hand since the last deploy: "
+            message = _(
+                "%(map)s was changed by hand since the last deploy: "
                 "import those edits (aliasdesk import FILE --domain D --replace) or overwrite them (deploy --force)"
-            )
+            ) % {"map": self.map_path}
             diff = map_diff(self.disk.text, target.data.decode("utf-8"), str(self.map_path))
             self.drift = True
             deploy = self._record(Deploy.Status.FAILED, error=message, diff=diff, sha256=target.sha, serial=self.serial)
@@ -382,18 +385,30 @@ class MapDeploy:
     def _why_not_patch(self) -> str:
         domain, disk = self.domain, self.disk
         reasons = [
-            (not settings.DEPLOY_PATCH, "patching is switched off (ALIASDESK_DEPLOY_PATCH)"),
-            (self.force, "a forced deploy builds the whole map"),
-            (self.dry_run, "a preview checks the whole map"),
-            (domain.map_type not in PATCHABLE, f"{domain.map_type} tables are always built whole"),
-            (domain.alias_of_id is not None, "an alias domain's map is generated from its target's: built whole"),
-            (bool(self.interrupted), "a deploy was interrupted since the last good one"),
-            (not domain.deployed_sha256 or not domain.deployed_table, "no deploy to patch yet"),
-            (domain.rebuild_serial > domain.deployed_serial, "header, footer, settings or an import changed"),
-            (disk.sha != domain.deployed_sha256, "the map on disk is not the one last deployed"),
-            (disk.table != domain.deployed_table.split("|")[0], "the compiled table is not the one last deployed"),
+            (not settings.DEPLOY_PATCH, gettext_lazy("patching is switched off (ALIASDESK_DEPLOY_PATCH)")),
+            (self.force, gettext_lazy("a forced deploy builds the whole map")),
+            (self.dry_run, gettext_lazy("a preview checks the whole map")),
+            (
+                domain.map_type not in PATCHABLE,
+                format_lazy(gettext_lazy("{type} tables are always built whole"), type=domain.map_type),
+            ),
+            (
+                domain.alias_of_id is not None,
+                gettext_lazy("an alias domain's map is generated from its target's: built whole"),
+            ),
+            (bool(self.interrupted), gettext_lazy("a deploy was interrupted since the last good one")),
+            (not domain.deployed_sha256 or not domain.deployed_table, gettext_lazy("no deploy to patch yet")),
+            (
+                domain.rebuild_serial > domain.deployed_serial,
+                gettext_lazy("header, footer, settings or an import changed"),
+            ),
+            (disk.sha != domain.deployed_sha256, gettext_lazy("the map on disk is not the one last deployed")),
+            (
+                disk.table != domain.deployed_table.split("|")[0],
+                gettext_lazy("the compiled table is not the one last deployed"),
+            ),
         ]
-        return next((why for bad, why in reasons if bad), "")
+        return next((str(why) for bad, why in reasons if bad), "")
 
     def _deployed_count(self) -> int:
         last = (
@@ -408,8 +423,8 @@ class MapDeploy:
         from aliasdesk.deploys.checks import check_rendered, map_diff
 
         assert target.rendered is not None  # a preview always renders the whole map
-        findings, _ = check_rendered(target.rendered)
-        note = "the map on disk was edited by hand since the last deploy (drift)" if drift else ""
+        findings, _rows = check_rendered(target.rendered)
+        note = _("the map on disk was edited by hand since the last deploy (drift)") if drift else ""
         diff = map_diff(self.disk.text, target.rendered.text, str(self.map_path))
         return DeployResult(self.domain.name, "dry-run", note, diff, findings, drift=drift, method=target.method)
 
@@ -468,7 +483,7 @@ class MapDeploy:
         return DeployResult(
             domain.name,
             Deploy.Status.OK,
-            "deployed",
+            _("deployed"),
             diff,
             findings,
             deploy.pk,
@@ -496,7 +511,7 @@ class MapDeploy:
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
         except OSError as exc:
-            raise InstallFailed(f"cannot write {tmp}: {exc.strerror}") from exc
+            raise InstallFailed(_("cannot write %(file)s: %(error)s") % {"file": tmp, "error": exc.strerror}) from exc
 
     def _write_patched_text(self, tmp: Path, plan: PatchPlan, pieces: list[bytes | memoryview], mode: int) -> None:
         """The new text: on a spare of the old one only what follows the first change is
@@ -521,7 +536,7 @@ class MapDeploy:
                 os.close(fd)
             os.chmod(tmp, mode)
         except OSError as exc:
-            raise InstallFailed(f"cannot write {tmp}: {exc.strerror}") from exc
+            raise InstallFailed(_("cannot write %(file)s: %(error)s") % {"file": tmp, "error": exc.strerror}) from exc
         self._mark("text-spare", t)
 
     def _move_into_place(self, tmp: Path, tmp_compiled: Path | None, final_compiled: Path | None, mode: int) -> str:
@@ -540,14 +555,14 @@ class MapDeploy:
             self._keep_old(self.map_path, tmp)
             os.replace(tmp, self.map_path)
         except OSError as exc:
-            raise InstallFailed(f"cannot move the new map into place: {exc.strerror}") from exc
+            raise InstallFailed(_("cannot move the new map into place: %(error)s") % {"error": exc.strerror}) from exc
         try:
             _fsync_dir(self.map_path.parent)
         except OSError as exc:
-            return (
-                f"warning: the new map is in place, but syncing {self.map_path.parent} failed ({exc.strerror}): "
-                "it may not survive a power loss\n"
-            )
+            return _(
+                "warning: the new map is in place, but syncing %(dir)s failed (%(error)s): "
+                "it may not survive a power loss"
+            ) % {"dir": self.map_path.parent, "error": exc.strerror} + "\n"
         return ""
 
     def _keep_old(self, path: Path, tmp: Path) -> None:
@@ -591,7 +606,7 @@ class MapDeploy:
             if errors:
                 if build is not None:
                     build.kill()
-                raise InstallFailed(f"validation failed: {errors[0].message}", findings=findings)
+                raise InstallFailed(_("validation failed: %(error)s") % {"error": errors[0].message}, findings=findings)
             output = ""
             if build is not None:
                 try:
@@ -602,7 +617,7 @@ class MapDeploy:
             try:
                 verify_sample(postmap, map_type, tmp, expected)
             except pm.PostmapError as exc:
-                raise InstallFailed(f"verification failed: {exc}", exc.output, findings) from exc
+                raise InstallFailed(_("verification failed: %(error)s") % {"error": exc}, exc.output, findings) from exc
             self._mark("verify", t)
             output += self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
         finally:
@@ -656,7 +671,8 @@ class MapDeploy:
             try:
                 shutil.copyfile(final, tmp_compiled, follow_symlinks=False)
             except OSError as exc:
-                raise InstallFailed(f"cannot copy {final}: {exc.strerror}") from exc
+                said = {"file": final, "error": exc.strerror}
+                raise InstallFailed(_("cannot copy %(file)s: %(error)s") % said) from exc
             self._mark("copy", t)
         try:
             output = pm.apply_changes(postmap, map_type, tmp, plan.upserts, plan.deletes)
@@ -669,7 +685,8 @@ class MapDeploy:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise InstallFailed(f"cannot write {tmp_compiled}: {exc.strerror}") from exc
+            said = {"file": tmp_compiled, "error": exc.strerror}
+            raise InstallFailed(_("cannot write %(file)s: %(error)s") % said) from exc
         # A sample of the old text's rows: the changed ones are in plan.expected, which wins.
         head = len(render_head(self.domain.header).encode("utf-8"))
         tail = len(render_tail(self.domain.footer).encode("utf-8"))
@@ -677,12 +694,16 @@ class MapDeploy:
         try:
             found = pm.query_map(postmap, map_type, tmp, expected)
         except pm.PostmapError as exc:
-            raise InstallFailed(f"verification failed: {exc}", exc.output, plan.findings) from exc
+            text = _("verification failed: %(error)s") % {"error": exc}
+            raise InstallFailed(text, exc.output, plan.findings) from exc
         for key, value in expected.items():
             if found.get(key) != value:
-                got = "nothing" if key not in found else repr(found[key])
-                want = "nothing" if value is None else repr(value)
-                raise InstallFailed(f"verification failed: the patched map answers {got} for {key}, expected {want}")
+                got = _("nothing") if key not in found else repr(found[key])
+                want = _("nothing") if value is None else repr(value)
+                raise InstallFailed(
+                    _("verification failed: the patched map answers %(got)s for %(key)s, expected %(want)s")
+                    % {"got": got, "key": key, "want": want}
+                )
         return output
 
 
@@ -755,13 +776,13 @@ def deploy_all(*, user: User | None = None, dry_run: bool = False, force: bool =
     for domain in domains:
         quiet = not force and not dry_run and domain.serial == domain.deployed_serial and domain.pk not in expiring
         if quiet and agent_mode():  # every node that carries it has installed it
-            results.append(DeployResult(domain.name, Deploy.Status.NOOP, "unchanged"))
+            results.append(DeployResult(domain.name, Deploy.Status.NOOP, _("unchanged")))
             continue
         if quiet:
             disk = DiskState(Path(domain.map_path), domain.map_type, domain.deployed_table, domain.deployed_sha256)
             quiet = disk.is_deployed(domain.deployed_sha256)
         if quiet:
-            results.append(DeployResult(domain.name, Deploy.Status.NOOP, "unchanged"))
+            results.append(DeployResult(domain.name, Deploy.Status.NOOP, _("unchanged")))
             continue
         results.append(deploy_domain(domain, user=user, dry_run=dry_run, force=force, record_noop=False))
     return results

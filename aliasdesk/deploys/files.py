@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from aliasdesk.aliases import paths
 from aliasdesk.aliases.models import Domain
@@ -55,12 +56,15 @@ def map_lock(map_path: Path) -> Iterator[None]:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise DeployError(f"{lock_path}: the lock file is a symbolic link; aliasdesk never opens one") from exc
+            raise DeployError(
+                _("%(file)s: the lock file is a symbolic link; aliasdesk never opens one") % {"file": lock_path}
+            ) from exc
         try:
             # a read-only directory: the deploy fails later, clearly
             fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as exc:
-            raise DeployError(f"cannot lock {lock_path}: {exc.strerror}") from exc
+            said = {"file": lock_path, "error": exc.strerror}
+            raise DeployError(_("cannot lock %(file)s: %(error)s") % said) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -84,7 +88,7 @@ def prepare_dir(map_path: Path) -> None:
     if map_path.parent == Path(settings.MAP_DIR) or Path(settings.MAP_DIR) in map_path.parents:
         map_path.parent.mkdir(parents=True, exist_ok=True)
         return
-    raise DeployError(f"map directory {map_path.parent} does not exist")
+    raise DeployError(_("map directory %(dir)s does not exist") % {"dir": map_path.parent})
 
 
 def edited_by_hand(domain: Domain, last_finished: datetime.datetime | None) -> bool:

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Deploy(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        OK = "ok", "Deployed"
-        NOOP = "noop", "Nothing to do"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        OK = "ok", _("Deployed")
+        NOOP = "noop", _("Nothing to do")
+        FAILED = "failed", _("Failed")
 
     domain = models.ForeignKey("aliases.Domain", on_delete=models.CASCADE, related_name="deploys")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     class Method(models.TextChoices):
-        FULL = "full", "Full build"
-        PATCH = "patch", "Patch"
+        FULL = "full", _("Full build")
+        PATCH = "patch", _("Patch")
 
     forced = models.BooleanField(default=False)
     method = models.CharField(max_length=8, choices=Method.choices, blank=True, default="")

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.models import Domain
@@ -54,8 +55,8 @@ class Queued:
     @property
     def message(self) -> str:
         if not self.nodes:
-            return "queued; no agent has reported yet: start `aliasdesk agent` on each mail host"
-        return "queued for " + ", ".join(self.nodes)
+            return _("queued; no agent has reported yet: start `aliasdesk agent` on each mail host")
+        return _("queued for %(nodes)s") % {"nodes": ", ".join(self.nodes)}
 
 
 def queue_deploy(

@@ -16,7 +16,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.engine import DeployResult, deploy_domain
@@ -38,12 +40,17 @@ def deploy_saved(sender: object, domain_id: int, user: Any = None, **kwargs: obj
 
 def describe(result: DeployResult) -> tuple[bool, str]:
     if result.status == "queued":  # agent mode: the agents apply it
-        return True, f"{result.domain}: saved; deploy {result.message}."
+        return True, _("%(domain)s: saved; deploy %(message)s.") % {"domain": result.domain, "message": result.message}
     if result.ok:
         took = result.timings.get("total")
-        when = f" in {took * 1000:.0f} ms" if took is not None else ""
-        return True, f"{result.domain}: saved and deployed{when}."
-    return False, f"{result.domain}: saved, but the deploy failed: {result.message}"
+        if took is None:
+            return True, _("%(domain)s: saved and deployed.") % {"domain": result.domain}
+        return True, _("%(domain)s: saved and deployed in %(ms)s ms.") % {
+            "domain": result.domain, "ms": f"{took * 1000:.0f}"
+        }
+    return False, _("%(domain)s: saved, but the deploy failed: %(message)s") % {
+        "domain": result.domain, "message": result.message
+    }
 
 
 class DeployOnSaveMiddleware:
@@ -60,9 +67,11 @@ class DeployOnSaveMiddleware:
         finally:
             OUTCOMES.reset(token)
         if request.path.startswith("/api/"):
-            # No session messages for a script: the outcome rides along in a header.
+            # No session messages for a script: the outcome rides along in a header (in English:
+            # a header is ASCII, and scripts read it).
             if outcomes:
-                said = " ".join(" ".join(describe(result)[1].split()) for result in outcomes)
+                with translation.override("en"):
+                    said = " ".join(" ".join(describe(result)[1].split()) for result in outcomes)
                 response["Aliasdesk-Deploy"] = said.encode("ascii", "backslashreplace").decode()[:2000]
             return response
         for result in outcomes:

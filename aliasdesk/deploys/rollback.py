@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError
@@ -20,16 +21,19 @@ def rollback_target(domain: Domain, deploy_id: int) -> Deploy:
     """The deploy of ``domain`` to roll back to; AliasError unless it is one that installed a map."""
     deploy = Deploy.objects.filter(pk=deploy_id, domain=domain).first()
     if deploy is None:
-        raise AliasError(f"{domain.name} has no deploy #{deploy_id}")
+        raise AliasError(_("%(domain)s has no deploy #%(id)s") % {"domain": domain.name, "id": deploy_id})
     if deploy.status != Deploy.Status.OK or deploy.finished_at is None:
-        raise AliasError(f"deploy #{deploy_id} of {domain.name} installed no map ({deploy.get_status_display()})")
+        raise AliasError(_("deploy #%(id)s of %(domain)s installed no map (%(status)s)") % {
+            "id": deploy_id, "domain": domain.name, "status": deploy.get_status_display()
+        })
     return deploy
 
 
 def point_of(deploy: Deploy) -> PointInTime:
     assert deploy.finished_at is not None
     when = timezone.localtime(deploy.finished_at)
-    return PointInTime(deploy.serial, deploy.finished_at, f"deploy #{deploy.pk} of {when:%Y-%m-%d %H:%M}")
+    label = _("deploy #%(id)s of %(when)s") % {"id": deploy.pk, "when": f"{when:%Y-%m-%d %H:%M}"}
+    return PointInTime(deploy.serial, deploy.finished_at, label)
 
 
 def preview_rollback(domain: Domain, deploy: Deploy, user: User | None) -> RollbackPlan:

@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases.access import get_domain_for_user
@@ -66,9 +67,11 @@ def deploy_rollback(request: HttpRequest, name: str, deploy_id: int) -> HttpResp
         context = _context(request, domain, deploy, fresh, problems=problems)
         return render(request, "deploys/rollback.html", context, status=409 if expected != domain.serial else 422)
     if plan.empty:
-        messages.info(request, f"{domain.name} is already as of {plan.point.label}: nothing changed.")
+        text = _("%(domain)s is already as of %(point)s: nothing changed.")
+        messages.info(request, text % {"domain": domain.name, "point": plan.point.label})
     else:
-        messages.success(request, f"{domain.name} is back to {plan.point.label}: {plan.summary()}.")
+        text = _("%(domain)s is back to %(point)s: %(summary)s.")
+        messages.success(request, text % {"domain": domain.name, "point": plan.point.label, "summary": plan.summary()})
     for note in plan.notes:
         messages.warning(request, note[0].upper() + note[1:] + ".")
     return redirect("deploy-preview", domain.name)

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer, require_reader_of_everything
@@ -75,7 +76,8 @@ def deploy_preview(request: HttpRequest, name: str) -> HttpResponse:
         if result.ok:
             messages.success(request, f"{domain.name}: {result.message}.")
         else:
-            messages.error(request, f"{domain.name}: deploy failed: {result.message}")
+            text = _("%(domain)s: deploy failed: %(message)s")
+            messages.error(request, text % {"domain": domain.name, "message": result.message})
         if result.deploy_id is not None:
             return redirect("deploy-detail", domain.name, result.deploy_id)
         return redirect("deploy-history", domain.name)
@@ -103,8 +105,13 @@ def import_hand_edits(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "deploys/preview.html", context, status=422)
     messages.success(
         request,
-        f"Imported the hand edits of {domain.map_path}: {report.created} added, {report.updated} changed, "
-        f"{report.removed} removed, {report.unchanged} unchanged.",
+        _(
+            "Imported the hand edits of %(map)s: %(created)s added, %(updated)s changed, "
+            "%(removed)s removed, %(unchanged)s unchanged."
+        ) % {
+            "map": domain.map_path, "created": report.created, "updated": report.updated,
+            "removed": report.removed, "unchanged": report.unchanged,
+        },
     )
     for problem in report.problems[:20]:
         messages.warning(request, str(problem))

@@ -19,7 +19,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet, Sum
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.translation import pgettext
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.maillog.models import AliasDay, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
@@ -114,7 +115,8 @@ def _day_start(day: date) -> datetime:
 
 
 def _day_label(day: date) -> str:
-    return f"{day:%b} {day.day}"
+    # Translators: a day on the dashboard's chart, in Django's date format ("Dec 3"; German: "3. Dez").
+    return dateformat.format(day, pgettext("chart day", "M j"))
 
 
 def totals(scope: Scope, window: Window) -> dict[str, int]:

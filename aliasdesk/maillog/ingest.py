@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aliasdesk.aliases.models import Alias
 from aliasdesk.maillog.models import AliasDay, AliasUsage, DomainHour, HostHour, LogSource, PeerDay, ReasonDay
@@ -100,10 +101,10 @@ def ingest_log(path: str, *, node: str | None = None, start_at_end: bool = False
 def check_live_log(path: str) -> None:
     """Refuse a rotated file as a source: after its next rename it would be a new file, read again."""
     if is_rotated_name(path):
-        raise NotALiveLog(
-            f"{path} is a rotated log: name the live file (e.g. /var/log/mail.log); rotated files are "
+        raise NotALiveLog(_(
+            "%(path)s is a rotated log: name the live file (e.g. /var/log/mail.log); rotated files are "
             "read from it as needed. For old logs use `aliasdesk logstats`."
-        )
+        ) % {"path": path})
 
 
 @contextmanager
@@ -118,7 +119,9 @@ def reader_lock(node: str | None, path: str) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IngestBusy(f"{path}: another logingest is reading this file; try again when it ends") from None
+            raise IngestBusy(
+            _("%(path)s: another logingest is reading this file; try again when it ends") % {"path": path}
+        ) from None
         yield
 
 
@@ -152,7 +155,9 @@ def _store(source_id: int, before: LogPosition | None, piece: Piece, counter: Tr
     source = LogSource.objects.select_for_update().defer("in_flight").get(pk=source_id)
     stored = LogPosition.from_dict(source.position) if source.position else None
     if stored != before:
-        raise IngestConflict(f"{source.path}: another reader stored a newer position; nothing was counted twice")
+        raise IngestConflict(
+            _("%(path)s: another reader stored a newer position; nothing was counted twice") % {"path": source.path}
+        )
     _add(HostHour, ("hour", "host"), counter.hosts, HOUR_FIELDS)
     _add(ReasonDay, ("day", "host", "kind", "reason"), _by_day(counter.reasons), ("count",))
     _add(PeerDay, ("day", "host", "direction", "domain"), _by_day(counter.peers), ("messages",))

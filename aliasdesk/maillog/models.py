@@ -10,6 +10,7 @@ must set the collation again.
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from aliasdesk.aliases.models import Alias, Domain
 
@@ -124,12 +125,12 @@ class ReasonDay(models.Model):
     """How often a deferral, bounce or reject reason was logged on a day, per host."""
 
     class Kind(models.TextChoices):
-        DEFERRED = "deferred"
-        BOUNCED = "bounced"
-        REJECTED = "rejected"
-        REJECT_WARNING = "reject_warning", "reject warning"
-        HELD = "held"
-        DISCARDED = "discarded"
+        DEFERRED = "deferred", _("Deferred")
+        BOUNCED = "bounced", _("Bounced")
+        REJECTED = "rejected", _("Rejected")
+        REJECT_WARNING = "reject_warning", _("reject warning")
+        HELD = "held", _("Held")
+        DISCARDED = "discarded", _("Discarded")
 
     day = models.DateField()
     host = models.CharField(max_length=255)

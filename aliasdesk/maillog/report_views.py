@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from aliasdesk.accounts.current import current_user
@@ -40,9 +41,9 @@ def _days(text: str | None) -> tuple[int, str]:
     except ValueError:
         days = 0
     if not 0 < days <= MAX_UNUSED_DAYS:
-        return DEFAULT_DAYS, (
-            f"“{text[:20]}” is not a number of days from 1 to {MAX_UNUSED_DAYS}: showing {DEFAULT_DAYS} days."
-        )
+        return DEFAULT_DAYS, _("“%(text)s” is not a number of days from 1 to %(max)s: showing %(days)s days.") % {
+            "text": text[:20], "max": MAX_UNUSED_DAYS, "days": DEFAULT_DAYS
+        }
     return days, ""
 
 

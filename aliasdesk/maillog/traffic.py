@@ -16,6 +16,8 @@ from django.db import connection
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from aliasdesk.aliases.models import Alias
 from aliasdesk.aliases.traffic import TrafficColumns
@@ -38,7 +40,7 @@ class AliasTraffic:
     deferred: int = 0
     bounced: int = 0
     last_seen: datetime | None = None
-    seen_ago: str = "never"
+    seen_ago: str = "never"  # seen_ago(): "3 days ago" (translated); traffic_for fills it in
 
     @property
     def received_text(self) -> str:
@@ -46,10 +48,13 @@ class AliasTraffic:
 
     @property
     def summary(self) -> str:
-        return (
-            f"last {TRAFFIC_DAYS} days: {self.received:,} received, {self.delivered:,} delivered, "
-            f"{self.deferred:,} deferred, {self.bounced:,} bounced"
-        )
+        return _(
+            "last %(days)s days: %(received)s received, %(delivered)s delivered, "
+            "%(deferred)s deferred, %(bounced)s bounced"
+        ) % {
+            "days": TRAFFIC_DAYS, "received": f"{self.received:,}", "delivered": f"{self.delivered:,}",
+            "deferred": f"{self.deferred:,}", "bounced": f"{self.bounced:,}",
+        }
 
     @property
     def cache_key(self) -> str:
@@ -64,13 +69,29 @@ def seen_ago(moment: datetime | None, now: datetime) -> str:
     Not Django's timesince: that costs more than the rest of a grid row.
     """
     if moment is None:
-        return "never"
+        return _("never")
     seconds = (now - moment).total_seconds()
     for unit, size in UNITS:
         if seconds >= size:
             count = int(seconds // size)
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "just now"
+            return _ago(unit, count)
+    return _("just now")
+
+
+def _ago(unit: str, count: int) -> str:
+    if unit == "year":
+        text = ngettext("%(count)s year ago", "%(count)s years ago", count)
+    elif unit == "month":
+        text = ngettext("%(count)s month ago", "%(count)s months ago", count)
+    elif unit == "week":
+        text = ngettext("%(count)s week ago", "%(count)s weeks ago", count)
+    elif unit == "day":
+        text = ngettext("%(count)s day ago", "%(count)s days ago", count)
+    elif unit == "hour":
+        text = ngettext("%(count)s hour ago", "%(count)s hours ago", count)
+    else:
+        text = ngettext("%(count)s minute ago", "%(count)s minutes ago", count)
+    return text % {"count": count}
 
 
 def traffic_for(alias_ids: Iterable[int], *, now: datetime | None = None) -> dict[int, AliasTraffic]:
@@ -89,7 +110,8 @@ def traffic_for(alias_ids: Iterable[int], *, now: datetime | None = None) -> dic
         row[0] = row[0] or _moment(last_seen)
         for i, count in enumerate(counts, start=1):
             row[i] += int(count or 0)
-    traffic = {pk: AliasTraffic() for pk in ids}
+    never = seen_ago(None, now)
+    traffic = {pk: AliasTraffic(seen_ago=never) for pk in ids}
     for pk, (last_seen, received, delivered, deferred, bounced) in rows.items():
         traffic[pk] = AliasTraffic(received, delivered, deferred, bounced, last_seen, seen_ago(last_seen, now))
     return traffic

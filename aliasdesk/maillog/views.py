@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET
 
 from aliasdesk.accounts.access import sees_everything
@@ -22,15 +23,35 @@ TOP_DAYS = 7  # reasons, peers and the per-domain table
 ALIAS_DAYS = 30
 
 _CARDS = [
-    ("received", "Received", "Messages accepted by the mail server"),
-    ("delivered", "Delivered", "Deliveries that succeeded (one message can go to several places)"),
-    ("forwarded", "Forwarded", "Deliveries that handed the message on to another address"),
-    ("deferred", "Deferred", "Delivery attempts that failed for now and will be retried"),
-    ("bounced", "Bounced", "Deliveries that failed for good: the sender got the message back"),
-    ("rejected", "Rejected", "Messages refused before they were accepted (spam lists, unknown addresses)"),
+    ("received", gettext_lazy("Received"), gettext_lazy("Messages accepted by the mail server")),
+    (
+        "delivered",
+        gettext_lazy("Delivered"),
+        gettext_lazy("Deliveries that succeeded (one message can go to several places)"),
+    ),
+    ("forwarded", gettext_lazy("Forwarded"), gettext_lazy("Deliveries that handed the message on to another address")),
+    (
+        "deferred",
+        gettext_lazy("Deferred"),
+        gettext_lazy("Delivery attempts that failed for now and will be retried"),
+    ),
+    (
+        "bounced",
+        gettext_lazy("Bounced"),
+        gettext_lazy("Deliveries that failed for good: the sender got the message back"),
+    ),
+    (
+        "rejected",
+        gettext_lazy("Rejected"),
+        gettext_lazy("Messages refused before they were accepted (spam lists, unknown addresses)"),
+    ),
 ]
 _PROBLEMS = ("deferred", "bounced", "rejected")
-_REASONS = [("deferred", "Deferral reasons"), ("bounced", "Bounce reasons"), ("rejected", "Reject reasons")]
+_REASONS = [
+    ("deferred", gettext_lazy("Deferral reasons")),
+    ("bounced", gettext_lazy("Bounce reasons")),
+    ("rejected", gettext_lazy("Reject reasons")),
+]
 
 
 def get_scope_for_user(request: HttpRequest) -> tuple[Scope, Domain | None]:
@@ -45,7 +66,7 @@ def get_scope_for_user(request: HttpRequest) -> tuple[Scope, Domain | None]:
     everything = sees_everything(user)
     host = request.GET.get("host", "").strip()
     if host and not everything:
-        raise Http404("no such host")
+        raise Http404(gettext("no such host"))
     name = request.GET.get("domain", "").strip()
     if name:
         domain = get_domain_for_user(request, name)
@@ -131,7 +152,7 @@ def traffic_json(request: HttpRequest) -> JsonResponse:
     elif span == "30d":
         labels, series = dashboard.daily_series(scope, dashboard.last_days(count=30))
     else:
-        return JsonResponse({"error": "range must be 24h or 30d"}, status=400)
+        return JsonResponse({"error": gettext("range must be 24h or 30d")}, status=400)
     response = JsonResponse({"labels": labels, "series": series, "scope": scope.name, "range": span})
     response["Cache-Control"] = "private, no-cache"
     return response

@@ -13,23 +13,27 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from aliasdesk.accounts.events import ACTIONS
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 from aliasdesk.accounts.models import SecurityEvent, User
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.offboard import CHANGE_ID, offboarding_reason_prefix
 
 PAGE_SIZE = 50
 KINDS = {
-    "all": "Everything",
-    "alias": "Aliases",
-    "domain": "Domain settings",
-    "security": "Sign-ins and accounts",
+    "all": gettext_lazy("Everything"),
+    "alias": gettext_lazy("Aliases"),
+    "domain": gettext_lazy("Domain settings"),
+    "security": gettext_lazy("Sign-ins and accounts"),
 }
 KIND_ORDER = ("alias", "domain", "security")  # at the same instant, the later kind is shown first
 TRACKED = {
@@ -146,7 +150,7 @@ class Change:
     changes: list[FieldChange]
     when: datetime | None = None
     who: str = ""
-    action: str = ""  # security events: what happened, in words
+    action: StrOrPromise = ""  # security events: what happened, in words (translated)
 
 
 @dataclass
@@ -243,11 +247,11 @@ def _named(wanted: AuditFilter) -> tuple[int | None, int | None, list[str]]:
     if wanted.user and wanted.user != "-":
         user_id = User.objects.filter(username=wanted.user).values_list("pk", flat=True).first()
         if user_id is None:
-            unknown.append(f"no user called {wanted.user}")
+            unknown.append(gettext("no user called %(name)s") % {"name": wanted.user})
     if wanted.domain:
         domain_id = Domain.objects.filter(name=wanted.domain).values_list("pk", flat=True).first()
         if domain_id is None:
-            unknown.append(f"no domain called {wanted.domain}")
+            unknown.append(gettext("no domain called %(name)s") % {"name": wanted.domain})
     return user_id, domain_id, unknown
 
 

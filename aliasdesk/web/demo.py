@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext
 
 from aliasdesk.accounts.models import User
 from aliasdesk.accounts.services import add_user
@@ -57,7 +58,7 @@ class DemoLogin:
 
     @property
     def covers(self) -> str:
-        return "every domain" if not self.domains else ", ".join(self.domains)
+        return gettext("every domain") if not self.domains else ", ".join(self.domains)
 
 
 def load_demo_data() -> tuple[list[DemoLogin], bool]:

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 # Event name → what the page calls it. Receivers get the name in ``X-Aliasdesk-Event``.
 EVENTS = {
-    "alias.created": "alias created",
-    "alias.changed": "alias changed",
-    "alias.deleted": "alias deleted (to the trash)",
-    "alias.restored": "alias restored from the trash",
-    "alias.purged": "alias purged from the trash",
-    "deploy.succeeded": "deploy succeeded",
-    "deploy.failed": "deploy failed",
-    "drift.found": "map edited by hand (drift)",
+    "alias.created": _("alias created"),
+    "alias.changed": _("alias changed"),
+    "alias.deleted": _("alias deleted (to the trash)"),
+    "alias.restored": _("alias restored from the trash"),
+    "alias.purged": _("alias purged from the trash"),
+    "deploy.succeeded": _("deploy succeeded"),
+    "deploy.failed": _("deploy failed"),
+    "drift.found": _("map edited by hand (drift)"),
 }
 # Sent only by the "send a test event" button, whatever the hook subscribes to.
 PING = "ping"
@@ -56,7 +57,7 @@ class Hook(models.Model):
 
     @property
     def scope(self) -> str:
-        return self.domain.name if self.domain_id and self.domain else "all domains"
+        return self.domain.name if self.domain_id and self.domain else str(_("all domains"))
 
     def wants(self, event: str, domain_id: int | None) -> bool:
         return self.enabled and event in self.events and (self.domain_id is None or self.domain_id == domain_id)
@@ -67,10 +68,10 @@ class Delivery(models.Model):
     attempt (its time changes). ``claimed_by`` names the worker sending it right now."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        SENDING = "sending", "Sending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     hook = models.ForeignKey(Hook, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=40)

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from aliasdesk.accounts.events import record_event
 from aliasdesk.accounts.models import User
@@ -38,33 +39,33 @@ class HookInput:
 
 def _require_admin(user: User | None) -> None:
     if user is not None and not user.is_admin:
-        raise PermissionDenied("only administrators manage webhooks")
+        raise PermissionDenied(_("only administrators manage webhooks"))
 
 
 def _clean(data: HookInput) -> dict[str, Any]:
     url = data.url.strip()
     if len(url) > 2000:
-        raise HookError("the URL is longer than 2000 characters", "url")
+        raise HookError(_("the URL is longer than 2000 characters"), "url")
     try:
         target = transport.parse_url(url)
     except transport.Refused as exc:
         raise HookError(str(exc), "url") from exc
     problem = transport.literal_problem(target.host)
     if problem and not data.allow_private:
-        raise HookError(f"{problem}: tick \"allow private addresses\" to send there", "url")
+        raise HookError(_("%(problem)s: tick “allow private addresses” to send there") % {"problem": problem}, "url")
     unknown = [e for e in data.events if e not in EVENTS]
     if unknown:
-        raise HookError(f"unknown event {unknown[0]!r}", "events")
+        raise HookError(_("unknown event %(event)s") % {"event": repr(unknown[0])}, "events")
     if not data.events:
-        raise HookError("choose at least one event", "events")
+        raise HookError(_("choose at least one event"), "events")
     domain = None
     if data.domain.strip():
         domain = Domain.objects.filter(name=data.domain.strip().lower(), deleted_at__isnull=True).first()
         if domain is None:
-            raise HookError(f"no domain {data.domain.strip()!r}", "domain")
+            raise HookError(_("no domain %(name)s") % {"name": repr(data.domain.strip())}, "domain")
     description = data.description.strip()
     if len(description) > 200:
-        raise HookError("the description is longer than 200 characters", "description")
+        raise HookError(_("the description is longer than 200 characters"), "description")
     return {
         "url": url,
         "domain": domain,

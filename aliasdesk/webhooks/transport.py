@@ -22,6 +22,9 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 TIMEOUT = 10.0
 KEEP = 1024
 
@@ -52,16 +55,18 @@ def parse_url(url: str) -> Target:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError as exc:
-        raise Refused(f"not a URL: {exc}") from exc
+        raise Refused(_("not a URL: %(error)s") % {"error": exc}) from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise Refused(f"only http:// and https:// URLs can receive webhooks, not {scheme or 'no scheme'}:")
+        if not scheme:
+            raise Refused(_("only http:// and https:// URLs can receive webhooks, not one without a scheme"))
+        raise Refused(_("only http:// and https:// URLs can receive webhooks, not %(scheme)s:") % {"scheme": scheme})
     if not parts.hostname:
-        raise Refused("the URL names no host")
+        raise Refused(_("the URL names no host"))
     if parts.username is not None or parts.password is not None:
-        raise Refused("the URL may not hold a user name or password: the signature proves the sender")
+        raise Refused(_("the URL may not hold a user name or password: the signature proves the sender"))
     if any(ch.isspace() or ord(ch) < 32 for ch in url.strip()):
-        raise Refused("the URL contains spaces or control characters")
+        raise Refused(_("the URL contains spaces or control characters"))
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
@@ -74,15 +79,15 @@ def address_problem(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     checks = [
-        (ip.is_unspecified, "unspecified"),
-        (ip.is_loopback, "loopback"),
-        (ip.is_link_local, "link-local"),
-        (ip.is_multicast, "multicast"),
-        (ip.is_private, "private"),
-        (ip.is_reserved, "reserved"),
-        (not ip.is_global, "not public"),
+        (ip.is_unspecified, gettext_lazy("%(address)s is an unspecified address")),
+        (ip.is_loopback, gettext_lazy("%(address)s is a loopback address")),
+        (ip.is_link_local, gettext_lazy("%(address)s is a link-local address")),
+        (ip.is_multicast, gettext_lazy("%(address)s is a multicast address")),
+        (ip.is_private, gettext_lazy("%(address)s is a private address")),
+        (ip.is_reserved, gettext_lazy("%(address)s is a reserved address")),
+        (not ip.is_global, gettext_lazy("%(address)s is not a public address")),
     ]
-    return next((f"{address} is a {what} address" for bad, what in checks if bad), "")
+    return next((str(what) % {"address": address} for bad, what in checks if bad), "")
 
 
 def literal_problem(host: str) -> str:
@@ -98,15 +103,18 @@ def resolve(target: Target, allow_private: bool) -> list[str]:
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise Refused(f"cannot resolve {target.host}: {exc}") from exc
+        raise Refused(_("cannot resolve %(host)s: %(error)s") % {"host": target.host, "error": exc}) from exc
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:
             problem = address_problem(address)
             if problem:
-                raise Refused(f"{target.host}: {problem} (tick \"allow private addresses\" to send there)")
+                raise Refused(
+                    _("%(host)s: %(problem)s (tick “allow private addresses” to send there)")
+                    % {"host": target.host, "problem": problem}
+                )
     if not addresses:
-        raise Refused(f"{target.host} has no address")
+        raise Refused(_("%(host)s has no address") % {"host": target.host})
     return addresses
 
 

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import ReadOnlyMode, require_reader_of_everything
@@ -27,9 +28,9 @@ def get_hook_for_user(request: HttpRequest, hook_id: int | None = None, *, write
     require_reader_of_everything(request)
     if write:
         if not current_user(request).is_admin:
-            raise PermissionDenied("only administrators change webhooks")
+            raise PermissionDenied(_("only administrators change webhooks"))
         if settings.DEMO_READONLY:
-            raise ReadOnlyMode("this demo is read-only")
+            raise ReadOnlyMode(_("this demo is read-only"))
     if hook_id is None:
         return None
     return get_object_or_404(Hook.objects.select_related("domain"), pk=hook_id)
@@ -105,7 +106,7 @@ def hook_detail(request: HttpRequest, hook_id: int) -> HttpResponse:
             context.update(form=_posted(request.POST), error=str(exc), error_field=exc.field)
             status = 422
         else:
-            messages.success(request, "Saved the webhook.")
+            messages.success(request, _("Saved the webhook."))
             return redirect("webhook-detail", hook.pk)
     deliveries = hook.deliveries.prefetch_related("attempt_set")
     wanted = request.GET.get("status", "")
@@ -138,7 +139,10 @@ def hook_test(request: HttpRequest, hook_id: int) -> HttpResponse:
     hook = get_hook_for_user(request, hook_id, write=True)
     assert hook is not None
     delivery = services.send_test(hook, user=current_user(request))
-    messages.success(request, f"Queued test delivery #{delivery.pk}: the webhooks worker sends it within seconds.")
+    messages.success(
+        request,
+        _("Queued test delivery #%(id)s: the webhooks worker sends it within seconds.") % {"id": delivery.pk},
+    )
     return redirect("webhook-detail", hook.pk)
 
 
@@ -149,7 +153,7 @@ def hook_delete(request: HttpRequest, hook_id: int) -> HttpResponse:
     assert hook is not None
     url = hook.url
     services.delete_hook(hook, user=current_user(request))
-    messages.success(request, f"Deleted the webhook to {url} and its deliveries.")
+    messages.success(request, _("Deleted the webhook to %(url)s and its deliveries.") % {"url": url})
     return redirect("webhook-list")
 
 
@@ -159,7 +163,7 @@ def delivery_retry(request: HttpRequest, hook_id: int, delivery_id: int) -> Http
     hook = get_hook_for_user(request, hook_id, write=True)
     delivery = get_object_or_404(Delivery, pk=delivery_id, hook=hook)
     if services.retry_delivery(delivery, user=current_user(request)):
-        messages.success(request, f"Delivery #{delivery.pk} will be sent again.")
+        messages.success(request, _("Delivery #%(id)s will be sent again.") % {"id": delivery.pk})
     else:
-        messages.warning(request, f"Delivery #{delivery.pk} has not failed: nothing to retry.")
+        messages.warning(request, _("Delivery #%(id)s has not failed: nothing to retry.") % {"id": delivery.pk})
     return redirect("webhook-detail", delivery.hook_id)

@@ -33,7 +33,7 @@ def test_the_demo_says_who_covers_what_and_a_second_run_deploys_nothing(aliasdes
     assert alias is not None
     update_alias(alias, version=alias.version, enabled=False)
     second = demo()
-    assert "the demo data was there already: left as it is; 1 domain(s) have changes not deployed" in second
+    assert "the demo data was there already: left as it is; 1 domain has changes not deployed" in second
     domain = Domain.objects.get(name="example.com")
     assert domain.serial != domain.deployed_serial
 

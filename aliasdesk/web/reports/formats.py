@@ -4,6 +4,10 @@ A :class:`Report` is a title, its columns and an iterable of rows; the writers h
 the rows once, in order, and never hold them all. Whatever a cell holds, a spreadsheet
 shows it as text and runs nothing: XLSX and ODS cells are text cells, and the CSV puts an
 apostrophe before a cell that a spreadsheet would take for a formula.
+
+Titles, columns and words in cells speak the reader's language, in the spreadsheets and on the
+printed page; the CSV is English throughout (its column names are for scripts too). Rows are
+read while the response streams, so each writer reads them in the language it was asked in.
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import xlsxwriter
 from django.http import FileResponse, HttpRequest, StreamingHttpResponse
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.html import escape
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 Cell = str | int | date | datetime | None
 # A spreadsheet runs a cell starting with one of these as a formula (or a DDE command).
@@ -33,15 +41,16 @@ XLSX_CELL_MAX = 32_767
 # A printed report beyond this many rows helps nobody: the page says so and points to the files.
 PRINT_LIMIT = 20_000
 ROWS_MARK = "<!--report-rows-->"
+T = TypeVar("T")
 
 
 @dataclass
 class Report:
     """One report, ready for any format: rows are read once, when a writer streams them."""
 
-    title: str  # "Aliases"
+    title: StrOrPromise  # "Aliases" (translated: gettext_lazy)
     scope: str  # the domain, or "all domains you may see"
-    columns: Sequence[str]
+    columns: Sequence[StrOrPromise]  # translated (gettext_lazy): the CSV has them in English
     rows: Iterable[Sequence[Cell]]
     slug: str  # the file name's stem: "aliases-example.com"
     notes: list[str] = field(default_factory=list)  # what the rows are: "search “sales”", "last 30 days"
@@ -54,6 +63,18 @@ class Report:
 
     def filename(self, extension: str) -> str:
         return dated_name(self.slug, extension, self.made_at)
+
+
+def speaking(language: str, pieces: Iterable[T]) -> Iterator[T]:
+    """``pieces`` made in ``language`` (a streamed response makes them after its view returned)."""
+    items = iter(pieces)
+    while True:
+        with translation.override(language):
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
 
 
 def dated_name(slug: str, extension: str, when: datetime | None = None) -> str:
@@ -108,9 +129,9 @@ class _Line:
         return value
 
 
-def csv_lines(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Iterator[str]:
+def csv_lines(columns: Sequence[StrOrPromise], rows: Iterable[Sequence[str]]) -> Iterator[str]:
     writer = csv.writer(_Line(), lineterminator="\r\n")
-    yield writer.writerow(columns)
+    yield writer.writerow([str(name) for name in columns])
     for row in rows:
         yield writer.writerow(row)
 
@@ -123,7 +144,8 @@ def text_csv_response(lines: Iterable[str], name: str) -> StreamingHttpResponse:
 def sheet_csv_response(report: Report) -> StreamingHttpResponse:
     """The spreadsheet CSV: a byte order mark (so Excel reads UTF-8), formulas defused."""
     rows = ([guarded(value) for value in row] for row in report.rows)
-    return text_csv_response(_with_bom(csv_lines(report.columns, rows)), report.filename("csv"))
+    lines = speaking("en", csv_lines(report.columns, rows))
+    return text_csv_response(_with_bom(lines), report.filename("csv"))
 
 
 def _with_bom(lines: Iterator[str]) -> Iterator[str]:
@@ -145,12 +167,12 @@ def write_xlsx(report: Report, out: IO[bytes]) -> int:
     """
     book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_numbers": False})
     book.set_properties({"title": f"{report.title} · {report.scope}", "comments": "; ".join(report.notes)})
-    sheet = book.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", report.title)[:31])
+    sheet = book.add_worksheet(re.sub(r"[\[\]:*?/\\]", " ", str(report.title))[:31])
     bold = book.add_format({"bold": True})
     for index, width in enumerate(report.widths):
         sheet.set_column(index, index, width)
     for index, name in enumerate(report.columns):
-        sheet.write_string(0, index, name, bold)
+        sheet.write_string(0, index, str(name), bold)
     sheet.freeze_panes(1, 0)
     count = 0
     for count, row in enumerate(report.rows, start=1):
@@ -181,7 +203,8 @@ def ods_response(report: Report) -> StreamingHttpResponse:
     from aliasdesk.web.reports.ods import ods_stream
 
     response = StreamingHttpResponse(
-        ods_stream(report), content_type="application/vnd.oasis.opendocument.spreadsheet"
+        speaking(translation.get_language(), ods_stream(report)),
+        content_type="application/vnd.oasis.opendocument.spreadsheet",
     )
     return attachment(response, report.filename("ods"))
 
@@ -195,7 +218,7 @@ def print_response(request: HttpRequest, report: Report, **context: Any) -> Stre
         request=request,
     )
     head, tail = page.split(ROWS_MARK, 1)
-    lines = _print_rows(report, head, tail)
+    lines = speaking(translation.get_language(), _print_rows(report, head, tail))
     response = StreamingHttpResponse(in_chunks(lines), content_type="text/html; charset=utf-8")
     response["Cache-Control"] = "private, no-store"
     return response
@@ -209,10 +232,10 @@ def _print_rows(report: Report, head: str, tail: str) -> Iterator[str]:
         shown += 1
         yield "<tr>" + "".join(f"<td>{escape(cell_text(value))}</td>" for value in row) + "</tr>\n"
     if shown == 0:
-        yield f'<tr><td colspan="{len(report.columns)}" class="none">Nothing to report.</td></tr>\n'
+        yield f'<tr><td colspan="{len(report.columns)}" class="none">{escape(_("Nothing to report."))}</td></tr>\n'
     elif next(rows, None) is not None:
-        yield (
-            f'<tr><td colspan="{len(report.columns)}" class="more">Only the first {PRINT_LIMIT:,} rows are printed: '
-            "download the XLSX, ODS or CSV file for all of them.</td></tr>\n"
-        )
+        more = _("Only the first %(limit)s rows are printed: download the XLSX, ODS or CSV file for all of them.") % {
+            "limit": f"{PRINT_LIMIT:,}"
+        }
+        yield f'<tr><td colspan="{len(report.columns)}" class="more">{escape(more)}</td></tr>\n'
     yield tail

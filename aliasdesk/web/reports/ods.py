@@ -74,8 +74,8 @@ def content_head(report: Report) -> str:
         if report.widths
         else f'<table:table-column table:number-columns-repeated="{len(report.columns)}"/>'
     )
-    name = quoteattr(re.sub(r"[\[\]:*?/\\']", " ", report.title)[:31])
-    header = "".join(cell(name_, "head") for name_ in report.columns)
+    name = quoteattr(re.sub(r"[\[\]:*?/\\']", " ", str(report.title))[:31])
+    header = "".join(cell(str(name_), "head") for name_ in report.columns)
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content {NAMESPACES} office:version="1.2">'
         f"<office:automatic-styles>{columns}"

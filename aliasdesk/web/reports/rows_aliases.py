@@ -11,6 +11,9 @@ from typing import Any
 
 from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from aliasdesk.aliases.alias_csv import in_batches
 from aliasdesk.aliases.grid_view import describe
@@ -22,10 +25,11 @@ from aliasdesk.maillog.report_views import unused_aliases_in
 from aliasdesk.maillog.traffic import TRAFFIC_DAYS, traffic_for
 from aliasdesk.web.reports.formats import Cell, Report
 
-ON_OFF = {True: "on", False: "off"}
+MAIL_RECEIVED = format_lazy(gettext_lazy("Mail received, {days} days"), days=TRAFFIC_DAYS)
 ALIAS_COLUMNS = (
-    "Address", "Destinations", "On/off", "Comment", "Valid until", "Last change", "Changed by",
-    f"Mail received, {TRAFFIC_DAYS} days", "Last seen",
+    gettext_lazy("Address"), gettext_lazy("Destinations"), gettext_lazy("On/off"), gettext_lazy("Comment"),
+    gettext_lazy("Valid until"), gettext_lazy("Last change"), gettext_lazy("Changed by"), MAIL_RECEIVED,
+    gettext_lazy("Last seen"),
 )
 ALIAS_WIDTHS = (36, 48, 7, 30, 12, 20, 14, 12, 20)
 ALIAS_FIELDS = ("key", "destinations", "enabled", "comment", "valid_until", "updated_at", "updated_by__username")
@@ -45,19 +49,23 @@ def alias_report(domain: Domain, query: AliasQuery | None = None) -> Report:
     notes = describe(query) if query is not None else []
 
     def lines() -> Iterator[tuple[Cell, ...]]:
+        on_off, never = {True: _("on"), False: _("off")}, _("never")
         for batch in in_batches(rows, ALIAS_FIELDS, keyset=keyset, size=2000):
             traffic = traffic_for(row[0] for row in batch)
             for pk, key, destinations, enabled, comment, valid_until, updated, by in batch:
                 mail = traffic[pk]
-                yield (key, destinations, ON_OFF[bool(enabled)], comment, valid_until, updated, by,
-                       mail.received, mail.last_seen or "never")
+                yield (key, destinations, on_off[bool(enabled)], comment, valid_until, updated, by,
+                       mail.received, mail.last_seen or never)
 
     scope = domain.name
-    return Report("Aliases", scope, ALIAS_COLUMNS, lines(), f"aliases-{domain.name}",
-                  notes=notes or ["every live alias"], widths=ALIAS_WIDTHS)
+    return Report(gettext_lazy("Aliases"), scope, ALIAS_COLUMNS, lines(), f"aliases-{domain.name}",
+                  notes=notes or [_("every live alias")], widths=ALIAS_WIDTHS)
 
 
-EXPIRING_COLUMNS = ("Domain", "Address", "Destinations", "On/off", "Valid until", "Days left", "Comment")
+EXPIRING_COLUMNS = (
+    gettext_lazy("Domain"), gettext_lazy("Address"), gettext_lazy("Destinations"), gettext_lazy("On/off"),
+    gettext_lazy("Valid until"), gettext_lazy("Days left"), gettext_lazy("Comment"),
+)
 
 
 def expiring_report(domains: QuerySet[Domain], days: int, scope: str) -> Report:
@@ -71,16 +79,21 @@ def expiring_report(domains: QuerySet[Domain], days: int, scope: str) -> Report:
     )
 
     def lines() -> Iterator[tuple[Cell, ...]]:
+        on_off = {True: _("on"), False: _("off")}
         for name, key, destinations, enabled, valid_until, comment in rows.iterator(chunk_size=2000):
             left = (valid_until - today).days if valid_until else None
-            yield name, key, destinations, ON_OFF[bool(enabled)], valid_until, left, comment
+            yield name, key, destinations, on_off[bool(enabled)], valid_until, left, comment
 
-    return Report("Expiring aliases", scope, EXPIRING_COLUMNS, lines(), f"expiring-{scope}-{days}d",
-                  notes=[f"valid until {today + timedelta(days=days):%Y-%m-%d} or earlier"],
+    last_day = f"{today + timedelta(days=days):%Y-%m-%d}"
+    return Report(gettext_lazy("Expiring aliases"), scope, EXPIRING_COLUMNS, lines(), f"expiring-{scope}-{days}d",
+                  notes=[_("valid until %(day)s or earlier") % {"day": last_day}],
                   widths=(20, 36, 44, 7, 12, 9, 30))
 
 
-UNUSED_COLUMNS = ("Domain", "Address", "Destinations", "Created", "Last seen")
+UNUSED_COLUMNS = (
+    gettext_lazy("Domain"), gettext_lazy("Address"), gettext_lazy("Destinations"), gettext_lazy("Created"),
+    gettext_lazy("Last seen"),
+)
 
 
 def unused_report(domains: QuerySet[Domain], days: int, scope: str) -> Report:
@@ -91,26 +104,33 @@ def unused_report(domains: QuerySet[Domain], days: int, scope: str) -> Report:
     )
 
     def lines() -> Iterator[tuple[Cell, ...]]:
+        never = _("never")
         for name, key, destinations, created, last_seen in rows.iterator(chunk_size=2000):
-            yield name, key, destinations, created, last_seen or "never"
+            yield name, key, destinations, created, last_seen or never
 
-    return Report("Unused aliases", scope, UNUSED_COLUMNS, lines(), f"unused-{scope}-{days}d",
-                  notes=[f"switched on, no mail in the logs for {days} days"], widths=(20, 36, 48, 20, 20))
+    notes = [ngettext("switched on, no mail in the logs for %(days)s day",
+                      "switched on, no mail in the logs for %(days)s days", days) % {"days": days}]
+    return Report(gettext_lazy("Unused aliases"), scope, UNUSED_COLUMNS, lines(), f"unused-{scope}-{days}d",
+                  notes=notes, widths=(20, 36, 48, 20, 20))
 
 
 SUMMARY_COLUMNS = (
-    "Domain", "Alias domain of", "Aliases on", "Off", "In trash", "Expiring", "Map", "State",
-    "Last deploy", "Last deploy outcome", f"Mail received, {TRAFFIC_DAYS} days", "Last seen",
+    gettext_lazy("Domain"), gettext_lazy("Alias domain of"), gettext_lazy("Aliases on"), gettext_lazy("Off"),
+    gettext_lazy("In trash"), gettext_lazy("Expiring"), gettext_lazy("Map"), gettext_lazy("State"),
+    gettext_lazy("Last deploy"), gettext_lazy("Last deploy outcome"), MAIL_RECEIVED, gettext_lazy("Last seen"),
 )
 
 
 def _state(domain: Any) -> str:
-    state = "edited by hand; " if domain.drift else ""
     if domain.pending is None:
-        return state + "not deployed yet"
-    if domain.pending:
-        return state + f"{domain.pending} change{'s' if domain.pending != 1 else ''} not deployed"
-    return state + "deployed"
+        state = _("not deployed yet")
+    elif domain.pending:
+        state = ngettext("%(count)s change not deployed", "%(count)s changes not deployed", domain.pending) % {
+            "count": domain.pending
+        }
+    else:
+        state = _("deployed")
+    return _("edited by hand; %(state)s") % {"state": state} if domain.drift else state
 
 
 def _traffic_by_domain(ids: list[int], since: date) -> dict[int, tuple[int, Any]]:
@@ -140,10 +160,10 @@ def summary_report(domains: QuerySet[Domain], scope: str) -> Report:
                 yield (
                     d.name, d.alias_of.name if d.alias_of else "", n["enabled"], n["disabled"], n["deleted"],
                     n["expiring"], f"{d.map_type}:{d.map_path}", _state(d),
-                    last.created_at if last else "never", last.get_status_display() if last else "",
-                    mail[d.pk][0], mail[d.pk][1] or "never",
+                    last.created_at if last else _("never"), last.get_status_display() if last else "",
+                    mail[d.pk][0], mail[d.pk][1] or _("never"),
                 )
 
-    return Report("Domains", scope, SUMMARY_COLUMNS, lines(), f"domains-{scope}",
+    return Report(gettext_lazy("Domains"), scope, SUMMARY_COLUMNS, lines(), f"domains-{scope}",
                   widths=(24, 18, 10, 8, 8, 8, 40, 24, 20, 14, 12, 20))
 

@@ -7,16 +7,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.web.audit import KINDS, AuditFilter, Change, Cursor, audit_page, decode_cursor
 from aliasdesk.web.reports.formats import Cell, Report
 
-AUDIT_COLUMNS = ("When", "Who", "Domain", "Kind", "Subject", "Action", "Field", "Before", "After", "Details")
+AUDIT_COLUMNS = (
+    gettext_lazy("When"), gettext_lazy("Who"), gettext_lazy("Domain"), gettext_lazy("Kind"), gettext_lazy("Subject"),
+    gettext_lazy("Action"), gettext_lazy("Field"), gettext_lazy("Before"), gettext_lazy("After"),
+    gettext_lazy("Details"),
+)
 AUDIT_WIDTHS = (20, 14, 20, 10, 32, 18, 16, 36, 36, 30)
 AUDIT_BATCH = 500
-KIND_NAMES = {"alias": "alias", "domain": "domain settings", "security": "security"}
-HISTORY_ACTIONS = {"+": "created", "~": "changed", "-": "removed for good"}
+KIND_NAMES = {"alias": gettext_lazy("alias"), "domain": gettext_lazy("domain settings"),
+              "security": gettext_lazy("security")}
+HISTORY_ACTIONS = {"+": gettext_lazy("created"), "~": gettext_lazy("changed"), "-": gettext_lazy("removed for good")}
 
 
 def audit_changes(wanted: AuditFilter) -> Iterator[Change]:
@@ -34,10 +42,10 @@ def audit_changes(wanted: AuditFilter) -> Iterator[Change]:
 def _action_and_details(change: Change) -> tuple[str, str]:
     record: Any = change.record
     if change.kind == "security":
-        where = f"from {record.address}" if record.address else ""
+        where = _("from %(address)s") % {"address": record.address} if record.address else ""
         details = " · ".join(part for part in (where, record.detail) if part)
-        return change.action, details
-    return HISTORY_ACTIONS.get(record.history_type, record.history_type), record.history_change_reason or ""
+        return str(change.action), details
+    return str(HISTORY_ACTIONS.get(record.history_type, record.history_type)), record.history_change_reason or ""
 
 
 def audit_rows(wanted: AuditFilter) -> Iterator[tuple[Cell, ...]]:
@@ -46,7 +54,7 @@ def audit_rows(wanted: AuditFilter) -> Iterator[tuple[Cell, ...]]:
     for change in audit_changes(wanted):
         action, details = _action_and_details(change)
         head: tuple[Cell, ...] = (
-            change.when, change.who, change.domain_name, KIND_NAMES[change.kind], change.label, action,
+            change.when, change.who, change.domain_name, str(KIND_NAMES[change.kind]), change.label, action,
         )
         if not change.changes:
             yield (*head, "", "", "", details)
@@ -60,22 +68,26 @@ def audit_rows(wanted: AuditFilter) -> Iterator[tuple[Cell, ...]]:
 def audit_report(wanted: AuditFilter) -> Report:
     notes = []
     if wanted.since or wanted.until:
-        since = wanted.since.isoformat() if wanted.since else "the beginning"
-        until = wanted.until.isoformat() if wanted.until else "today"
-        notes.append(f"from {since} to {until}")
+        since = wanted.since.isoformat() if wanted.since else _("the beginning")
+        until = wanted.until.isoformat() if wanted.until else _("today")
+        notes.append(_("from %(since)s to %(until)s") % {"since": since, "until": until})
     if wanted.user:
-        notes.append("changes without a user" if wanted.user == "-" else f"by or about {wanted.user}")
+        notes.append(_("changes without a user") if wanted.user == "-" else _("by or about %(user)s") % {
+            "user": wanted.user
+        })
     if wanted.kind != "all":
-        notes.append(KINDS[wanted.kind].lower())
-    scope = wanted.domain or "all domains"
+        notes.append(str(KINDS[wanted.kind]).lower())
+    scope = wanted.domain or _("all domains")
     stem = "-".join(part for part in ("audit", wanted.domain, wanted.user.strip("-")) if part)
-    return Report("Audit log", scope, AUDIT_COLUMNS, audit_rows(wanted), stem, notes=notes or ["everything"],
+    return Report(gettext_lazy("Audit log"), scope, AUDIT_COLUMNS, audit_rows(wanted), stem,
+                  notes=notes or [_("everything")],
                   widths=AUDIT_WIDTHS)
 
 
 DEPLOY_COLUMNS = (
-    "Deploy", "When", "Who", "Mail host", "Outcome", "Forced", "Method", "Aliases", "Seconds", "SHA-256",
-    "Why a full build", "Error",
+    gettext_lazy("Deploy"), gettext_lazy("When"), gettext_lazy("Who"), gettext_lazy("Mail host"),
+    gettext_lazy("Outcome"), gettext_lazy("Forced"), gettext_lazy("Method"), gettext_lazy("Aliases"),
+    gettext_lazy("Seconds"), "SHA-256", gettext_lazy("Why a full build"), gettext_lazy("Error"),
 )
 STATUS = dict(Deploy.Status.choices)
 METHOD = dict(Deploy.Method.choices)
@@ -89,13 +101,14 @@ def deploy_report(domain: Domain) -> Report:
     )
 
     def lines() -> Iterator[tuple[Cell, ...]]:
+        command_line, yes = _("command line"), _("yes")
         for pk, created, who, node, status, forced, method, count, timings, sha, why, error in rows.iterator(500):
             took = (timings or {}).get("total")
             yield (
-                pk, created, who or "command line", node, STATUS.get(status, status), "yes" if forced else "",
-                METHOD.get(method, method), count, f"{took:.2f}" if isinstance(took, int | float) else "", sha,
+                pk, created, who or command_line, node, str(STATUS.get(status, status)), yes if forced else "",
+                str(METHOD.get(method, method)), count, f"{took:.2f}" if isinstance(took, int | float) else "", sha,
                 why, error,
             )
 
-    return Report("Deploys", domain.name, DEPLOY_COLUMNS, lines(), f"deploys-{domain.name}",
+    return Report(gettext_lazy("Deploys"), domain.name, DEPLOY_COLUMNS, lines(), f"deploys-{domain.name}",
                   widths=(8, 20, 14, 12, 12, 7, 10, 9, 8, 66, 24, 40))

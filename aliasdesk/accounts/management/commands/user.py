@@ -17,6 +17,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.accounts import lockouts, twofactor
 from aliasdesk.accounts.command import ActingCommand
@@ -30,59 +32,72 @@ ROLES = User.Role.values
 def _stdin_password() -> str:
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        raise CommandError("no password on standard input")
+        raise CommandError(_("no password on standard input"))
     return password
 
 
 def _user(name: str) -> User:
     user = User.objects.filter(username=name).first()
     if user is None:
-        raise CommandError(f"no user called {name}")
+        raise CommandError(_("no user called %(name)s") % {"name": name})
     return user
 
 
 def _line(record: dict[str, Any]) -> str:
+    """One user as tab-separated fields (as a script reads them: in English in every language)."""
     domains = ", ".join(f"{g['domain']} ({g['role']})" for g in record["domains"]) or "-"
     state = "active" if record["active"] else "deactivated"
     return f"{record['username']}\t{record['role']}\t{state}\t{record['source']}\t{domains}"
 
 
 class Command(ActingCommand):
-    help = "Manage users: add, list, set, disable, grant, revoke, convert, reset-2fa, unlock"
+    help = gettext_noop("Manage users: add, list, set, disable, grant, revoke, convert, reset-2fa, unlock")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        add = self.subcommand(sub, "add", "create a user")
+        add = self.subcommand(sub, "add", _("create a user"))
         add.add_argument("name")
         add.add_argument("--role", required=True, choices=ROLES)
-        add.add_argument("--domain", action="append", default=[], help="grant this domain (editor, viewer)")
-        add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+        add.add_argument(
+            "--domain", action="append", default=[], help=_("grant this domain (editor, viewer)")
+        )
+        add.add_argument(
+            "--password-stdin", action="store_true", help=_("read the password from standard input")
+        )
         add.add_argument("--email", default="")
-        self.subcommand(sub, "list", "every user: role, state, sign-in, domains")
-        change = self.subcommand(sub, "set", "change a user's role or whether they may sign in")
+        self.subcommand(sub, "list", _("every user: role, state, sign-in, domains"))
+        change = self.subcommand(sub, "set", _("change a user's role or whether they may sign in"))
         change.add_argument("name")
         change.add_argument("--role", choices=ROLES)
         change.add_argument("--active", choices=("on", "off"))
-        disable = self.subcommand(sub, "disable", "stop a user from signing in (the user stays, with their history)")
+        disable = self.subcommand(
+            sub, "disable", _("stop a user from signing in (the user stays, with their history)")
+        )
         disable.add_argument("name")
-        grant = self.subcommand(sub, "grant", "let a domain editor or viewer have domains (all or none)")
+        grant = self.subcommand(sub, "grant", _("let a domain editor or viewer have domains (all or none)"))
         grant.add_argument("name")
         grant.add_argument("domains", nargs="+", metavar="DOMAIN")
-        grant.add_argument("--role", choices=Grant.Role.values, help="default: editor, viewer for a domain viewer")
-        revoke = self.subcommand(sub, "revoke", "take domains away from a user (all or none)")
+        grant.add_argument(
+            "--role", choices=Grant.Role.values, help=_("default: editor, viewer for a domain viewer")
+        )
+        revoke = self.subcommand(sub, "revoke", _("take domains away from a user (all or none)"))
         revoke.add_argument("name")
         revoke.add_argument("domains", nargs="+", metavar="DOMAIN")
-        convert = self.subcommand(sub, "convert", "move an account between local and directory sign-in")
+        convert = self.subcommand(sub, "convert", _("move an account between local and directory sign-in"))
         convert.add_argument("name")
         convert.add_argument("--to", required=True, choices=["directory", "local"])
         convert.add_argument(
-            "--password-stdin", action="store_true", help="--to local: read the new password from standard input"
+            "--password-stdin",
+            action="store_true",
+            help=_("--to local: read the new password from standard input"),
         )
-        self.subcommand(sub, "reset-2fa", "remove a user's two-factor devices (a lost phone)").add_argument("name")
-        self.subcommand(sub, "unlock", "lift a sign-in lockout of a user, from every address").add_argument("name")
+        reset = self.subcommand(sub, "reset-2fa", _("remove a user's two-factor devices (a lost phone)"))
+        reset.add_argument("name")
+        unlock = self.subcommand(sub, "unlock", _("lift a sign-in lockout of a user, from every address"))
+        unlock.add_argument("name")
 
     def act(self, action: str, options: dict[str, Any]) -> None:
-        self.require_admin("manage users")
+        self.require_admin(_("manage users"))
         if action == "list":
             records = [user_record(u) for u in User.objects.prefetch_related("grants__domain").order_by("username")]
             self.emit(records, map(_line, records))
@@ -99,10 +114,13 @@ class Command(ActingCommand):
         """set, disable, grant, revoke: through the services of the user's page, with its refusals."""
         if action == "grant":
             done = domain_grants().grant(user, options["domains"], options["role"], self.acting)
-            text = f"{user.username} has now {', '.join(done)}"
+            text = _("%(user)s has now %(domains)s") % {"user": user.username, "domains": ", ".join(done)}
         elif action == "revoke":
             done = domain_grants().revoke(user, options["domains"], self.acting)
-            text = f"{user.username} no longer has {', '.join(done)}" if done else f"{user.username} had none of them"
+            if done:
+                text = _("%(user)s no longer has %(domains)s") % {"user": user.username, "domains": ", ".join(done)}
+            else:
+                text = _("%(user)s had none of them") % {"user": user.username}
         else:
             active = options.get("active")
             user = update_user(
@@ -111,7 +129,10 @@ class Command(ActingCommand):
                 is_active=False if action == "disable" else user.is_active if active is None else active == "on",
                 by=self.acting,
             )
-            text = f"{user.username}: {user.role}, {'active' if user.is_active else 'deactivated'}"
+            if user.is_active:
+                text = _("%(user)s: %(role)s, active") % {"user": user.username, "role": user.role}
+            else:
+                text = _("%(user)s: %(role)s, deactivated") % {"user": user.username, "role": user.role}
         user.refresh_from_db()
         self.emit(user_record(user), [text])
 
@@ -121,27 +142,39 @@ class Command(ActingCommand):
             options["name"], options["role"], domains=options["domain"], password=password, email=options["email"]
         )
         grants = ", ".join(options["domain"])
-        lines = [f"created {user.username} ({user.role}{' of ' + grants if grants else ''})"]
+        if grants:
+            text = _("created %(user)s (%(role)s of %(domains)s)") % {
+                "user": user.username, "role": user.role, "domains": grants
+            }
+        else:
+            text = _("created %(user)s (%(role)s)") % {"user": user.username, "role": user.role}
+        lines = [text]
         if generated:
-            lines.append(f"password: {generated}")
+            lines.append(f"password: {generated}")  # a script reads it: the same in every language
         self.emit({**user_record(user), "password": generated}, lines)
 
     def reset(self, action: str, user: User) -> None:
         if action == "reset-2fa":
             done = twofactor.reset_devices(user, by=self.acting)
-            text = f"two-factor login of {user.username} reset" if done else f"{user.username} had no two-factor login"
+            if done:
+                text = _("two-factor login of %(user)s reset") % {"user": user.username}
+            else:
+                text = _("%(user)s had no two-factor login") % {"user": user.username}
         else:
             done = lockouts.unlock(user, by=self.acting) > 0
-            text = f"{user.username} unlocked" if done else f"{user.username} was not locked"
+            if done:
+                text = _("%(user)s unlocked") % {"user": user.username}
+            else:
+                text = _("%(user)s was not locked") % {"user": user.username}
         self.emit({"username": user.username, "action": action, "done": done}, [text])
 
     def convert(self, options: dict[str, Any]) -> None:
         user = User.objects.filter(username=options["name"]).first()
         if user is None:
-            raise CommandError(f"no such user: {options['name']}")
+            raise CommandError(_("no such user: %(name)s") % {"name": options["name"]})
         to = options["to"]
         if options["password_stdin"] and to != "local":
-            raise CommandError("--password-stdin goes with --to local: a directory user has no local password")
+            raise CommandError(_("--password-stdin goes with --to local: a directory user has no local password"))
         generated = None
         password = None
         if to == "local":
@@ -150,9 +183,12 @@ class Command(ActingCommand):
                 password = generated = secrets.token_urlsafe(12)
         convert_user(user, to, by=self.acting, password=password)
         if to == "directory":
-            lines = [f"{user.username} now signs in against the directory; role and grants follow its groups"]
+            lines = [
+                _("%(user)s now signs in against the directory; role and grants follow its groups")
+                % {"user": user.username}
+            ]
         else:
-            lines = [f"{user.username} is now a local account ({user.role})"]
+            lines = [_("%(user)s is now a local account (%(role)s)") % {"user": user.username, "role": user.role}]
         if generated:
-            lines.append(f"password: {generated}")
+            lines.append(f"password: {generated}")  # a script reads it: the same in every language
         self.emit({**user_record(user), "password": generated}, lines)

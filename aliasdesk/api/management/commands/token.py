@@ -9,6 +9,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.accounts.models import User
 from aliasdesk.api import tokens
@@ -34,28 +36,28 @@ def describe(token: ApiToken) -> dict[str, Any]:
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
-    help = "API tokens: create (printed once), list, revoke"
+    help = gettext_noop("API tokens: create (printed once), list, revoke")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        create = sub.add_parser("create", help="make a token for USER and print it (its last word)")
+        create = sub.add_parser("create", help=_("make a token for USER and print it (its last word)"))
         create.add_argument("user")
-        create.add_argument("--domain", action="append", default=[], help="only this domain (repeat for several)")
-        create.add_argument("--read-only", action="store_true", help="reads only, never changes")
-        create.add_argument("--expires", type=int, metavar="DAYS", help="expires after DAYS days (default: never)")
-        create.add_argument("--name", default="", help="what the token is for, as lists show it")
-        listing = sub.add_parser("list", help="list tokens (never their secrets)")
-        listing.add_argument("--user", help="only this user's tokens")
+        create.add_argument("--domain", action="append", default=[], help=_("only this domain (repeat for several)"))
+        create.add_argument("--read-only", action="store_true", help=_("reads only, never changes"))
+        create.add_argument("--expires", type=int, metavar="DAYS", help=_("expires after DAYS days (default: never)"))
+        create.add_argument("--name", default="", help=_("what the token is for, as lists show it"))
+        listing = sub.add_parser("list", help=_("list tokens (never their secrets)"))
+        listing.add_argument("--user", help=_("only this user's tokens"))
         listing.add_argument("--json", action="store_true")
-        revoke = sub.add_parser("revoke", help="revoke a token at once")
-        revoke.add_argument("token", help="its number or its adk_… prefix")
+        revoke = sub.add_parser("revoke", help=_("revoke a token at once"))
+        revoke.add_argument("token", help=_("its number or its adk_… prefix"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         if action == "create":
             user = User.objects.filter(username=options["user"]).first()
             if user is None:
-                raise CommandError(f"no user called {options['user']}")
+                raise CommandError(_("no user called %(name)s") % {"name": options["user"]})
             try:
                 made = tokens.create_token(
                     user,
@@ -67,7 +69,10 @@ class Command(BaseCommand):
                 )
             except tokens.TokenError as exc:
                 raise CommandError(str(exc)) from exc
-            self.stderr.write(f"token {made.token.prefix} for {user.username}; it is shown only now:")
+            self.stderr.write(
+                _("token %(token)s for %(user)s; it is shown only now:")
+                % {"token": made.token.prefix, "user": user.username}
+            )
             self.stdout.write(made.secret)
         elif action == "list":
             found = ApiToken.objects.select_related("user").prefetch_related("domains").order_by("pk")
@@ -77,7 +82,7 @@ class Command(BaseCommand):
             if options["json"]:
                 self.stdout.write(json.dumps(rows, indent=2))
                 return
-            for row in rows:
+            for row in rows:  # tab-separated, as a script reads them: English in every language
                 state = "revoked" if row["revoked"] else "read-only" if row["read_only"] else "read-write"
                 where = ",".join(row["domains"]) or "all domains"
                 self.stdout.write(
@@ -87,6 +92,9 @@ class Command(BaseCommand):
         else:
             token = tokens.find_token(options["token"])
             if token is None:
-                raise CommandError(f"no token {options['token']}")
+                raise CommandError(_("no token %(token)s") % {"token": options["token"]})
             done = tokens.revoke_token(token, by=None)
-            self.stdout.write(f"{token.prefix} revoked" if done else f"{token.prefix} was revoked already")
+            if done:
+                self.stdout.write(_("%(token)s revoked") % {"token": token.prefix})
+            else:
+                self.stdout.write(_("%(token)s was revoked already") % {"token": token.prefix})

@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.dbmove.dump import export_database
 from aliasdesk.dbmove.tables import DbMoveError
@@ -15,7 +17,7 @@ from aliasdesk.dbmove.tables import DbMoveError
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "Write the whole database to FILE (JSON Lines; gzip when FILE ends in .gz; '-': stdout)"
+    help = gettext_noop("Write the whole database to FILE (JSON Lines; gzip when FILE ends in .gz; '-': stdout)")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file")
@@ -26,10 +28,16 @@ class Command(BaseCommand):
         except DbMoveError as exc:
             raise CommandError(str(exc)) from exc
         except DatabaseError as exc:
-            raise CommandError(f"the database cannot be read ({exc}); is it migrated? run 'aliasdesk migrate'") from exc
+            raise CommandError(
+                _("the database cannot be read (%(error)s); is it migrated? run 'aliasdesk migrate'") % {"error": exc}
+            ) from exc
         except OSError as exc:
-            raise CommandError(f"{options['file']}: cannot write it ({exc.strerror or exc})") from exc
+            raise CommandError(
+                _("%(file)s: cannot write it (%(error)s)") % {"file": options["file"], "error": exc.strerror or exc}
+            ) from exc
         if options["file"] != "-":
-            self.stdout.write(f"exported {sum(counts.values())} rows of {len(counts)} tables to {options['file']}")
+            self.stdout.write(_("exported %(rows)s rows of %(tables)s tables to %(file)s") % {
+                "rows": sum(counts.values()), "tables": len(counts), "file": options["file"]
+            })
         else:
             sys.stdout.flush()

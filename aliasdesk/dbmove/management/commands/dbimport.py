@@ -6,6 +6,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.dbmove.load import import_database
 from aliasdesk.dbmove.tables import DbMoveError
@@ -13,7 +15,7 @@ from aliasdesk.dbmove.tables import DbMoveError
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "Load a file of 'aliasdesk dbexport' into this empty, migrated database"
+    help = gettext_noop("Load a file of 'aliasdesk dbexport' into this empty, migrated database")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("file")
@@ -23,4 +25,6 @@ class Command(BaseCommand):
             counts = import_database(options["file"])
         except DbMoveError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"imported {sum(counts.values())} rows of {len(counts)} tables from {options['file']}")
+        self.stdout.write(_("imported %(rows)s rows of %(tables)s tables from %(file)s") % {
+            "rows": sum(counts.values()), "tables": len(counts), "file": options["file"]
+        })

@@ -7,22 +7,26 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.deploys.agent import Agent
 
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "Apply the deploys queued for this mail host (agent mode); run it as the user that owns the maps"
+    help = gettext_noop(
+        "Apply the deploys queued for this mail host (agent mode); run it as the user that owns the maps"
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("--once", action="store_true", help="apply what is queued now, then exit")
-        parser.add_argument("--node", default="", help="this host's node name (default: ALIASDESK_NODE)")
+        parser.add_argument("--once", action="store_true", help=_("apply what is queued now, then exit"))
+        parser.add_argument("--node", default="", help=_("this host's node name (default: ALIASDESK_NODE)"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         node = (options["node"] or settings.NODE).strip()
         if not node or any(ch.isspace() for ch in node):
-            raise CommandError(f"a node name is one word, not {node!r}")
+            raise CommandError(_("a node name is one word, not %(node)s") % {"node": repr(node)})
         agent = Agent(node, report=lambda line: self.stdout.write(line))
         if options["once"]:
             agent.heartbeat(force=True)

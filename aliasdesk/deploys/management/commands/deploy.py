@@ -7,6 +7,9 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.engine import DeployResult, deploy_all, deploy_domain
@@ -14,19 +17,25 @@ from aliasdesk.deploys.engine import DeployResult, deploy_all, deploy_domain
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []  # a quick command; `aliasdesk check` runs them
-    help = "Render, validate, compile and install domains' maps"
+    help = gettext_noop("Render, validate, compile and install domains' maps")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("domains", nargs="*")
-        parser.add_argument("--all", action="store_true", help="every domain (unchanged ones are skipped)")
-        parser.add_argument("--dry-run", action="store_true", help="print the diff and findings, change nothing")
-        parser.add_argument("--force", action="store_true", help="deploy even if unchanged, or edited by hand")
-        parser.add_argument("--json", action="store_true", help="print the results as JSON")
+        parser.add_argument("--all", action="store_true", help=_("every domain (unchanged ones are skipped)"))
+        parser.add_argument("--dry-run", action="store_true", help=_("print the diff and findings, change nothing"))
+        parser.add_argument("--force", action="store_true", help=_("deploy even if unchanged, or edited by hand"))
+        parser.add_argument("--json", action="store_true", help=_("print the results as JSON"))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["json"]:  # the results' messages as a script reads them, whatever the user's language
+            with translation.override("en"):
+                return self.deploy(options)
+        return self.deploy(options)
+
+    def deploy(self, options: dict[str, Any]) -> None:
         names: list[str] = options["domains"]
         if options["all"] == bool(names):
-            raise CommandError("name the domains to deploy, or give --all")
+            raise CommandError(_("name the domains to deploy, or give --all"))
         kwargs = {"dry_run": options["dry_run"], "force": options["force"]}
         if options["all"]:
             results = deploy_all(**kwargs)
@@ -36,7 +45,7 @@ class Command(BaseCommand):
             }
             missing = [n for n in names if n.lower() not in domains]
             if missing:
-                raise CommandError(f"no such domain: {', '.join(missing)}")
+                raise CommandError(_("no such domain: %(names)s") % {"names": ", ".join(missing)})
             results = [deploy_domain(domains[n.lower()], **kwargs) for n in names]
         if options["json"]:
             self.stdout.write(json.dumps([r.to_dict() for r in results], indent=2))
@@ -49,7 +58,8 @@ class Command(BaseCommand):
 
     def _print(self, result: DeployResult, dry_run: bool, show: bool) -> None:
         if dry_run:
-            self.stdout.write(result.diff or f"# {result.domain}: no changes", ending="" if result.diff else "\n")
+            no_changes = "# " + _("%(domain)s: no changes") % {"domain": result.domain}
+            self.stdout.write(result.diff or no_changes, ending="" if result.diff else "\n")
         for finding in result.findings:
             where = f" ({finding.key})" if finding.key else ""
             self.stdout.write(f"{result.domain}: {finding.severity}: {finding.code}{where}: {finding.message}")
@@ -59,7 +69,11 @@ class Command(BaseCommand):
             return
         if show and result.ok:
             took = result.timings.get("total")
-            extra = f" in {took:.2f} s" if took else ""
-            self.stdout.write(f"{result.domain}: {result.message}{extra}")
+            if took:
+                self.stdout.write(_("%(domain)s: %(message)s in %(seconds)s s") % {
+                    "domain": result.domain, "message": result.message, "seconds": f"{took:.2f}"
+                })
+            else:
+                self.stdout.write(f"{result.domain}: {result.message}")
         elif not result.ok and result.diff:
             self.stderr.write(result.diff)

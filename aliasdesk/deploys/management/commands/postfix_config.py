@@ -17,6 +17,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext
 
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.postfix_config import Role, check_role, check_table_type, grant_sql, table_file_text
@@ -27,18 +29,18 @@ from aliasdesk.postfix.maps.sqltable import TABLE_TYPES
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "Print a Postfix lookup-table file (virtual_alias_maps) that reads aliasdesk's database"
+    help = gettext_noop("Print a Postfix lookup-table file (virtual_alias_maps) that reads aliasdesk's database")
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         return super().create_parser(prog_name, "postfix-config", **kwargs)  # its name as documented
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("type", nargs="?", choices=TABLE_TYPES, help="Postfix table type: the database's engine")
-        parser.add_argument("--sync", action="store_true", help="bring the lookup table up to date and say how")
-        parser.add_argument("--role", metavar="NAME", help="connect as this read-only role instead")
-        parser.add_argument("--password-stdin", action="store_true", help="the role's password, on stdin")
-        parser.add_argument("--role-host", default="%", help="MariaDB: the host the role may connect from")
-        parser.add_argument("--grant-sql", action="store_true", help="print the SQL that creates the role")
+        parser.add_argument("type", nargs="?", choices=TABLE_TYPES, help=_("Postfix table type: the database's engine"))
+        parser.add_argument("--sync", action="store_true", help=_("bring the lookup table up to date and say how"))
+        parser.add_argument("--role", metavar="NAME", help=_("connect as this read-only role instead"))
+        parser.add_argument("--password-stdin", action="store_true", help=_("the role's password, on stdin"))
+        parser.add_argument("--role-host", default="%", help=_("MariaDB: the host the role may connect from"))
+        parser.add_argument("--grant-sql", action="store_true", help=_("print the SQL that creates the role"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -46,35 +48,43 @@ class Command(BaseCommand):
         except AliasError as exc:
             raise CommandError(str(exc)) from exc
         except DatabaseError as exc:
-            raise CommandError(f"the database cannot be read ({exc}); is it migrated? run 'aliasdesk migrate'") from exc
+            raise CommandError(
+                _("the database cannot be read (%(error)s); is it migrated? run 'aliasdesk migrate'") % {"error": exc}
+            ) from exc
 
     def _handle(self, options: dict[str, Any]) -> None:
         table_type = options["type"]
         if options["sync"]:
             if table_type:
-                raise CommandError("--sync takes no table type")
+                raise CommandError(_("--sync takes no table type"))
             report = sync_all(create=True)
             assert report is not None
-            self.stdout.write(
-                f"lookup table: {report.domains} domain(s) checked, {report.rebuilt} rebuilt, "
-                f"{report.changed} brought up to date, {report.removed} removed"
-            )
+            self.stdout.write(ngettext(
+                "lookup table: %(domains)s domain checked, %(rebuilt)s rebuilt, "
+                "%(changed)s brought up to date, %(removed)s removed",
+                "lookup table: %(domains)s domains checked, %(rebuilt)s rebuilt, "
+                "%(changed)s brought up to date, %(removed)s removed",
+                report.domains,
+            ) % {"domains": report.domains, "rebuilt": report.rebuilt, "changed": report.changed,
+                 "removed": report.removed})
             for check in check_live_maps():
                 errors, warnings = len(check.errors), len(check.warnings)
                 if errors or warnings:
-                    self.stdout.write(f"{check.domain.name}: {errors} error(s), {warnings} warning(s) in the live map")
+                    self.stdout.write(_("%(domain)s: %(errors)s error(s), %(warnings)s warning(s) in the live map") % {
+                        "domain": check.domain.name, "errors": errors, "warnings": warnings
+                    })
             return
         if not table_type:
-            raise CommandError(f"give the table type: {' | '.join(TABLE_TYPES)} (or --sync)")
+            raise CommandError(_("give the table type: %(types)s (or --sync)") % {"types": " | ".join(TABLE_TYPES)})
         check_table_type(table_type)
         role = None
         if options["role"]:
             if not options["password_stdin"]:
-                raise CommandError("give the role's password on stdin with --password-stdin (empty: none)")
+                raise CommandError(_("give the role's password on stdin with --password-stdin (empty: none)"))
             role = Role(options["role"], sys.stdin.readline().rstrip("\r\n"), options["role_host"])
             check_role(role)
         elif options["grant_sql"] or options["password_stdin"]:
-            raise CommandError("--grant-sql and --password-stdin go with --role NAME")
+            raise CommandError(_("--grant-sql and --password-stdin go with --role NAME"))
         if options["grant_sql"]:
             assert role is not None
             self.stdout.write(grant_sql(table_type, role), ending="")

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.accounts.channel import via
 from aliasdesk.aliases.errors import AliasError
@@ -16,18 +18,18 @@ from aliasdesk.deploys import rollback
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []
-    help = "Make a domain's aliases (and header and footer) as they were at one of its deploys"
+    help = gettext_noop("Make a domain's aliases (and header and footer) as they were at one of its deploys")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("domain")
-        parser.add_argument("--to-deploy", type=int, required=True, metavar="ID", help="the deploy (see its page)")
-        parser.add_argument("--dry-run", action="store_true", help="print the diff and the counts; change nothing")
+        parser.add_argument("--to-deploy", type=int, required=True, metavar="ID", help=_("the deploy (see its page)"))
+        parser.add_argument("--dry-run", action="store_true", help=_("print the diff and the counts; change nothing"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["domain"].strip().rstrip(".").lower()
         domain = Domain.objects.filter(name=name, deleted_at__isnull=True).first()
         if domain is None:
-            raise CommandError(f"no domain {options['domain']}")
+            raise CommandError(_("no domain %(name)s") % {"name": options["domain"]})
         try:
             deploy = rollback.rollback_target(domain, options["to_deploy"])
             if options["dry_run"]:
@@ -38,15 +40,21 @@ class Command(BaseCommand):
                     plan = rollback.apply_rollback(domain, deploy, None)
         except (AliasError, PermissionDenied) as exc:
             raise CommandError(str(exc)) from exc
+        said = {"domain": domain.name, "point": plan.point.label, "summary": plan.summary()}
         if plan.empty:
-            self.stdout.write(f"{domain.name}: already as of {plan.point.label}; nothing to do")
+            self.stdout.write(_("%(domain)s: already as of %(point)s; nothing to do") % said)
             return
-        same = " (the same text it installed)" if rollback.same_as_deployed(plan, deploy) else ""
-        if options["dry_run"]:
-            self.stdout.write(f"{domain.name}: rolling back to {plan.point.label}{same} would make {plan.summary()}")
-        else:
-            self.stdout.write(
-                f"{domain.name}: rolled back to {plan.point.label}{same}: {plan.summary()}; deploy to install it"
+        same = rollback.same_as_deployed(plan, deploy)
+        if options["dry_run"] and same:
+            text = _("%(domain)s: rolling back to %(point)s (the same text it installed) would make %(summary)s")
+        elif options["dry_run"]:
+            text = _("%(domain)s: rolling back to %(point)s would make %(summary)s")
+        elif same:
+            text = _(
+                "%(domain)s: rolled back to %(point)s (the same text it installed): %(summary)s; deploy to install it"
             )
+        else:
+            text = _("%(domain)s: rolled back to %(point)s: %(summary)s; deploy to install it")
+        self.stdout.write(text % said)
         for note in plan.notes:
-            self.stderr.write(f"note: {note}")
+            self.stderr.write(_("note: %(note)s") % {"note": note})

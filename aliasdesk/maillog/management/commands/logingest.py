@@ -12,6 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.maillog.ingest import (
     IngestBusy,
@@ -27,24 +29,30 @@ from aliasdesk.postfix.maillog.lines import LogReadError
 
 class Command(BaseCommand):
     requires_system_checks: list[str] = []  # runs every minute from a timer; `aliasdesk check` runs them
-    help = "Read what was added to mail logs since the last run (rotation-aware) into the traffic counters"
+    help = gettext_noop(
+        "Read what was added to mail logs since the last run (rotation-aware) into the traffic counters"
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        parser.add_argument("files", nargs="+", metavar="FILE", help="a mail log, e.g. /var/log/mail.log")
-        parser.add_argument("--node", default="", help="name of the machine whose logs these are (default: this host)")
+        parser.add_argument("files", nargs="+", metavar="FILE", help=_("a mail log, e.g. /var/log/mail.log"))
+        parser.add_argument(
+            "--node", default="", help=_("name of the machine whose logs these are (default: this host)")
+        )
         parser.add_argument("--start-at-end", action="store_true",
-                            help="on the first run of a file, skip what it already holds")
-        parser.add_argument("--follow", action="store_true", help="keep running: read again every --interval seconds")
-        parser.add_argument("--interval", type=float, default=30.0, help="seconds between reads with --follow")
-        parser.add_argument("--quiet", action="store_true", help="print nothing when all went well")
+                            help=_("on the first run of a file, skip what it already holds"))
+        parser.add_argument(
+            "--follow", action="store_true", help=_("keep running: read again every --interval seconds")
+        )
+        parser.add_argument("--interval", type=float, default=30.0, help=_("seconds between reads with --follow"))
+        parser.add_argument("--quiet", action="store_true", help=_("print nothing when all went well"))
         parser.add_argument("--piece-size", type=int, default=8 << 20, metavar="BYTES",
-                            help="log bytes counted and stored per transaction (default 8 MiB)")
+                            help=_("log bytes counted and stored per transaction (default 8 MiB)"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["interval"] <= 0:
-            raise CommandError("--interval must be more than 0 seconds")
+            raise CommandError(_("--interval must be more than 0 seconds"))
         if options["piece_size"] < 4096:
-            raise CommandError("--piece-size must be at least 4096 bytes")
+            raise CommandError(_("--piece-size must be at least 4096 bytes"))
         try:
             for path in options["files"]:
                 check_live_log(path)

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 THREADS = 4
 TIMEOUT = 30
@@ -48,12 +50,12 @@ def exec_gunicorn(bind: str, workers: int, threads: int = THREADS) -> None:
 
 
 class Command(BaseCommand):
-    help = "Serve the web application with gunicorn"
+    help = gettext_noop("Serve the web application with gunicorn")
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000")
         parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--threads", type=int, default=THREADS, help="threads per worker (gthread)")
+        parser.add_argument("--threads", type=int, default=THREADS, help=_("threads per worker (gthread)"))
 
     def handle(self, *args: Any, **options: Any) -> None:
         exec_gunicorn(options["bind"], options["workers"], options["threads"])
