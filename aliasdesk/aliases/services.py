@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from aliasdesk.accounts.display import shorten
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError as AliasError  # re-exported: callers catch it from here
 from aliasdesk.aliases.limits import LimitExceeded as LimitExceeded  # re-exported, as AliasError
@@ -176,12 +177,12 @@ def clean_key(domain: Domain, key: str) -> str:
     key = key.strip()
     problem = check_key(key)
     if problem:
-        raise AliasError(f"{key or 'the key'}: {problem}", "key")
+        raise AliasError(f"{shorten(key) or 'the key'}: {problem}", "key")
     if domain.localpart_pattern:
         # Every key form: a catch-all's name is empty, a quoted one is read unquoted.
         local = key_form(key).local
         if not re.fullmatch(domain.localpart_pattern, local):
-            name = f"the name {local}" if local else f"{key} (its name is empty)"
+            name = f"the name {shorten(local)}" if local else f"{shorten(key)} (its name is empty)"
             pattern = domain.localpart_pattern
             raise AliasError(f"{name} does not match this domain's pattern for names: {pattern}", "key")
     return key
@@ -247,7 +248,7 @@ def create_alias(
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(f"{key} exists already in {domain.name}", "key")
     if pk is not None and Alias.objects.filter(pk=pk).exists():
-        raise AliasError(f"{key}: alias #{pk} exists; cannot recreate it under that id", "key")
+        raise AliasError(f"{key}: another alias holds its old place in the map; it cannot be recreated there", "key")
     limits = limits_of(domain)
     check_room(domain, 1, limits=limits)
     check_destinations(domain, dests, limits=limits, key=key)

@@ -11,7 +11,9 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer
@@ -238,8 +240,7 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
             comment=form.get("comment", ""),
             enabled=form.get("enabled", "on") == "on",
         )
-    except services.AliasError as exc:
-        messages.error(request, str(exc))
+    except services.AliasError as exc:  # said once, under the form (not in a flash as well)
         context = _grid_context(request, domain)
         context.update(
             counts=alias_counts(domain),
@@ -329,13 +330,15 @@ def alias_restore_version(request: HttpRequest, name: str, alias_id: int, histor
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
+    record = alias.history.filter(history_id=history_id).only("history_date").first()
     try:
         version = _int(request.POST.get("version"))
         services.restore_version(alias, history_id, version=version, user=current_user(request))
     except services.AliasError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"{alias.key} is back to the version of history entry {history_id}.")
+        when = f"{timezone.localtime(record.history_date):%Y-%m-%d %H:%M:%S}" if record is not None else ""
+        messages.success(request, _("%(key)s is back to its version of %(when)s.") % {"key": alias.key, "when": when})
     return redirect("alias-history", domain.name, alias.pk)
 
 

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from aliasdesk.accounts.display import show_value
 from aliasdesk.accounts.events import ACTIONS
 from aliasdesk.accounts.models import SecurityEvent, User
 from aliasdesk.aliases.models import Alias, Domain
@@ -104,19 +105,6 @@ class AuditFilter:
         return f"{text}&" if text else ""
 
 
-def show_value(value: object) -> str:
-    """A field value as the audit log prints it."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value) if value != "" else "(empty)"
-
-
 @dataclass
 class FieldChange:
     name: str
@@ -126,11 +114,11 @@ class FieldChange:
 
     @property
     def before(self) -> str:
-        return show_value(self.old)
+        return show_value(self.old, self.name)
 
     @property
     def after(self) -> str:
-        return show_value(self.new)
+        return show_value(self.new, self.name)
 
 
 @dataclass

@@ -123,7 +123,7 @@ def _check_label(label: str) -> str | None:
     except (idna.IDNAError, UnicodeError) as exc:
         return f"'{label}' is not a valid internationalised domain label ({exc})"
     if len(ascii_label) > 63:
-        return f"the domain label '{label}' is longer than 63 characters"
+        return f"the domain label '{label[:20]}…' is longer than 63 characters"
     if label.isascii() and not re.fullmatch(r"[A-Za-z0-9-]+", label):
         bad = next(ch for ch in label if not (ch.isalnum() or ch == "-"))
         return f"'{bad}' is not allowed in a domain name"

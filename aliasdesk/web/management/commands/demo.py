@@ -17,7 +17,7 @@ from django.db.models import F
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.engine import deploy_all
-from aliasdesk.web.demo import load_demo_data
+from aliasdesk.web.demo import edit_a_map_by_hand, load_demo_data
 from aliasdesk.web.management.commands.serve import exec_gunicorn
 
 
@@ -35,6 +35,7 @@ class Command(BaseCommand):
             for result in deploy_all():
                 if not result.ok:
                     self.stderr.write(f"demo deploy of {result.domain} failed: {result.message}")
+            edit_a_map_by_hand()  # refused on purpose: the demo shows a drifted map and a failed deploy
         else:
             pending = Domain.objects.filter(deleted_at__isnull=True).exclude(serial=F("deployed_serial")).count()
             note = f"; {pending} domain(s) have changes not deployed (their deploy page, or `aliasdesk deploy --all`)"
