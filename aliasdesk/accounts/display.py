@@ -9,7 +9,18 @@ from datetime import date, datetime
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
+from django.utils.translation import npgettext_lazy
 
+# The units of "… ago", in their own context: some languages inflect them there (German
+# "vor 3 Tagen", not "vor 3 Tage").
+AGO_UNITS = {
+    "year": npgettext_lazy("time ago", "%(num)d year", "%(num)d years", "num"),
+    "month": npgettext_lazy("time ago", "%(num)d month", "%(num)d months", "num"),
+    "week": npgettext_lazy("time ago", "%(num)d week", "%(num)d weeks", "num"),
+    "day": npgettext_lazy("time ago", "%(num)d day", "%(num)d days", "num"),
+    "hour": npgettext_lazy("time ago", "%(num)d hour", "%(num)d hours", "num"),
+    "minute": npgettext_lazy("time ago", "%(num)d minute", "%(num)d minutes", "num"),
+}
 SWITCHES = {"enabled"}  # boolean fields that are an on/off switch
 EMPTY = "—"
 
@@ -36,7 +47,7 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     now = now or timezone.now()
     if (now - moment).total_seconds() < 60:
         return _("just now")
-    return _("%(time)s ago") % {"time": timesince(moment, now)}
+    return _("%(time)s ago") % {"time": timesince(moment, now, time_strings=AGO_UNITS)}
 
 
 def shorten(text: str, limit: int = 80) -> str:

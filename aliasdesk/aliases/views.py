@@ -240,8 +240,10 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
             comment=form.get("comment", ""),
             enabled=form.get("enabled", "on") == "on",
         )
-    except services.AliasError as exc:  # said once, under the form (not in a flash as well)
+    except services.AliasError as exc:
         context = _grid_context(request, domain)
+        if not context.get("editable"):  # no form to say it under (an alias domain): said in a flash
+            messages.error(request, str(exc))
         context.update(
             counts=alias_counts(domain),
             limit_warnings=warnings_for(domain),
