@@ -68,3 +68,17 @@ def test_the_demo_has_content_for_every_page(aliasdesk_settings):
     deploys = Deploy.objects.count()
     assert "left as it is" in demo()
     assert Deploy.objects.count() == deploys
+
+
+def test_the_demo_domain_list_shows_the_drifted_map_not_as_deployed(aliasdesk_settings):
+    from django.test import Client
+    from django.urls import reverse
+
+    from aliasdesk.accounts.models import User
+
+    demo()
+    client = Client()
+    client.force_login(User.objects.get(username="admin"))
+    page = client.get(reverse("domain-list")).content.decode()
+    row = page[page.index("example.org</strong>") : page.index("</tr>", page.index("example.org</strong>"))]
+    assert "edited by hand" in row and "Failed" in row and "Deployed" not in row
