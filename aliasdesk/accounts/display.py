@@ -47,7 +47,7 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     now = now or timezone.now()
     if (now - moment).total_seconds() < 60:
         return _("just now")
-    return _("%(time)s ago") % {"time": timesince(moment, now, time_strings=AGO_UNITS)}
+    return _("%(time)s ago") % {"time": timesince(moment, now, time_strings=AGO_UNITS)}  # type: ignore[arg-type]
 
 
 def shorten(text: str, limit: int = 80) -> str:
