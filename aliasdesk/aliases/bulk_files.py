@@ -95,7 +95,8 @@ def read_source(data: bytes, name: str, fmt: str, *, strict: bool = True) -> Sou
         raise NotABulkFile(_("{name} is not UTF-8 text ({problem}): save it as UTF-8 and upload it again.").format(
             name=name, problem=bad))
     parsed = parse_virtual(text)
-    return Source(name, "map", parsed.entries, parsed.header, parsed.footer, problems + parsed.problems)
+    in_order = sorted(problems + parsed.problems, key=lambda p: p.line)
+    return Source(name, "map", parsed.entries, parsed.header, parsed.footer, in_order)
 
 
 def _read_csv(data: bytes, name: str) -> Source:

@@ -20,6 +20,7 @@ class ImportRefused(AliasError):
     """The file has errors; nothing was imported. ``problems`` lists every one."""
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
+        problems = sorted(problems, key=lambda p: p.line)  # in line order, the whole file's first
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(ngettext("{source}: {count} error, nothing imported: {errors}",
                                   "{source}: {count} errors, nothing imported: {errors}",

@@ -148,15 +148,15 @@ def _take_header_footer(
         return
     if not acts_as_admin(user):
         if (header, footer) != (domain.header, domain.footer) and (header or footer or always):
-            report.problems.append(
-                Problem(0, "the header and footer are for administrators: the file's were not taken", "warning")
+            report.problems.insert(
+                0, Problem(0, "the header and footer are for administrators: the file's were not taken", "warning")
             )
         return
     if always or (not domain.header and not domain.footer):
         _set_header_footer(domain, header, footer, user)
     else:
-        report.problems.append(
-            Problem(0, "the domain has a header or footer already: the file's were not taken", "warning")
+        report.problems.insert(
+            0, Problem(0, "the domain has a header or footer already: the file's were not taken", "warning")
         )
 
 

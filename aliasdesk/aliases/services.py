@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from aliasdesk.accounts.display import shorten
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError as AliasError  # re-exported: callers catch it from here
 from aliasdesk.aliases.limits import LimitExceeded as LimitExceeded  # re-exported, as AliasError
@@ -184,7 +185,7 @@ def clean_key(domain: Domain, key: str) -> str:
     key = key.strip()
     problem = check_key(key)
     if problem:
-        raise AliasError(_("{key}: {problem}").format(key=key, problem=problem) if key else problem, "key")
+        raise AliasError(_("{key}: {problem}").format(key=shorten(key), problem=problem) if key else problem, "key")
     if domain.localpart_pattern:
         # Every key form: a catch-all's name is empty, a quoted one is read unquoted.
         local = key_form(key).local
@@ -193,7 +194,9 @@ def clean_key(domain: Domain, key: str) -> str:
                 message = _("the name {name} does not match this domain's pattern for names: {pattern}")
             else:
                 message = _("{key} (its name is empty) does not match this domain's pattern for names: {pattern}")
-            raise AliasError(message.format(name=local, key=key, pattern=domain.localpart_pattern), "key")
+            raise AliasError(
+                message.format(name=shorten(local), key=shorten(key), pattern=domain.localpart_pattern), "key"
+            )
     return key
 
 
@@ -259,8 +262,10 @@ def create_alias(
     if Alias.objects.filter(domain=domain, key_folded=key.lower(), deleted_at__isnull=True).exists():
         raise AliasError(_("{key} exists already in {domain}").format(key=key, domain=domain.name), "key")
     if pk is not None and Alias.objects.filter(pk=pk).exists():
-        raise AliasError(_("{key}: alias #{id} exists; cannot recreate it under that id").format(key=key, id=pk),
-                         "key")
+        raise AliasError(
+            _("{key}: another alias holds its old place in the map; it cannot be recreated there").format(key=key),
+            "key",
+        )
     limits = limits_of(domain)
     check_room(domain, 1, limits=limits)
     check_destinations(domain, dests, limits=limits, key=key)

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -241,8 +242,9 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
             enabled=form.get("enabled", "on") == "on",
         )
     except services.AliasError as exc:
-        messages.error(request, str(exc))
         context = _grid_context(request, domain)
+        if not context.get("editable"):  # no form to say it under (an alias domain): said in a flash
+            messages.error(request, str(exc))
         context.update(
             counts=alias_counts(domain),
             limit_warnings=warnings_for(domain),
@@ -333,14 +335,15 @@ def alias_restore_version(request: HttpRequest, name: str, alias_id: int, histor
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
+    record = alias.history.filter(history_id=history_id).only("history_date").first()
     try:
         version = _int(request.POST.get("version"))
         services.restore_version(alias, history_id, version=version, user=current_user(request))
     except services.AliasError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("{key} is back to the version of history entry {id}.").format(
-            key=alias.key, id=history_id))
+        when = f"{timezone.localtime(record.history_date):%Y-%m-%d %H:%M:%S}" if record is not None else ""
+        messages.success(request, _("%(key)s is back to its version of %(when)s.") % {"key": alias.key, "when": when})
     return redirect("alias-history", domain.name, alias.pk)
 
 

@@ -28,7 +28,10 @@ def with_deploy_state(domains: QuerySet[Domain]) -> list[Domain]:
         deploy = last.get(domain.last_deploy_id)  # type: ignore[attr-defined]
         domain.last_deploy = deploy  # type: ignore[attr-defined]
         domain.pending = max(0, domain.serial - domain.deployed_serial) if domain.deployed_serial else None  # type: ignore[attr-defined]
-        domain.drift = edited_by_hand(domain, deploy.finished_at if deploy else None)  # type: ignore[attr-defined]
+        # Only a deploy that wrote the map says the file is as aliasdesk left it: after a
+        # failed one (one refused for this very drift) the file is hashed.
+        wrote = deploy.finished_at if deploy and deploy.status == Deploy.Status.OK else None
+        domain.drift = edited_by_hand(domain, wrote)  # type: ignore[attr-defined]
     return listed
 
 

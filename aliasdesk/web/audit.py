@@ -20,6 +20,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from aliasdesk.accounts.display import show_value
 from aliasdesk.accounts.events import ACTIONS
 
 if TYPE_CHECKING:
@@ -112,19 +113,6 @@ class AuditFilter:
         return f"{text}&" if text else ""
 
 
-def show_value(value: object) -> str:
-    """A field value as the audit log prints it."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value) if value != "" else "(empty)"
-
-
 @dataclass
 class FieldChange:
     name: str
@@ -134,11 +122,11 @@ class FieldChange:
 
     @property
     def before(self) -> str:
-        return show_value(self.old)
+        return show_value(self.old, self.name)
 
     @property
     def after(self) -> str:
-        return show_value(self.new)
+        return show_value(self.new, self.name)
 
 
 @dataclass

@@ -1,19 +1,25 @@
-"""Demo data: several domains, a few thousand aliases, a user of every role."""
+"""Demo data: several domains, a few thousand aliases, a user of every role, and something
+for every page: aliases without mail (unused), expiring soon and expired, deleted ones in
+the trash, and (after the first deploy, see :func:`edit_a_map_by_hand`) a map edited
+outside aliasdesk whose deploy was refused."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from aliasdesk.accounts.models import User
 from aliasdesk.accounts.services import add_user
 from aliasdesk.aliases.importer import bulk_insert_aliases
-from aliasdesk.aliases.models import Domain
-from aliasdesk.aliases.services import create_domain
+from aliasdesk.aliases.models import Alias, Domain
+from aliasdesk.aliases.services import create_domain, soft_delete_alias, update_alias
+from aliasdesk.deploys.engine import DeployResult, deploy_domain
 from aliasdesk.maillog.demo import load_demo_traffic
 from aliasdesk.postfix.maps.virtual import Entry
 
@@ -48,7 +54,6 @@ def _aliases(domain: str, count: int, rng: random.Random) -> list[Entry]:
     return entries
 
 
-@transaction.atomic
 @dataclass(frozen=True)
 class DemoLogin:
     name: str
@@ -82,6 +87,8 @@ def load_demo_data() -> tuple[list[DemoLogin], bool]:
             domain.footer = f"# Catch-all: keep it last\n@{name}\tpostmaster@{name}\n"
             domain.save()
             bulk_insert_aliases(domain, _aliases(name, size, rng), None, "demo data")
+        _age_the_aliases()
+        _expiring_expired_and_deleted(rng)
     logins = []
     for name, role, domains, password in DEMO_USERS:
         if not User.objects.filter(username=name).exists():
@@ -89,3 +96,48 @@ def load_demo_data() -> tuple[list[DemoLogin], bool]:
         logins.append(DemoLogin(name, password, role, domains))
     load_demo_traffic(settings.DATA_DIR)
     return logins, fresh
+
+
+AGE = timedelta(days=400)  # the demo's aliases exist long before the month of mail log
+EXPIRING_IN = (2, 5, 9, 13)  # days from today: "expiring" and the expiring report show them
+EXPIRED_AGO = (3, 20)  # days before today: the first deploy switches them off, with history
+DELETED = ("left the company", "ticket closed", "duplicate of another alias")
+DRIFTED = "example.org"  # its map is edited outside aliasdesk after the first deploy
+HAND_EDIT = "# added by hand on mx1 during an outage\nhelpdesk@{name}\tit-oncall@staff.example\n"
+
+
+def _age_the_aliases() -> None:
+    """The bulk-inserted aliases (and their "created" history) date from long ago, so that
+    those without mail in the log count as unused (an alias must be older than the period)."""
+    then = timezone.now() - AGE
+    Alias.objects.update(created_at=then, updated_at=then)
+    Alias.history.filter(history_type="+").update(history_date=then)
+
+
+def _expiring_expired_and_deleted(rng: random.Random) -> None:
+    """Through the services, as people would: valid-until dates soon and past, a few deletions."""
+    today = timezone.localdate()
+    for name in ("example.com", "example.org"):
+        rows = list(
+            Alias.objects.filter(domain__name=name, enabled=True, deleted_at__isnull=True)
+            .exclude(key__startswith="@")
+            .order_by("pk")[len(ROLES) :]
+        )
+        picked = rng.sample(rows, len(EXPIRING_IN) + len(EXPIRED_AGO) + len(DELETED))
+        for alias, days in zip(picked, [*EXPIRING_IN, *(-d for d in EXPIRED_AGO)], strict=False):
+            update_alias(alias, version=alias.version, valid_until=today + timedelta(days=days),
+                         comment=alias.comment or "contractor", reason="demo: a temporary alias")
+        for alias, why in zip(picked[len(EXPIRING_IN) + len(EXPIRED_AGO) :], DELETED, strict=True):
+            soft_delete_alias(alias, version=alias.version, reason=f"demo: {why}")
+
+
+def edit_a_map_by_hand() -> DeployResult | None:
+    """After the first deploy: one map file is edited outside aliasdesk, and a deploy of it is
+    refused for that (a failed deploy with its reason in the history; the drift banner shows)."""
+    domain = Domain.objects.filter(name=DRIFTED, deleted_at__isnull=True).first()
+    if domain is None or not domain.deployed_sha256:
+        return None
+    path = Path(domain.map_path)
+    with path.open("a", encoding="utf-8") as edited:
+        edited.write(HAND_EDIT.format(name=DRIFTED))
+    return deploy_domain(domain)

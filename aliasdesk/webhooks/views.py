@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -138,11 +139,8 @@ def _secret_page(request: HttpRequest, hook: Hook, *, created: bool) -> HttpResp
 def hook_test(request: HttpRequest, hook_id: int) -> HttpResponse:
     hook = get_hook_for_user(request, hook_id, write=True)
     assert hook is not None
-    delivery = services.send_test(hook, user=current_user(request))
-    messages.success(
-        request,
-        _("Queued test delivery #%(id)s: the webhooks worker sends it within seconds.") % {"id": delivery.pk},
-    )
+    services.send_test(hook, user=current_user(request))
+    messages.success(request, _("Queued test delivery: the webhooks worker sends it within seconds."))
     return redirect("webhook-detail", hook.pk)
 
 
@@ -163,7 +161,13 @@ def delivery_retry(request: HttpRequest, hook_id: int, delivery_id: int) -> Http
     hook = get_hook_for_user(request, hook_id, write=True)
     delivery = get_object_or_404(Delivery, pk=delivery_id, hook=hook)
     if services.retry_delivery(delivery, user=current_user(request)):
-        messages.success(request, _("Delivery #%(id)s will be sent again.") % {"id": delivery.pk})
+        messages.success(request, _("The delivery of %(when)s will be sent again.") % {"when": _when(delivery)})
     else:
-        messages.warning(request, _("Delivery #%(id)s has not failed: nothing to retry.") % {"id": delivery.pk})
+        message = _("The delivery of %(when)s has not failed: nothing to retry.") % {"when": _when(delivery)}
+        messages.warning(request, message)
     return redirect("webhook-detail", delivery.hook_id)
+
+
+def _when(delivery: Delivery) -> str:
+    """A delivery as people find it on the page: by its time (its id is internal)."""
+    return f"{timezone.localtime(delivery.created_at):%Y-%m-%d %H:%M:%S}"

@@ -259,7 +259,7 @@ def test_the_mail_hosts_page_is_for_admins_and_auditors(map_dir, client):
     page = client.get("/nodes/").content.decode()
     assert "mx1" in page and "alive" in page and "mx3" in page and "never reported" in page
     preview = client.get("/domains/example.com/deploy").content.decode()
-    assert "On the mail hosts" in preview and "queued" in preview and "current" in preview
+    assert "On the mail hosts" in preview and "queued" in preview and "Deployed" in preview
     editor = User.objects.create_user("bob", role=User.Role.EDITOR)
     client.force_login(editor)
     assert client.get("/nodes/").status_code == 404

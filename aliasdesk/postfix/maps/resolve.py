@@ -398,6 +398,24 @@ def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one p
     return resolution
 
 
+def address_problem(text: str) -> str | None:
+    """Why ``text`` is no mail address to look up (``user@domain``), or None.
+
+    The expansion itself takes anything, and would list "not an address" as its own final
+    recipient: a resolver asks this first.
+    """
+    from aliasdesk.postfix.maps.expansion import last_at  # both build on this module
+    from aliasdesk.postfix.maps.validate import check_destination
+
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    at = last_at(text)
+    if at <= 0 or at == len(text) - 1:
+        return "write it as name@domain"
+    return check_destination(text)
+
+
 def explain(resolution: Resolution, *, max_lines: int = 400) -> str:
     """A step-by-step account for people (``aliasdesk resolve ADDRESS``)."""
     lines = [f"Where mail for {resolution.address} goes:"]

@@ -163,7 +163,7 @@ def _label_problem(label: str) -> _Problem | None:
         return gettext_noop("'{label}' is not a valid internationalised domain label ({reason})"), (
             ("label", label), ("reason", str(exc)))
     if len(ascii_label) > 63:
-        return gettext_noop("the domain label '{label}' is longer than 63 characters"), (("label", label),)
+        return gettext_noop("the domain label '{label}…' is longer than 63 characters"), (("label", label[:20]),)
     if label.isascii() and not re.fullmatch(r"[A-Za-z0-9-]+", label):
         bad = next(ch for ch in label if not (ch.isalnum() or ch == "-"))
         return gettext_noop("'{char}' is not allowed in a domain name"), (("char", bad),)

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_noop, ngettext
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.engine import deploy_all
-from aliasdesk.web.demo import load_demo_data
+from aliasdesk.web.demo import edit_a_map_by_hand, load_demo_data
 from aliasdesk.web.management.commands.serve import exec_gunicorn
 
 
@@ -39,6 +39,7 @@ class Command(BaseCommand):
                     self.stderr.write(_("demo deploy of %(domain)s failed: %(message)s") % {
                         "domain": result.domain, "message": result.message
                     })
+            edit_a_map_by_hand()  # refused on purpose: the demo shows a drifted map and a failed deploy
         else:
             pending = Domain.objects.filter(deleted_at__isnull=True).exclude(serial=F("deployed_serial")).count()
             if pending:

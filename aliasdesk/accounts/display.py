@@ -1,0 +1,58 @@
+"""How values are written for people: a field's value in a history or the audit log
+(``on``/``off`` for a switch, never ``True``/``—``), a moment as "just now" or "3 minutes
+ago", and a long text (a 2,000-character key) cut once with an ellipsis."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import npgettext_lazy
+
+# The units of "… ago", in their own context: some languages inflect them there (German
+# "vor 3 Tagen", not "vor 3 Tage").
+AGO_UNITS = {
+    "year": npgettext_lazy("time ago", "%(num)d year", "%(num)d years", "num"),
+    "month": npgettext_lazy("time ago", "%(num)d month", "%(num)d months", "num"),
+    "week": npgettext_lazy("time ago", "%(num)d week", "%(num)d weeks", "num"),
+    "day": npgettext_lazy("time ago", "%(num)d day", "%(num)d days", "num"),
+    "hour": npgettext_lazy("time ago", "%(num)d hour", "%(num)d hours", "num"),
+    "minute": npgettext_lazy("time ago", "%(num)d minute", "%(num)d minutes", "num"),
+}
+SWITCHES = {"enabled"}  # boolean fields that are an on/off switch
+EMPTY = "—"
+
+
+def show_value(value: object, name: str = "") -> str:
+    """A field value as a history or the audit log prints it."""
+    if name in SWITCHES and isinstance(value, bool):
+        return _("on") if value else _("off")
+    if value is None:
+        return EMPTY
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value) if value != "" else _("(empty)")
+
+
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """``just now`` under a minute, else ``3 minutes ago`` (the two largest units, as timesince)."""
+    if moment is None:
+        return ""
+    now = now or timezone.now()
+    if (now - moment).total_seconds() < 60:
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(moment, now, time_strings=AGO_UNITS)}  # type: ignore[arg-type]
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """``text`` when short, else its start and end around one ellipsis (a key's domain stays readable)."""
+    if len(text) <= limit:
+        return text
+    tail = min(24, limit // 3)
+    return f"{text[: limit - tail - 1]}…{text[-tail:]}"
