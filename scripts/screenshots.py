@@ -20,7 +20,8 @@ What it does:
 
 It prints, for each shot, what does not fit the width: a page wider than the window (the
 page scrolls sideways) and the links, buttons and fields that stick out of it. ``--list``
-names the pages. The exit status is 1 when a page could not be taken.
+names the pages; ``--height 1400`` keeps only the top of each (long pages shrink to
+nothing in an image viewer). The exit status is 1 when a page could not be taken.
 """
 
 from __future__ import annotations
@@ -211,7 +212,7 @@ def serve(data: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit(f"aliasdesk serve did not answer within a minute: see {data / 'serve.log'}")
 
 
-def shoot(base: str, out: Path, wanted: list[Page], widths: list[int], langs: list[str]) -> int:
+def shoot(base: str, out: Path, wanted: list[Page], widths: list[int], langs: list[str], clip: int = 0) -> int:
     from playwright.sync_api import sync_playwright
 
     failures = 0
@@ -242,7 +243,11 @@ def shoot(base: str, out: Path, wanted: list[Page], widths: list[int], langs: li
                             page.then(tab)
                         problems = list(dict.fromkeys(tab.evaluate(OVERFLOW_JS)))  # each once
                         tall = tab.evaluate("document.documentElement.scrollHeight") > MAX_HEIGHT
-                        tab.screenshot(path=str(out / f"{name}.png"), full_page=not tall)
+                        if clip:
+                            box = {"x": 0, "y": 0, "width": width, "height": clip}
+                            tab.screenshot(path=str(out / f"{name}.png"), full_page=True, clip=box)
+                        else:
+                            tab.screenshot(path=str(out / f"{name}.png"), full_page=not tall)
                     except Exception as exc:  # one page's trouble: say it, go on with the others
                         failures += 1
                         print(f"{name}: FAILED {str(exc).splitlines()[0]}")
@@ -261,6 +266,7 @@ def main() -> int:
     parser.add_argument("--lang", action="append", choices=["en", "de"], help="default: both")
     parser.add_argument("--page", action="append", help="only this page (repeatable; --list names them)")
     parser.add_argument("--list", action="store_true", help="name the pages and stop")
+    parser.add_argument("--height", type=int, default=0, help="only the top HEIGHT px of each page")
     args = parser.parse_args()
     if args.list:
         print("\n".join(p.name for p in pages({"alias": 0, "deploy": 0, "editor": 0, "hook": 0})))
@@ -280,7 +286,7 @@ def main() -> int:
         server = serve(data, port)
         try:
             failures = shoot(f"http://127.0.0.1:{port}", args.out, wanted, args.width or [1280, 375],
-                             args.lang or ["en", "de"])
+                             args.lang or ["en", "de"], args.height)
         finally:
             server.terminate()
             server.wait(timeout=30)
