@@ -115,7 +115,9 @@ def prepare(data: Path) -> dict[str, Any]:
         long_alias, version=long_alias.version, user=admin, comment="FIN-20931, FIN-21007: credit notes too"
     )
     info = Alias.objects.get(key=f"info@{DOMAIN}", deleted_at__isnull=True)
-    services.update_alias(info, version=info.version, user=admin, destinations="anna.berg@staff.example, desk@staff.example")
+    services.update_alias(
+        info, version=info.version, user=admin, destinations="anna.berg@staff.example, desk@staff.example"
+    )
     press = Alias.objects.get(key=f"press@{DOMAIN}", deleted_at__isnull=True)
     services.soft_delete_alias(press, version=press.version, user=admin)
     create_token(admin, by=admin, name="monitoring")

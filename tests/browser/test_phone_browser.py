@@ -38,7 +38,8 @@ OUTSIDE_JS = """() => {
         if (!box.width || !box.height || getComputedStyle(el).visibility === 'hidden') continue;
         if (el.closest('.visually-hidden, .skip-link, details:not([open]) > :not(summary)')) continue;
         if (box.left < -1 || box.right > width + 1) {
-            outside.push(`${el.tagName} "${(el.textContent || el.name || '').trim().slice(0, 40)}" ${box.left}..${box.right}`);
+            const name = (el.textContent || el.name || '').trim().slice(0, 40);
+            outside.push(`${el.tagName} "${name}" ${box.left}..${box.right}`);
         }
     }
     const wide = [...document.body.querySelectorAll('*')]

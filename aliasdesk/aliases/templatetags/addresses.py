@@ -21,5 +21,5 @@ _BREAK_AFTER = re.compile(r"([@.])")
 def breakable(value: object, autoescape: bool = True) -> SafeString:
     """The text escaped first (escaping adds no ``@`` or ``.``), then a ``<wbr>`` after each
     ``@`` and ``.``: a line may break there, and copying the text copies no extra character."""
-    text = str(conditional_escape(value) if autoescape else value)
+    text = str(conditional_escape(str(value)) if autoescape else value)
     return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", text))  # escaped above
