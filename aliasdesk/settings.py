@@ -176,6 +176,8 @@ TEMPLATES = [
                 "aliasdesk.accounts.context.readonly",
                 "aliasdesk.deploys.context.deploy_mode",
             ],
+            # |breakable: long addresses wrap after "@" and "." (aliasdesk/aliases/templatetags)
+            "builtins": ["aliasdesk.aliases.templatetags.addresses"],
         },
     },
 ]

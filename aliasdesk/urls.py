@@ -1,10 +1,18 @@
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.decorators.http import require_GET
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page links to: the SVG icon, for good."""
+    return redirect(static("aliasdesk/favicon.svg"), permanent=True)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -13,6 +21,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("healthz", healthz),
+    path("favicon.ico", favicon, name="favicon"),
     path("", home),
     path("", include("aliasdesk.accounts.urls")),
     path("", include("aliasdesk.api.token_urls")),

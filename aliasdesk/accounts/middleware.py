@@ -63,7 +63,7 @@ class TwoFactorMiddleware:
     sent back to the sign-in instead. Requests with no session user (the API's tokens,
     /healthz, /metrics) pass."""
 
-    ALLOWED = ("/account/2fa/", "/logout/", "/static/", "/healthz")
+    ALLOWED = ("/account/2fa/", "/logout/", "/static/", "/healthz", "/favicon.ico")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -5,7 +5,7 @@ this file. ``RULES`` says what each page is for (who reads it, who changes throu
 a route missing from it fails ``test_every_route_has_a_rule`` with its name, and is still
 walked meanwhile under the rules that hold for every page:
 
-- anonymous visitors are sent to the login page (except /healthz, /login/ and /logout/);
+- anonymous visitors are sent to the login page (except /healthz, /favicon.ico, /login/ and /logout/);
 - no page answers 500 or shows a traceback;
 - a domain the user may not see answers 404 (405 for a method the URL never takes), and
   the refusal shows nothing of that domain;
@@ -208,6 +208,7 @@ def read_post(get: Statuses) -> Statuses:
 
 RULES: dict[str, Rule] = {
     "healthz": Rule(fixed(200), read_post(fixed(200))),
+    "favicon": Rule(fixed(301), fixed(405)),  # the SVG icon in static, for everyone
     "/": Rule(fixed(302), fixed(302, 405)),
     "login": Rule(fixed(200), fixed(200)),  # the POST carries a wrong password
     "login-code": Rule(fixed(302), fixed(302)),  # nobody is half-way through signing in: back to /login/
@@ -297,7 +298,7 @@ RULES: dict[str, Rule] = {
 }
 
 # Reachable without signing in; everything else sends anonymous visitors to /login/.
-ANONYMOUS_ROUTES = {"healthz", "login", "login-code", "logout", "metrics"}
+ANONYMOUS_ROUTES = {"favicon", "healthz", "login", "login-code", "logout", "metrics"}
 # Signing in and out stay possible in the read-only demo.
 SESSION_ROUTES = {"login", "login-code", "logout"}
 

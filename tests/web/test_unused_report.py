@@ -52,7 +52,7 @@ def listed(html: str) -> list[str]:
 def get(client: Client, **params: str) -> str:
     response = client.get(URL, params)
     assert response.status_code == 200, response.status_code
-    return response.content.decode()
+    return response.content.decode().replace("<wbr>", "")  # the break points of long addresses
 
 
 def read_csv(client: Client, **params: str) -> list[dict[str, str]]:

@@ -17,3 +17,25 @@ document.addEventListener("keydown", (event) => {
     if (cancel) { cancel.click(); }
   }
 });
+// Tables marked "cards" become one card per row on a phone (app.css): each cell is captioned
+// with its column's heading, copied here into data-label (the headings are translated already).
+function labelCells(root) {
+  root.querySelectorAll("table.cards").forEach((table) => {
+    const heads = [];
+    table.querySelectorAll("thead tr:first-child > th").forEach((th) => {
+      const text = th.textContent.replace(/[▲▼]/g, "").trim();
+      for (let i = 0; i < th.colSpan; i += 1) { heads.push(text); }
+    });
+    table.querySelectorAll("tbody > tr").forEach((row) => {
+      let column = 0;
+      for (const cell of row.cells) {
+        if (!cell.hasAttribute("data-label") && heads[column] && cell.colSpan === 1) {
+          cell.dataset.label = heads[column];
+        }
+        column += cell.colSpan;
+      }
+    });
+  });
+}
+document.addEventListener("DOMContentLoaded", () => labelCells(document));
+document.addEventListener("htmx:afterSettle", () => labelCells(document));
