@@ -6,7 +6,11 @@ class AliasesConfig(AppConfig):
     label = "aliases"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from aliasdesk.accounts.domains import provide
         from aliasdesk.aliases.grants import DOMAIN_GRANTS
+        from aliasdesk.aliases.tickets import check_ticket_links
 
         provide(DOMAIN_GRANTS)
+        checks.register(check_ticket_links, "aliasdesk")
