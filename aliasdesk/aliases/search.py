@@ -21,7 +21,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
-from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models import BooleanField, Count, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -37,7 +37,10 @@ FILTERS = {
 }
 # "Unused for N days" choices offered in the grid; any other N works in the URL.
 UNUSED_CHOICES = (30, 90, 180, 365)
-ORDERS = {"key": "key_folded", "-key": "-key_folded", "updated": "updated_at", "-updated": "-updated_at", "file": "id"}
+# The grid's sort orders (?order=): a column, or with "-" that column descending; ties go by
+# key, then id. "file" (the default) is the order of the map file. See ordered().
+SORTS = ("key", "dest", "on", "updated", "traffic", "seen")
+ORDERS = frozenset({"file", *SORTS, *(f"-{name}" for name in SORTS)})
 MAX_WORDS = 5
 # Shorter words have no trigram to look up: they are matched by scanning.
 MIN_INDEXED = 3
@@ -106,7 +109,31 @@ def search_aliases(
     page sooner than the text index, which would gather every match first.
     """
     rows = match_words(_filtered(domain, query), query.words, [domain.pk], within=within, dense=dense)
-    return rows.order_by(ORDERS[query.order], "id")
+    return ordered(rows, query.order)
+
+
+def ordered(rows: QuerySet[Alias], order: str) -> QuerySet[Alias]:
+    """``rows`` in one of ORDERS; ties by key, then id, so that pages never overlap.
+
+    Key and file order follow indexes of their own; "updated" the (domain, updated_at) one.
+    Mail (traffic) is summed per alias for the sort, one index lookup per alias, and "seen"
+    joins the aliases' usage rows: both read the whole view, which a search keeps short.
+    """
+    if order == "file":
+        return rows.order_by("id")
+    name = order.removeprefix("-")
+    descending = order.startswith("-")
+    traffic = traffic_columns()
+    if name == "traffic":
+        rows = rows.annotate(received_sort=traffic.received())
+    fields = {"key": "key_folded", "dest": "destinations", "on": "enabled", "updated": "updated_at",
+              "traffic": "received_sort", "seen": traffic.last_seen}
+    column = F(fields[name])
+    if name == "seen":  # never seen counts as longest ago, on every database
+        first = column.desc(nulls_last=True) if descending else column.asc(nulls_first=True)
+    else:  # no NULLs: plain ASC/DESC, which an index serves on every database
+        first = column.desc() if descending else column.asc()
+    return rows.order_by(first, *(() if name == "key" else ("key_folded",)), "id")
 
 
 def match_words(
@@ -271,7 +298,7 @@ class AliasPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginator
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
         if self._ids is not None:
-            rows = Alias.objects.filter(pk__in=self._ids).order_by(ORDERS[self.query.order], "id")
+            rows = ordered(Alias.objects.filter(pk__in=self._ids), self.query.order)
         else:
             within = top if self.query.order == "file" else None
             rows = search_aliases(self.domain, self.query, within=within, dense=self.capped)

@@ -77,6 +77,7 @@ def _grid_context(request: HttpRequest, domain: Domain, view: QueryDict | None =
         is_view=grid_view.narrows(query),
         view_label=", ".join(grid_view.describe(query)),
         view_query=grid_view.query_string(query),
+        sort=grid_view.sort_headers(query, params),
     )
 
 
