@@ -115,7 +115,7 @@ def search_aliases(
 def ordered(rows: QuerySet[Alias], order: str) -> QuerySet[Alias]:
     """``rows`` in one of ORDERS; ties by key, then id, so that pages never overlap.
 
-    Key and file order follow indexes of their own; "updated" the (domain, updated_at) one.
+    Key and file order follow indexes of their own, "updated" the (domain, updated_at, key) one.
     Mail (traffic) is summed per alias for the sort, one index lookup per alias, and "seen"
     joins the aliases' usage rows: both read the whole view, which a search keeps short.
     """
@@ -128,12 +128,12 @@ def ordered(rows: QuerySet[Alias], order: str) -> QuerySet[Alias]:
         rows = rows.annotate(received_sort=traffic.received())
     fields = {"key": "key_folded", "dest": "destinations", "on": "enabled", "updated": "updated_at",
               "traffic": "received_sort", "seen": traffic.last_seen}
-    column = F(fields[name])
+    columns = [F(fields[name])] + ([] if name == "key" else [F("key_folded")]) + [F("id")]
+    # Descending is the exact reverse, ties too: an index read backwards serves it.
+    by = [c.desc() if descending else c.asc() for c in columns]
     if name == "seen":  # never seen counts as longest ago, on every database
-        first = column.desc(nulls_last=True) if descending else column.asc(nulls_first=True)
-    else:  # no NULLs: plain ASC/DESC, which an index serves on every database
-        first = column.desc() if descending else column.asc()
-    return rows.order_by(first, *(() if name == "key" else ("key_folded",)), "id")
+        by[0] = columns[0].desc(nulls_last=True) if descending else columns[0].asc(nulls_first=True)
+    return rows.order_by(*by)
 
 
 def match_words(
