@@ -381,6 +381,55 @@ def alias_counts_many(domains: list[tuple[int, datetime, int]]) -> dict[int, dic
     return counts
 
 
+@dataclass
+class CountedChange:
+    """A change to some of a domain's aliases whose effect on alias_counts is known: the kept
+    counts move by it instead of a recount (2 s on a 500,000-alias domain) after every toggle."""
+
+    domain_id: int
+    serial: int
+    ids: list[int]
+    before: dict[str, int]
+
+    @classmethod
+    def watch(cls, domain: Domain, ids: list[int]) -> CountedChange:
+        """Before the change: the domain's serial and what the aliases ``ids`` count as."""
+        serial = Domain.objects.filter(pk=domain.pk).values_list("serial", flat=True).first() or 0
+        return cls(domain.pk, serial, ids, _states(ids)[0])
+
+    def carry(self) -> None:
+        """After the change: when it was the domain's only change since watch() (one serial
+        further, on these aliases) and the counts before it are kept, move them by it."""
+        after, newest = _states(self.ids)
+        serial = Domain.objects.filter(pk=self.domain_id).values_list("serial", flat=True).first() or 0
+        kept = _counts.get(self.domain_id)
+        if kept is None or serial != self.serial + 1 or newest != serial or kept[0][1] != self.serial:
+            return
+        created, _serial, day = kept[0]
+        if day != timezone.localdate() or time.monotonic() - kept[1] >= COUNTS_TTL:
+            return
+        counts = {name: n + after.get(name, 0) - self.before.get(name, 0) for name, n in kept[2].items()}
+        _counts[self.domain_id] = ((created, serial, day), kept[1], counts)
+
+
+def _states(ids: list[int]) -> tuple[dict[str, int], int]:
+    """How the aliases ``ids`` count in alias_counts, and the newest serial among them."""
+    today = timezone.localdate()
+    states = dict.fromkeys(("enabled", "disabled", "deleted", "expiring"), 0)
+    newest = 0
+    for enabled, deleted_at, valid_until, serial in Alias.objects.filter(pk__in=ids).values_list(
+        "enabled", "deleted_at", "valid_until", "serial"
+    ):
+        newest = max(newest, serial)
+        if deleted_at is not None:
+            states["deleted"] += 1
+            continue
+        states["enabled" if enabled else "disabled"] += 1
+        if valid_until is not None and valid_until >= today:
+            states["expiring"] += 1
+    return states, newest
+
+
 @contextmanager
 def indexing_in_bulk() -> Iterator[None]:
     """Around a bulk insert of aliases: index the new rows in one pass at the end.

@@ -26,7 +26,7 @@ from aliasdesk.aliases.limits import warnings_for
 from aliasdesk.aliases.models import Alias, Domain, LiveCheck
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
 from aliasdesk.aliases.pages import domain_page_context, domain_status
-from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery
+from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, CountedChange
 from aliasdesk.aliases.traffic import traffic_columns
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
@@ -138,20 +138,23 @@ def refuse_untouchable(request: HttpRequest, alias: Alias) -> None:
         raise PermissionDenied(reason)
 
 
-def with_status(request: HttpRequest, domain: Domain, response: HttpResponse) -> HttpResponse:
-    """``response``, a part of the grid after a change, with the page head's counts and changes
+def with_status(request: HttpRequest, domain: Domain, response: HttpResponse, change: CountedChange) -> HttpResponse:
+    """``response``, a part of the grid after ``change``, with the page head's counts and changes
     not deployed (aliases/_domain_status.html) for htmx to swap in out of band."""
+    change.carry()
     context = {"domain": domain, "oob": True, **domain_status(domain)}
     response.content += render_to_string("aliases/_domain_status.html", context, request).encode()
     return response
 
 
-def _row(request: HttpRequest, domain: Domain, alias: Alias, *, changed: bool = False, **extra: Any) -> HttpResponse:
+def _row(
+    request: HttpRequest, domain: Domain, alias: Alias, *, changed: CountedChange | None = None, **extra: Any
+) -> HttpResponse:
     traffic_columns().attach([alias])
     mark_untouchable(current_user(request), domain, [alias])
     context = {"domain": domain, "alias": alias, "editable": can_edit(current_user(request), domain), **extra}
     response = render(request, "aliases/_row.html", context)
-    return with_status(request, domain, response) if changed else response
+    return with_status(request, domain, response, changed) if changed else response
 
 
 @login_required
@@ -162,6 +165,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
     refuse_untouchable(request, alias)
     if request.method != "POST":
         return render(request, "aliases/_row_edit.html", {"domain": domain, "alias": alias, "form": alias_form(alias)})
+    change = CountedChange.watch(domain, [alias.pk])
     form = request.POST
     changes: dict[str, Any] = {
         "key": form.get("key", alias.key),
@@ -191,7 +195,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
             },
         )
     claimed = claims_message(domain, alias.claimed)  # type: ignore[attr-defined]
-    return _row(request, domain, alias, changed=True, saved=True, claimed=claimed)
+    return _row(request, domain, alias, changed=change, saved=True, claimed=claimed)
 
 
 def alias_form(alias: Alias) -> dict[str, Any]:
@@ -211,6 +215,7 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
+    change = CountedChange.watch(domain, [alias.pk])
     try:
         alias = services.update_alias(
             alias,
@@ -225,7 +230,7 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     except services.AliasError as exc:  # a limit: too many destinations to switch it on
         return _row(request, domain, alias, error=str(exc))
     claimed = claims_message(domain, alias.claimed)  # type: ignore[attr-defined]
-    return _row(request, domain, alias, changed=True, saved=True, claimed=claimed)
+    return _row(request, domain, alias, changed=change, saved=True, claimed=claimed)
 
 
 @login_required
@@ -234,11 +239,12 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
+    change = CountedChange.watch(domain, [alias.pk])
     try:
         services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=current_user(request))
     except services.StaleEdit as stale:
         return _row(request, domain, stale.current, error=str(stale))
-    return with_status(request, domain, HttpResponse(""))
+    return with_status(request, domain, HttpResponse(""), change)
 
 
 @login_required
@@ -280,17 +286,18 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name, write=True, admin=action == "purge")
     ids = [_int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
     back = _back(request, reverse("domain-detail", args=[domain.name]))
+    change = CountedChange.watch(domain, ids)
     if action not in BULK_ACTIONS or not ids:
-        return _bulk_answer(request, domain, back, messages.WARNING, _("Select aliases and an action first."))
+        return _bulk_answer(request, domain, back, change, messages.WARNING, _("Select aliases and an action first."))
     try:
         done = services.bulk_change(domain, ids, action, user=current_user(request))
     except services.KeyNotAllowed as exc:
         if not request.headers.get("HX-Request"):
             raise PermissionDenied(str(exc)) from exc
-        return _bulk_answer(request, domain, back, messages.ERROR, str(exc))
+        return _bulk_answer(request, domain, back, change, messages.ERROR, str(exc))
     except services.AliasError as exc:
-        return _bulk_answer(request, domain, back, messages.ERROR, str(exc))
-    return _bulk_answer(request, domain, back, messages.SUCCESS, bulk_note(action, done))
+        return _bulk_answer(request, domain, back, change, messages.ERROR, str(exc))
+    return _bulk_answer(request, domain, back, change, messages.SUCCESS, bulk_note(action, done))
 
 
 def bulk_note(action: str, done: int) -> str:
@@ -304,16 +311,19 @@ def bulk_note(action: str, done: int) -> str:
     return notes[action] % {"count": done}
 
 
-def _bulk_answer(request: HttpRequest, domain: Domain, back: str, level: int, note: str) -> HttpResponse:
+def _bulk_answer(
+    request: HttpRequest, domain: Domain, back: str, change: CountedChange, level: int, note: str
+) -> HttpResponse:
     """After a bulk action: from the grid (htmx), the grid of the view it was in, with ``note`` and the
     page head's counts; otherwise ``note`` as a message and a redirect to ``back``."""
+    change.carry()
     path, _sep, view = back.partition("?")
     if not request.headers.get("HX-Request") or path != reverse("domain-detail", args=[domain.name]):
         messages.add_message(request, level, note)
         return redirect(back)
     context = _grid_context(request, domain, QueryDict(view))
     context.update(grid_path=back, note=note, note_tag=messages.DEFAULT_TAGS[level])
-    return with_status(request, domain, render(request, "aliases/_grid.html", context))
+    return with_status(request, domain, render(request, "aliases/_grid.html", context), change)
 
 
 @login_required

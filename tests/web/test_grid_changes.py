@@ -130,3 +130,48 @@ def test_ticket_references_in_the_grid_become_links(example: Domain, login: Logi
     assert '<a href="https://tickets.example/browse/OPS-1" class="ticket" rel="noopener noreferrer"' in html
     assert "&lt;img src=x onerror=alert(1)&gt; <a href=\"https://tickets.example/browse/OPS-77\"" in html
     assert "<img src=x" not in html
+
+
+def test_the_counts_move_with_a_change_instead_of_a_recount(example: Domain, login: Login, monkeypatch):
+    from aliasdesk.aliases import search
+
+    client = login("bob")
+    client.get(f"/domains/{example.name}/")  # counted once, kept
+    info = Alias.objects.get(key="info@example.com")
+    sales = Alias.objects.get(key="sales@example.com")
+    Alias.objects.filter(pk=sales.pk).update(valid_until="2999-01-01")
+    search._counts.clear()
+    client.get(f"/domains/{example.name}/")
+    counted = search._count_rows
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("counted again")
+
+    monkeypatch.setattr(search, "_count_rows", refuse)
+    client.post(reverse("alias-toggle", args=[example.name, info.pk]), {"version": info.version}, headers=HTMX)
+    client.post(reverse("alias-delete", args=[example.name, sales.pk]), {"version": sales.version}, headers=HTMX)
+    ids = [info.pk, sales.pk]
+    client.post(reverse("alias-bulk", args=[example.name]), {"action": "restore", "ids": ids}, headers=HTMX)
+    html = client.post(
+        reverse("alias-bulk", args=[example.name]), {"action": "enable", "ids": ids}, headers=HTMX
+    ).content.decode()
+    assert status(html) == "2 on 0 off not deployed yet"
+    kept = search.alias_counts(example)
+    monkeypatch.setattr(search, "_count_rows", counted)
+    search._counts.clear()
+    assert kept == search.alias_counts(example) == {"enabled": 2, "disabled": 0, "deleted": 0, "expiring": 1}
+
+
+def test_another_change_in_between_means_a_recount(example: Domain, login: Login, monkeypatch):
+    from aliasdesk.aliases import search
+    from aliasdesk.aliases.services import update_alias
+
+    client = login("bob")
+    client.get(f"/domains/{example.name}/")
+    info = Alias.objects.get(key="info@example.com")
+    sales = Alias.objects.get(key="sales@example.com")
+    change = search.CountedChange.watch(example, [info.pk])
+    update_alias(info, version=info.version, enabled=False)
+    update_alias(sales, version=sales.version, enabled=False)  # someone else's, not watched
+    change.carry()
+    assert search.alias_counts(example)["disabled"] == 2
