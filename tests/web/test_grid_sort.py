@@ -120,3 +120,10 @@ def test_the_grid_shows_on_and_off(mixed: Domain, login: Login):
 @pytest.mark.parametrize("name", SORTS)
 def test_descending_is_the_exact_reverse(mixed: Domain, name: str):
     assert keys(mixed, f"-{name}") == keys(mixed, name)[::-1]
+
+
+@pytest.mark.parametrize("order", ["-traffic", "seen", "dest"])
+def test_this_views_download_keeps_the_order(mixed: Domain, login: Login, order: str):
+    response = login("bob").get(f"/domains/{mixed.name}/aliases.csv", {"q": "example", "order": order})
+    lines = b"".join(response.streaming_content).decode().splitlines()[1:]
+    assert [line.split(",")[0].split("@")[0] for line in lines] == keys(mixed, order)
