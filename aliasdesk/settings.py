@@ -44,6 +44,10 @@ RELOAD_COMMAND = envstr("RELOAD_COMMAND")
 # With SQLite, the separate database Postfix reads the aliases from (aliasdesk postfix-config);
 # empty: lookup.sqlite3 in the data dir.
 LOOKUP_DATABASE = envstr("LOOKUP_DATABASE")
+# Ticket references in alias comments as links: the ticket's URL with {ref} for the reference,
+# and what a reference looks like (a regular expression; empty: Jira's OPS-1234). Unset URL: no links.
+TICKET_URL = envstr("TICKET_URL")
+TICKET_PATTERN = envstr("TICKET_PATTERN")
 # Mail-log ingestion: the zone classic syslog timestamps are written in (default TIME_ZONE),
 # Postfix's recipient_delimiter (to count user+tag@ under user@), how long daily counts stay.
 LOG_TIME_ZONE = envstr("LOG_TIME_ZONE")
@@ -258,6 +262,7 @@ LANGUAGE_CODE = "en"
 # chooses; a user's own choice (User.language) wins once signed in.
 LANGUAGES = [("en", "English"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["aliasdesk.formats"]
 TIME_ZONE = envstr("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

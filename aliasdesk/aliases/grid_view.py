@@ -8,7 +8,11 @@ from urllib.parse import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from aliasdesk.aliases.search import FILTERS, AliasQuery
+from aliasdesk.aliases.search import FILTERS, SORTS, AliasQuery
+
+# The way a column sorts at the first click: what is biggest or newest first where that is
+# what one looks for.
+DESCENDING_FIRST = frozenset({"updated", "traffic", "seen"})
 
 
 def narrows(query: AliasQuery) -> bool:
@@ -37,3 +41,20 @@ def query_string(query: AliasQuery) -> str:
         "order": "" if query.order == "file" else query.order,
     }
     return urlencode({k: v for k, v in given.items() if v})
+
+
+def sort_headers(query: AliasQuery, params: dict[str, str]) -> dict[str, dict[str, str]]:
+    """For each column the grid sorts by (search.SORTS): the link that sorts by it (the other way
+    round when it is the order already, from page one, the search and filters kept), and, for
+    the column sorted by, its aria-sort and arrow."""
+    kept = {k: v for k, v in params.items() if k not in ("order", "page")}
+    headers = {}
+    for name in SORTS:
+        if query.order == name:
+            order, aria, arrow = f"-{name}", "ascending", "▲"
+        elif query.order == f"-{name}":
+            order, aria, arrow = name, "descending", "▼"
+        else:
+            order, aria, arrow = (f"-{name}" if name in DESCENDING_FIRST else name), "", ""
+        headers[name] = {"href": "?" + urlencode({**kept, "order": order}), "aria": aria, "arrow": arrow}
+    return headers

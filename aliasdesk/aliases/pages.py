@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases.access import can_edit
 from aliasdesk.aliases.models import Domain
+from aliasdesk.aliases.search import alias_counts
 
 
 def domain_page_context(request: HttpRequest, domain: Domain, tab: str, **extra: Any) -> dict[str, Any]:
@@ -21,4 +22,14 @@ def domain_page_context(request: HttpRequest, domain: Domain, tab: str, **extra:
         # An alias domain has no aliases of its own to change (aliases/aliasdomains.py).
         "editable": domain.alias_of_id is None and can_edit(current_user(request), domain),
         **extra,
+    }
+
+
+def domain_status(domain: Domain) -> dict[str, Any]:
+    """What aliases/_domain_status.html shows, read now: the on/off counts and the changes not
+    deployed (as the list of domains counts them: serials since the last good deploy)."""
+    serial, deployed = Domain.objects.filter(pk=domain.pk).values_list("serial", "deployed_serial").get()
+    return {
+        "counts": alias_counts(domain),
+        "status": {"never_deployed": deployed == 0, "pending": max(0, serial - deployed)},
     }

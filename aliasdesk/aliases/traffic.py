@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
@@ -30,6 +30,10 @@ class TrafficColumns:
     """Sets ``alias.traffic`` on each alias, in one query."""
     unused: Callable[[int], Q]
     """A filter on aliases: those that route mail but had none logged for N days."""
+    received: Callable[[], Any]
+    """An expression on aliases: the mail received in the last ``days`` days (the grid sorts by it)."""
+    last_seen: str
+    """The field path from an alias to the last time mail for it was logged (NULL: never)."""
 
 
 _columns: TrafficColumns | None = None

@@ -8,8 +8,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,8 +26,8 @@ from aliasdesk.aliases.aliasdomains import generated_lines
 from aliasdesk.aliases.limits import warnings_for
 from aliasdesk.aliases.models import Alias, Domain, LiveCheck
 from aliasdesk.aliases.ownership import claims_message, mark_untouchable, untouchable_reason
-from aliasdesk.aliases.pages import domain_page_context
-from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, alias_counts
+from aliasdesk.aliases.pages import domain_page_context, domain_status
+from aliasdesk.aliases.search import FILTERS, UNUSED_CHOICES, AliasPaginator, AliasQuery, CountedChange
 from aliasdesk.aliases.traffic import traffic_columns
 from aliasdesk.postfix.maps.virtual import parse_virtual
 
@@ -47,9 +48,11 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
-    query = AliasQuery.from_params(request.GET)
-    page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(request.GET.get("page"), 1))
+def _grid_context(request: HttpRequest, domain: Domain, view: QueryDict | None = None) -> dict[str, Any]:
+    """The grid of the view in ``view`` (the request's query string when None)."""
+    view = request.GET if view is None else view
+    query = AliasQuery.from_params(view)
+    page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(view.get("page"), 1))
     traffic = traffic_columns()
     traffic.attach(page.object_list)
     mark_untouchable(current_user(request), domain, page.object_list)
@@ -75,6 +78,7 @@ def _grid_context(request: HttpRequest, domain: Domain) -> dict[str, Any]:
         is_view=grid_view.narrows(query),
         view_label=", ".join(grid_view.describe(query)),
         view_query=grid_view.query_string(query),
+        sort=grid_view.sort_headers(query, params),
     )
 
 
@@ -95,7 +99,7 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     context = _grid_context(request, domain)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
-    context["counts"] = alias_counts(domain)
+    context.update(domain_status(domain))
     context["limit_warnings"] = warnings_for(domain)
     # The deploy's checks on the live map, when Postfix reads it from the database (postfix-config).
     context["live_check"] = LiveCheck.objects.filter(domain=domain).first()
@@ -135,11 +139,23 @@ def refuse_untouchable(request: HttpRequest, alias: Alias) -> None:
         raise PermissionDenied(reason)
 
 
-def _row(request: HttpRequest, domain: Domain, alias: Alias, **extra: Any) -> HttpResponse:
+def with_status(request: HttpRequest, domain: Domain, response: HttpResponse, change: CountedChange) -> HttpResponse:
+    """``response``, a part of the grid after ``change``, with the page head's counts and changes
+    not deployed (aliases/_domain_status.html) for htmx to swap in out of band."""
+    change.carry()
+    context = {"domain": domain, "oob": True, **domain_status(domain)}
+    response.content += render_to_string("aliases/_domain_status.html", context, request).encode()
+    return response
+
+
+def _row(
+    request: HttpRequest, domain: Domain, alias: Alias, *, changed: CountedChange | None = None, **extra: Any
+) -> HttpResponse:
     traffic_columns().attach([alias])
     mark_untouchable(current_user(request), domain, [alias])
     context = {"domain": domain, "alias": alias, "editable": can_edit(current_user(request), domain), **extra}
-    return render(request, "aliases/_row.html", context)
+    response = render(request, "aliases/_row.html", context)
+    return with_status(request, domain, response, changed) if changed else response
 
 
 @login_required
@@ -150,6 +166,7 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
     refuse_untouchable(request, alias)
     if request.method != "POST":
         return render(request, "aliases/_row_edit.html", {"domain": domain, "alias": alias, "form": alias_form(alias)})
+    change = CountedChange.watch(domain, [alias.pk])
     form = request.POST
     changes: dict[str, Any] = {
         "key": form.get("key", alias.key),
@@ -178,7 +195,8 @@ def alias_edit(request: HttpRequest, name: str, alias_id: int) -> HttpResponse:
                 "version": form.get("version"),
             },
         )
-    return _row(request, domain, alias, saved=True, claimed=claims_message(domain, alias.claimed))  # type: ignore[attr-defined]
+    claimed = claims_message(domain, alias.claimed)  # type: ignore[attr-defined]
+    return _row(request, domain, alias, changed=change, saved=True, claimed=claimed)
 
 
 def alias_form(alias: Alias) -> dict[str, Any]:
@@ -198,6 +216,7 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
+    change = CountedChange.watch(domain, [alias.pk])
     try:
         alias = services.update_alias(
             alias,
@@ -211,7 +230,8 @@ def alias_toggle(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
         raise PermissionDenied(str(exc)) from exc
     except services.AliasError as exc:  # a limit: too many destinations to switch it on
         return _row(request, domain, alias, error=str(exc))
-    return _row(request, domain, alias, saved=True, claimed=claims_message(domain, alias.claimed))  # type: ignore[attr-defined]
+    claimed = claims_message(domain, alias.claimed)  # type: ignore[attr-defined]
+    return _row(request, domain, alias, changed=change, saved=True, claimed=claimed)
 
 
 @login_required
@@ -220,11 +240,12 @@ def alias_delete(request: HttpRequest, name: str, alias_id: int) -> HttpResponse
     domain = get_domain_for_user(request, name, write=True)
     alias = _alias(domain, alias_id)
     refuse_untouchable(request, alias)
+    change = CountedChange.watch(domain, [alias.pk])
     try:
         services.soft_delete_alias(alias, version=_int(request.POST.get("version")), user=current_user(request))
     except services.StaleEdit as stale:
         return _row(request, domain, stale.current, error=str(stale))
-    return HttpResponse("")
+    return with_status(request, domain, HttpResponse(""), change)
 
 
 @login_required
@@ -246,7 +267,7 @@ def alias_create(request: HttpRequest, name: str) -> HttpResponse:
         if not context.get("editable"):  # no form to say it under (an alias domain): said in a flash
             messages.error(request, str(exc))
         context.update(
-            counts=alias_counts(domain),
+            domain_status(domain),
             limit_warnings=warnings_for(domain),
             new=form,
             new_error=str(exc),
@@ -268,25 +289,44 @@ def alias_bulk(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name, write=True, admin=action == "purge")
     ids = [_int(i) for i in request.POST.getlist("ids") if i.isdigit()][:1000]
     back = _back(request, reverse("domain-detail", args=[domain.name]))
+    change = CountedChange.watch(domain, ids)
     if action not in BULK_ACTIONS or not ids:
-        messages.warning(request, _("Select aliases and an action first."))
-        return redirect(back)
+        return _bulk_answer(request, domain, back, change, messages.WARNING, _("Select aliases and an action first."))
     try:
         done = services.bulk_change(domain, ids, action, user=current_user(request))
     except services.KeyNotAllowed as exc:
-        raise PermissionDenied(str(exc)) from exc
+        if not request.headers.get("HX-Request"):
+            raise PermissionDenied(str(exc)) from exc
+        return _bulk_answer(request, domain, back, change, messages.ERROR, str(exc))
     except services.AliasError as exc:
-        messages.error(request, str(exc))
+        return _bulk_answer(request, domain, back, change, messages.ERROR, str(exc))
+    return _bulk_answer(request, domain, back, change, messages.SUCCESS, bulk_note(action, done))
+
+
+def bulk_note(action: str, done: int) -> str:
+    notes = {
+        "enable": ngettext("Switched on: %(count)s alias.", "Switched on: %(count)s aliases.", done),
+        "disable": ngettext("Switched off: %(count)s alias.", "Switched off: %(count)s aliases.", done),
+        "delete": ngettext("Moved to trash: %(count)s alias.", "Moved to trash: %(count)s aliases.", done),
+        "restore": ngettext("Restored: %(count)s alias.", "Restored: %(count)s aliases.", done),
+        "purge": ngettext("Purged: %(count)s alias.", "Purged: %(count)s aliases.", done),
+    }
+    return notes[action] % {"count": done}
+
+
+def _bulk_answer(
+    request: HttpRequest, domain: Domain, back: str, change: CountedChange, level: int, note: str
+) -> HttpResponse:
+    """After a bulk action: from the grid (htmx), the grid of the view it was in, with ``note`` and the
+    page head's counts; otherwise ``note`` as a message and a redirect to ``back``."""
+    change.carry()
+    path, _sep, view = back.partition("?")
+    if not request.headers.get("HX-Request") or path != reverse("domain-detail", args=[domain.name]):
+        messages.add_message(request, level, note)
         return redirect(back)
-    done_message = {
-        "enable": ngettext("Switched on: {count} alias.", "Switched on: {count} aliases.", done),
-        "disable": ngettext("Switched off: {count} alias.", "Switched off: {count} aliases.", done),
-        "delete": ngettext("Moved to trash: {count} alias.", "Moved to trash: {count} aliases.", done),
-        "restore": ngettext("Restored: {count} alias.", "Restored: {count} aliases.", done),
-        "purge": ngettext("Purged: {count} alias.", "Purged: {count} aliases.", done),
-    }[action]
-    messages.success(request, done_message.format(count=done))
-    return redirect(back)
+    context = _grid_context(request, domain, QueryDict(view))
+    context.update(grid_path=back, note=note, note_tag=messages.DEFAULT_TAGS[level])
+    return with_status(request, domain, render(request, "aliases/_grid.html", context), change)
 
 
 @login_required
