@@ -80,8 +80,9 @@ class AcrossPaginator(CappedPaginator):
 def in_page_order(domains: QuerySet[Domain], words: list[str], bottom: int, top: int) -> list[int] | None:
     """Ids of matches ``bottom`` to ``top`` in page order, read along the indexes; None where not done so.
 
-    Each alias the walk meets is checked against the search (a primary-key probe), the
-    domains in name order and each domain's live aliases in file order (alias_live_by_domain).
+    The domains are read in name order and each one's live aliases in file order
+    (alias_live_by_domain), each checked against the search; MariaDB and over
+    MAX_ID_DOMAINS domains sort every match instead.
     """
     vendor = connection.vendor
     if vendor not in ("sqlite", "postgresql"):
@@ -90,25 +91,29 @@ def in_page_order(domains: QuerySet[Domain], words: list[str], bottom: int, top:
     if not domain_ids or len(domain_ids) > MAX_ID_DOMAINS:
         return None
     rows = search_across(domains, words, dense=True)
-    probe_sql, probe_params = rows.filter(pk=RawSQL("a.id", ())).values("pk").query.sql_with_params()
     alias_table, domain_table = Alias._meta.db_table, Domain._meta.db_table
     marks = ", ".join(["%s"] * len(domain_ids))
     if vendor == "sqlite":
         # CROSS JOIN keeps the domains the outer loop; "+" keeps their id list from driving it.
+        probe_sql, probe_params = rows.filter(pk=RawSQL("a.id", ())).values("pk").query.sql_with_params()
         sql = (
             f"SELECT a.id FROM {domain_table} d CROSS JOIN {alias_table} a INDEXED BY alias_live_by_domain "
             f"ON a.domain_id = d.id WHERE +d.id IN ({marks}) AND a.deleted_at IS NULL AND EXISTS ({probe_sql}) "
             "ORDER BY d.name, a.id LIMIT %s OFFSET %s"
         )
+        params = [*domain_ids, *probe_params, top - bottom, bottom]
     else:
+        # Each domain's first ``top`` matches in file order (its index, stopped early): the
+        # first ``top`` of all lie among them, and the sort by name is one domain's at a time.
+        each = rows.filter(domain_id=RawSQL("d.id", ())).order_by("id").values("id")[:top]
+        each_sql, each_params = each.query.sql_with_params()
         sql = (
-            f"SELECT a.id FROM {domain_table} d CROSS JOIN LATERAL (SELECT a.id FROM {alias_table} a "
-            f"WHERE a.domain_id = d.id AND a.deleted_at IS NULL AND EXISTS ({probe_sql}) ORDER BY a.id) a "
+            f"SELECT a.id FROM {domain_table} d CROSS JOIN LATERAL ({each_sql}) a "
             f"WHERE d.id IN ({marks}) ORDER BY d.name, a.id LIMIT %s OFFSET %s"
         )
+        params = [*each_params, *domain_ids, top - bottom, bottom]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*domain_ids, *probe_params, top - bottom, bottom] if vendor == "sqlite"
-                       else [*probe_params, *domain_ids, top - bottom, bottom])
+        cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
 
 
