@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -66,7 +67,9 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark: {', '.join(unknown)} (choose from {names})", file=sys.stderr)
         return 2
     results = HERE / "RESULTS.md"
-    kept = _sections(results.read_text()) if results.exists() else {}
+    old = results.read_text() if results.exists() else ""
+    # Hand-written notes (<!-- note:NAME --> ... <!-- /note:NAME -->) are kept as they are.
+    kept = _sections(old)
     failed = False
     for name in chosen:
         script = HERE / f"bench_{name}.py"
@@ -82,7 +85,8 @@ def main(argv: list[str]) -> int:
             body = [f"## {name}", "", *header, "", proc.stdout.strip(), "", f"_({script.name} took {took:.0f} s)_"]
         kept[name] = "\n".join(body)
     sections = (f"<!-- bench:{n} -->\n{kept[n]}\n<!-- /bench:{n} -->\n" for n in BENCHES + BY_NAME if n in kept)
-    text = "\n".join([INTRO, *sections])
+    notes = re.findall(r"<!-- note:[\w-]+ -->\n.*?\n<!-- /note:[\w-]+ -->\n", old, flags=re.S)
+    text = "\n".join([INTRO, *sections, *notes])
     results.write_text(text)
     print(text)
     return 1 if failed else 0

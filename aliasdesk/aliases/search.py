@@ -255,23 +255,26 @@ def _sqlite_matches(
     return RawSQL(sql, (_fts_expression(domain_ids, words), *probe_params, -1 if within is None else within))
 
 
-class AliasPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginator is no Generic at run time
-    """Pages of a domain's search results that never count more than needed.
+class CappedPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginator is no Generic at run time
+    """Pages of search results that never count more than needed: the grid's and the search across domains'.
 
-    An exact COUNT(*) of 500,000 matches costs more than the page itself. So the
-    total comes from the domain's cached counts when there is no search; otherwise
-    the ids of the matches are read, through the text index, only up to COUNT_CAP past
-    the page asked for. Below the cap they are the exact total and the page is picked
-    from them; beyond it ``capped`` is set, ``count`` is a lower bound, the next page
-    still works, and the page is read in order without the index (matches are many).
+    An exact COUNT(*) of 500,000 matches costs more than the page itself. So the ids of the
+    matches are read, through the text index, only up to COUNT_CAP past the page asked for
+    (unless ``known_total`` knows the total without that). Below the cap they are the exact
+    total and the page is picked from them; beyond it ``capped`` is set, ``count`` is a
+    lower bound, the next page still works, and the page is read by ``walk``, in the order
+    of an index and without the text index (matches are many).
+
+    Subclasses say what matches (``match_ids``), in which order (``ordered``), and how to
+    read a page of many matches (``walk``).
     """
 
-    def __init__(self, domain: Domain, query: AliasQuery, per_page: int) -> None:
-        self.domain, self.query = domain, query
+    def __init__(self, per_page: int) -> None:
         self.capped = False
         self._asked = 1
         self._ids: list[int] | None = None
-        super().__init__(search_aliases(domain, query), per_page)
+        # The rows come from match_ids, ordered and walk: no object_list to hand over.
+        super().__init__([], per_page)
 
     def get_page(self, number: Any) -> Page[Alias]:
         try:
@@ -280,14 +283,29 @@ class AliasPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginator
             self._asked = 1
         return super().get_page(number)
 
+    def known_total(self) -> int | None:
+        """The total when known without reading the matches (None: read them)."""
+        return None
+
+    def match_ids(self, within: int) -> QuerySet[Alias]:
+        """The matches (at least the first ``within`` in file order), unordered."""
+        raise NotImplementedError
+
+    def ordered(self, rows: QuerySet[Alias]) -> QuerySet[Alias]:
+        """``rows`` in the order of the pages, with what a page shows of them."""
+        raise NotImplementedError
+
+    def walk(self, bottom: int, top: int) -> list[Alias]:
+        """Matches ``bottom`` to ``top`` in page order, when they are too many to list their ids."""
+        raise NotImplementedError
+
     @cached_property
     def count(self) -> int:
-        known = _known_total(self.domain, self.query)
+        known = self.known_total()
         if known is not None:
             return known
         limit = (self._asked - 1) * self.per_page + COUNT_CAP + 1
-        ids = search_aliases(self.domain, self.query, within=limit).order_by().values_list("pk", flat=True)
-        found = list(ids[:limit])
+        found = list(self.match_ids(limit).order_by().values_list("pk", flat=True)[:limit])
         if len(found) < limit:
             self._ids = found if len(found) <= MAX_ID_LIST else None
             return len(found)
@@ -296,14 +314,35 @@ class AliasPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginator
 
     def page(self, number: Any) -> Page[Alias]:
         number = self.validate_number(number)
+        if not self.count:
+            return Page([], number, self)
         bottom = (number - 1) * self.per_page
         top = bottom + self.per_page
         if self._ids is not None:
-            rows = ordered(Alias.objects.filter(pk__in=self._ids), self.query.order)
-        else:
-            within = top if self.query.order == "file" else None
-            rows = search_aliases(self.domain, self.query, within=within, dense=self.capped)
-        return Page(list(rows.select_related("updated_by")[bottom:top]), number, self)
+            return Page(list(self.ordered(Alias.objects.filter(pk__in=self._ids))[bottom:top]), number, self)
+        return Page(self.walk(bottom, top), number, self)
+
+
+class AliasPaginator(CappedPaginator):
+    """Pages of a domain's search results (the grid); with no words, the total is the domain's cached count."""
+
+    def __init__(self, domain: Domain, query: AliasQuery, per_page: int) -> None:
+        self.domain, self.query = domain, query
+        super().__init__(per_page)
+
+    def known_total(self) -> int | None:
+        return _known_total(self.domain, self.query)
+
+    def match_ids(self, within: int) -> QuerySet[Alias]:
+        return search_aliases(self.domain, self.query, within=within)
+
+    def ordered(self, rows: QuerySet[Alias]) -> QuerySet[Alias]:
+        return ordered(rows, self.query.order).select_related("updated_by")
+
+    def walk(self, bottom: int, top: int) -> list[Alias]:
+        within = top if self.query.order == "file" else None
+        rows = search_aliases(self.domain, self.query, within=within, dense=self.capped)
+        return list(rows.select_related("updated_by")[bottom:top])
 
 
 def _known_total(domain: Domain, query: AliasQuery) -> int | None:

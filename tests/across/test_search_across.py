@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aliasdesk.accounts.models import User
-from aliasdesk.aliases import across
+from aliasdesk.aliases import search
 from aliasdesk.aliases.access import visible_domains
 from aliasdesk.aliases.across import AcrossPaginator, search_across, search_words
 from aliasdesk.aliases.models import Alias, Domain
@@ -84,12 +84,31 @@ def test_many_matches_are_capped_and_pages_still_work(
 ) -> None:
     for i in range(30):
         create_alias(example, f"many{i}@example.com", f"many{i}@example.org")
-    monkeypatch.setattr(across, "COUNT_CAP", 5)
+    monkeypatch.setattr(search, "COUNT_CAP", 5)  # one paginator for the grid and here
     paginator = AcrossPaginator(everyone["alice"], "many", 10)
     page = paginator.get_page(2)
     assert paginator.capped
     assert paginator.count == 15  # a lower bound: the page asked for, and the cap past it
     assert [a.key for a in page.object_list] == [f"many{i}@example.com" for i in range(10, 20)]
+
+
+def test_capped_pages_walk_the_domains_in_name_order(
+    everyone: dict[str, User], example: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many matches: a page is read along the indexes, and is the page a full sort gives."""
+    other = create_domain("a-many.net")
+    for i in range(12):
+        create_alias(example, f"lots{i}@example.com", f"lots{i}@example.org")
+        create_alias(other, f"lots{i}@a-many.net", f"lots{i}@example.org")
+    monkeypatch.setattr(search, "COUNT_CAP", 3)
+    alice = everyone["alice"]
+    words = search_words("lots")
+    everything = list(search_across(visible_domains(alice), words).order_by("domain__name", "id"))
+    for number in (1, 2, 3, 5):
+        paginator = AcrossPaginator(alice, "lots", 5)
+        page = paginator.get_page(number)
+        assert paginator.capped
+        assert list(page.object_list) == everything[(number - 1) * 5 : number * 5]
 
 
 def test_search_words_are_the_grids() -> None:
