@@ -247,7 +247,7 @@ def test_grid_pages_walk_the_matches_in_file_order(example: Domain, admin_client
     seen = []
     for page in ("1", "2", "3"):
         html = admin_client.get("/domains/example.com/", {"q": "bulk", "page": page}).content.decode()
-        seen += [line for line in html.split("\n") if 'class="key"' in line]
+        seen += [line.replace("<wbr>", "") for line in html.split("\n") if 'class="key"' in line]
     assert len(seen) == 120
     assert "bulk0@example.com" in seen[0] and "bulk119@example.com" in seen[-1]
 

@@ -192,7 +192,7 @@ def test_history_restores_the_first_version(ui: UI, desk: Desk):
 
     with ui.page.expect_navigation():
         rows.last.get_by_role("button", name="Restore this version").click()
-    expect(ui.page.locator(".messages")).to_contain_text("is back to the version")
+    expect(ui.page.locator(".messages")).to_contain_text("is back to its version of")
     expect(rows).to_have_count(4)
     expect(rows.first).to_contain_text(first)
     ui.shot("alias-history-restored")

@@ -93,7 +93,8 @@ def test_a_bulk_action_from_the_grid_gives_back_the_grid_of_its_view(example: Do
     assert response.status_code == 200 and html.startswith('<div id="grid">')
     assert 'role="status">Switched off: 2 aliases.</p>' in html
     assert f'name="next" value="{view.replace("&", "&amp;")}"' in html
-    assert re.findall(r'<td class="key">([^<\s]+)', html) == ["sales@example.com", "info@example.com"]
+    keys = re.findall(r'<td class="key">([^<\s]+(?:<wbr>[^<\s]+)*)', html)
+    assert [key.replace("<wbr>", "") for key in keys] == ["sales@example.com", "info@example.com"]
     assert status(html) == "0 on 2 off 1 change not deployed"
     # the message is in the grid, not left over for the next page
     assert "Switched off: 2" not in login("bob").get(f"/domains/{example.name}/").content.decode()

@@ -51,7 +51,7 @@ def test_the_audit_report_says_who_changed_what_before_and_after(changes: Domain
     by_bob = [r for r in rows if r["Who"] == "bob"]
     assert {(r["Subject"], r["Action"], r["Field"], r["Before"], r["After"]) for r in by_bob} >= {
         ("sales@example.com", "changed", "destinations", "carla@example.org", "new@example.org"),
-        ("sales@example.com", "changed", "enabled", "yes", "no"),
+        ("sales@example.com", "changed", "enabled", "on", "off"),
     }
     comment = next(r for r in by_bob if r["Field"] == "comment")
     assert comment["After"] == ("'=1+1" if fmt == "csv" else "=1+1"), "a formula stays text"

@@ -1,3 +1,6 @@
 # English pages write dates as ISO dates, as everywhere else in aliasdesk, and times on the
-# 24-hour clock (Django's English default is "m/d/Y P"). German keeps Django's "d.m.Y H:i".
+# 24-hour clock (Django's English default is "m/d/Y P"). Templates name these formats
+# (date:'DATETIME_FORMAT'), so each language writes dates its own way.
+DATETIME_FORMAT = "Y-m-d H:i:s"
 SHORT_DATETIME_FORMAT = "Y-m-d H:i"
+SHORT_DATE_FORMAT = "Y-m-d"
