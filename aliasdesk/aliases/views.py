@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -414,7 +415,7 @@ def alias_restore_version(request: HttpRequest, name: str, alias_id: int, histor
     except services.AliasError as exc:
         messages.error(request, str(exc))
     else:
-        when = f"{timezone.localtime(record.history_date):%Y-%m-%d %H:%M:%S}" if record is not None else ""
+        when = date_format(timezone.localtime(record.history_date), "DATETIME_FORMAT") if record is not None else ""
         messages.success(request, _("%(key)s is back to its version of %(when)s.") % {"key": alias.key, "when": when})
     return redirect("alias-history", domain.name, alias.pk)
 

@@ -13,6 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -170,4 +171,4 @@ def delivery_retry(request: HttpRequest, hook_id: int, delivery_id: int) -> Http
 
 def _when(delivery: Delivery) -> str:
     """A delivery as people find it on the page: by its time (its id is internal)."""
-    return f"{timezone.localtime(delivery.created_at):%Y-%m-%d %H:%M:%S}"
+    return date_format(timezone.localtime(delivery.created_at), "DATETIME_FORMAT")
