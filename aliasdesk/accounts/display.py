@@ -9,7 +9,7 @@ from datetime import date, datetime
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import npgettext_lazy
+from django.utils.translation import npgettext_lazy, pgettext_lazy
 
 # The units of "… ago", in their own context: some languages inflect them there (German
 # "vor 3 Tagen", not "vor 3 Tage").
@@ -23,6 +23,41 @@ AGO_UNITS = {
 }
 SWITCHES = {"enabled"}  # boolean fields that are an on/off switch
 EMPTY = "—"
+
+
+# What the history and the audit log call a model field (the field's name where not listed).
+FIELD_LABELS = {
+    "key": pgettext_lazy("field", "address"),
+    "destinations": pgettext_lazy("field", "destinations"),
+    "enabled": pgettext_lazy("field", "on/off"),
+    "comment": pgettext_lazy("field", "comment"),
+    "valid_until": pgettext_lazy("field", "valid until"),
+    "deleted_at": pgettext_lazy("field", "deleted"),
+    "role": pgettext_lazy("field", "role"),
+    "is_active": pgettext_lazy("field", "active"),
+    "active": pgettext_lazy("field", "active"),
+    "password": pgettext_lazy("field", "password"),
+    "header": pgettext_lazy("field", "header"),
+    "footer": pgettext_lazy("field", "footer"),
+    "map_type": pgettext_lazy("field", "map type"),
+    "map_path": pgettext_lazy("field", "map file"),
+    "description": pgettext_lazy("field", "description"),
+    "events": pgettext_lazy("field", "events"),
+    "url": pgettext_lazy("field", "URL"),
+    "allow_private": pgettext_lazy("field", "private addresses allowed"),
+    "read_only": pgettext_lazy("field", "read-only"),
+    "domains": pgettext_lazy("field", "domains"),
+    "expires": pgettext_lazy("field", "expires"),
+    "name": pgettext_lazy("field", "name"),
+    "token": pgettext_lazy("field", "token"),
+    "deploy_on_save": pgettext_lazy("field", "deploy on save"),
+}
+
+
+def field_label(name: str) -> str:
+    """A field's name as people read it, in their language."""
+    label = FIELD_LABELS.get(name)
+    return str(label) if label is not None else name.replace("_", " ")
 
 
 def show_value(value: object, name: str = "") -> str:

@@ -130,4 +130,4 @@ def test_a_limit_change_is_in_the_audit_log(login, example):
     url = reverse("domain-settings", args=[example.name])
     login("alice").post(url, settings_form(example, max_aliases="500"))
     page = login("alice").get(reverse("audit-log") + "?kind=domain").content.decode()
-    assert "max_aliases" in page and "500" in page
+    assert "max aliases" in page and "500" in page

@@ -46,7 +46,7 @@ def test_the_history_shows_a_switch_as_on_and_off(login, example):
 def test_the_audit_log_shows_a_switch_as_on_and_off(login, example):
     _switched_off(example)
     page = login("alice").get(reverse("audit-log")).content.decode()
-    assert re.search(r"<strong>enabled</strong>\s*<del>on</del>", page)
+    assert re.search(r"<strong>on/off</strong>\s*<del>on</del>", page)
     assert "<ins>off</ins>" in page
 
 

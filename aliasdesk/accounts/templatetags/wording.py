@@ -20,3 +20,8 @@ def shown(value: object, name: str = "") -> str:
 @register.filter
 def ago(moment: datetime | None) -> str:
     return display.ago(moment)
+
+
+@register.filter
+def field(name: str) -> str:
+    return display.field_label(name)
