@@ -20,7 +20,7 @@ from aliasdesk.aliases.bulk_insert import bulk_insert_aliases
 from aliasdesk.aliases.limits import LimitExceeded, check_destinations, check_room, limits_of
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import KeyNotAllowed, Owners, authorize_key, claim_mail_domains, require_editor
-from aliasdesk.aliases.services import AliasError, bump_serial, clean_comment, clean_destinations, clean_key
+from aliasdesk.aliases.services import AliasError, bump_serial, clean_alias
 from aliasdesk.postfix.maps.virtual import Entry
 
 MAX_ITEMS = 100_000
@@ -82,9 +82,7 @@ def clean_new_aliases(domain: Domain, items: list[NewAlias]) -> tuple[list[Clean
     problems: list[ItemProblem] = []
     for index, item in enumerate(items):
         try:
-            key = clean_key(domain, item.key)
-            dests = clean_destinations(item.destinations, domain)
-            comment = clean_comment(item.comment)
+            key, dests, comment = clean_alias(domain, item.key, item.destinations, item.comment)
         except AliasError as exc:
             problems.append(ItemProblem(index, exc.field, str(exc)))
             continue

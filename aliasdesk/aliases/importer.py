@@ -36,9 +36,7 @@ from aliasdesk.aliases.ownership import (
 from aliasdesk.aliases.services import (
     AliasError,
     bump_serial,
-    clean_comment,
-    clean_destinations,
-    clean_key,
+    clean_alias,
     create_domain,
     normalize_domain_name,
 )
@@ -228,14 +226,12 @@ def _check_entries(
 
 
 def _clean_entries(domain: Domain, entries: list[Entry]) -> list[Problem]:
-    """Every entry as the services store it (clean_key, clean_destinations, clean_comment: the
+    """Every entry as the services store it (services.clean_alias: the
     domain's input policy), in place; the problems by line."""
     problems: list[Problem] = []
     for index, entry in enumerate(entries):
         try:
-            key = clean_key(domain, entry.key)
-            value = clean_destinations(entry.value, domain)
-            comment = clean_comment(entry.comment)
+            key, value, comment = clean_alias(domain, entry.key, entry.value, entry.comment)
         except AliasError as exc:
             problems.append(Problem(entry.line, str(exc)))
             continue

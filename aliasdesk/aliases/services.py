@@ -236,6 +236,12 @@ def clean_comment(comment: str) -> str:
     return normalize_comment(comment)
 
 
+def clean_alias(domain: Domain, key: str, destinations: str | Iterable[str], comment: str) -> tuple[str, str, str]:
+    """Key, destinations and comment as a new alias stores them (the domain's input policy);
+    AliasError names the first field refused. Creation, import and bulk creation share it."""
+    return clean_key(domain, key), clean_destinations(destinations, domain), clean_comment(comment)
+
+
 @transaction.atomic
 def create_alias(
     domain: Domain,
@@ -253,9 +259,7 @@ def create_alias(
     """A new alias. ``reason`` goes into its history; ``pk`` recreates a purged alias under
     its old id (a rollback: the map keeps its order), refused when that id is taken."""
     require_editor(user, domain)
-    key = clean_key(domain, key)
-    dests = clean_destinations(destinations, domain)
-    comment = clean_comment(comment)
+    key, dests, comment = clean_alias(domain, key, destinations, comment)
     # First: it locks the domain row, so imports and creations serialize.
     serial = bump_serial(domain, user=user, rows=True)
     claim = authorize_key(user, domain, key, owners=owners)
