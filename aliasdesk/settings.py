@@ -180,8 +180,9 @@ TEMPLATES = [
                 "aliasdesk.accounts.context.readonly",
                 "aliasdesk.deploys.context.deploy_mode",
             ],
-            # |breakable: long addresses wrap after "@" and "." (aliasdesk/aliases/templatetags)
-            "builtins": ["aliasdesk.aliases.templatetags.addresses"],
+            # |breakable: long addresses wrap after "@" and "."; {% url %} remembers what it
+            # reversed (aliasdesk/aliases/templatetags)
+            "builtins": ["aliasdesk.aliases.templatetags.addresses", "aliasdesk.aliases.templatetags.reversing"],
         },
     },
 ]

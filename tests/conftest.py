@@ -56,6 +56,16 @@ def postfix_conf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return conf
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory, postfix_conf: Path) -> Iterator[object]:
+    """A migrated database per engine, copied for each test (tests.test_cli.MigratedTemplates)."""
+    from tests.test_cli import MigratedTemplates
+
+    templates = MigratedTemplates(tmp_path_factory.mktemp("migrated"), postfix_conf)
+    yield templates
+    templates.close()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def allow_test_map_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests keep their maps in pytest's temporary directories: these are map directories

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -74,25 +75,87 @@ def _mariadb_url() -> Iterator[str]:
         subprocess.run([*base, f"DROP DATABASE IF EXISTS {name}"], capture_output=True)
 
 
+class MigratedTemplates:
+    """One migrated database per engine and test process, copied for each test: a migration
+    run takes seconds (more on a busy MariaDB), a copy a fraction of one. PostgreSQL copies
+    a template database, MariaDB loads the template's dump, SQLite copies the file."""
+
+    def __init__(self, root: Path, postfix_conf: Path) -> None:
+        self.root, self.postfix_conf = root, postfix_conf
+        self.made: dict[str, str] = {}
+        self.cleanups: list[Iterator[str]] = []
+
+    def env(self, data: Path, url: str | None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(ALIASDESK_DATA_DIR=str(data), ALIASDESK_POSTFIX_CONFIG_DIR=str(self.postfix_conf))
+        env.pop("ALIASDESK_DATABASE_URL", None)
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        if url:
+            env["ALIASDESK_DATABASE_URL"] = url
+        return env
+
+    def template(self, engine: str) -> str:
+        """The migrated template: a file path (SQLite), a database URL (PostgreSQL), a dump (MariaDB)."""
+        if engine not in self.made:
+            data = self.root / f"template-{engine}"
+            url = None
+            if engine != "sqlite":
+                gen = {"postgres": _postgres_url, "mariadb": _mariadb_url}[engine]()
+                url = next(gen)
+                self.cleanups.append(gen)
+            CLI(self.env(data, url))("migrate", "--verbosity", "0")
+            if engine == "sqlite":
+                self.made[engine] = str(data / "aliasdesk.sqlite3")
+            elif engine == "postgres":
+                self.made[engine] = url or ""
+            else:
+                client = shutil.which("mariadb-dump") or shutil.which("mysqldump") or "mysqldump"
+                name = (url or "").rsplit("/", 1)[1]
+                dump = subprocess.run(
+                    [client, "-h", "127.0.0.1", "-uroot", name], capture_output=True, text=True, check=True
+                )
+                self.made[engine] = dump.stdout
+        return self.made[engine]
+
+    def copy(self, engine: str, data: Path) -> Iterator[dict[str, str]]:
+        """The environment of a command on a migrated database of its own, for one test."""
+        template = self.template(engine)
+        data.mkdir(parents=True, exist_ok=True)
+        if engine == "sqlite":
+            with sqlite3.connect(template) as source, sqlite3.connect(data / "aliasdesk.sqlite3") as target:
+                source.backup(target)
+            yield self.env(data, None)
+            return
+        gen = {"postgres": _postgres_url, "mariadb": _mariadb_url}[engine]()
+        url = next(gen)
+        name = url.rsplit("/", 1)[1]
+        if engine == "postgres":
+            base = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc"]
+            template_name = template.rsplit("/", 1)[1]
+            subprocess.run([*base, f"DROP DATABASE {name}"], check=True, capture_output=True)
+            subprocess.run([*base, f"CREATE DATABASE {name} TEMPLATE {template_name}"], check=True, capture_output=True)
+        else:
+            client = shutil.which("mariadb") or shutil.which("mysql") or "mysql"
+            subprocess.run(
+                [client, "-h", "127.0.0.1", "-uroot", name], input=template, text=True, check=True, capture_output=True
+            )
+        try:
+            yield self.env(data, url)
+        finally:
+            next(gen, None)
+
+    def close(self) -> None:
+        for gen in self.cleanups:
+            next(gen, None)
+
+
 @pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path, postfix_conf: Path) -> Iterator[CLI]:
+def cli(request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: MigratedTemplates) -> Iterator[CLI]:
+    """The command on each engine, on a freshly migrated database of its own."""
     require_postmap()
-    env = dict(os.environ)
-    env.update(ALIASDESK_DATA_DIR=str(tmp_path / "data"), ALIASDESK_POSTFIX_CONFIG_DIR=str(postfix_conf))
-    env.pop("ALIASDESK_DATABASE_URL", None)
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    urls = {"postgres": _postgres_url, "mariadb": _mariadb_url}
-    if request.param in urls:
-        gen = urls[request.param]()
-        env["ALIASDESK_DATABASE_URL"] = next(gen)
-        run = CLI(env)
-        run("migrate", "--verbosity", "0")
-        yield run
-        next(gen, None)
-    else:
-        run = CLI(env)
-        run("migrate", "--verbosity", "0")
-        yield run
+    copies = migrated_templates.copy(request.param, tmp_path / "data")
+    yield CLI(next(copies))
+    next(copies, None)
 
 
 def test_import_deploy_export_resolve_round_trip(cli: CLI, tmp_path: Path, postfix_conf: Path) -> None:

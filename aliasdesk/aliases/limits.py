@@ -164,7 +164,8 @@ def overuse(domain: Domain, limits: Limits | None = None, *, show: int = 5) -> O
     return found
 
 
-def warnings_for(domain: Domain) -> list[str]:
-    """The sentences a domain page shows when rows go beyond a lowered limit."""
-    limits = limits_of(domain)
+def warnings_for(domain: Domain, *, fresh: bool = False) -> list[str]:
+    """The sentences a domain page shows when rows go beyond a lowered limit. ``fresh``:
+    ``domain`` was read in this request, its limits are the stored ones."""
+    limits = Limits(domain.name, domain.max_aliases, domain.max_destinations) if fresh else limits_of(domain)
     return overuse(domain, limits).messages(limits) if limits.any else []

@@ -25,11 +25,15 @@ def domain_page_context(request: HttpRequest, domain: Domain, tab: str, **extra:
     }
 
 
-def domain_status(domain: Domain) -> dict[str, Any]:
+def domain_status(domain: Domain, *, fresh: bool = False) -> dict[str, Any]:
     """What aliases/_domain_status.html shows, read now: the on/off counts and the changes not
-    deployed (as the list of domains counts them: serials since the last good deploy)."""
-    serial, deployed = Domain.objects.filter(pk=domain.pk).values_list("serial", "deployed_serial").get()
+    deployed (as the list of domains counts them: serials since the last good deploy).
+    ``fresh``: ``domain`` was read in this request, nothing changed since (no need to read it again)."""
+    if fresh:
+        serial, deployed = domain.serial, domain.deployed_serial
+    else:
+        serial, deployed = Domain.objects.filter(pk=domain.pk).values_list("serial", "deployed_serial").get()
     return {
-        "counts": alias_counts(domain),
+        "counts": alias_counts(domain, fresh=fresh),
         "status": {"never_deployed": deployed == 0, "pending": max(0, serial - deployed)},
     }

@@ -326,12 +326,12 @@ class CappedPaginator(Paginator):  # type: ignore[type-arg]  # Django's Paginato
 class AliasPaginator(CappedPaginator):
     """Pages of a domain's search results (the grid); with no words, the total is the domain's cached count."""
 
-    def __init__(self, domain: Domain, query: AliasQuery, per_page: int) -> None:
-        self.domain, self.query = domain, query
+    def __init__(self, domain: Domain, query: AliasQuery, per_page: int, *, fresh: bool = False) -> None:
+        self.domain, self.query, self.fresh = domain, query, fresh
         super().__init__(per_page)
 
     def known_total(self) -> int | None:
-        return _known_total(self.domain, self.query)
+        return _known_total(self.domain, self.query, fresh=self.fresh)
 
     def match_ids(self, within: int) -> QuerySet[Alias]:
         return search_aliases(self.domain, self.query, within=within)
@@ -345,10 +345,10 @@ class AliasPaginator(CappedPaginator):
         return list(rows.select_related("updated_by")[bottom:top])
 
 
-def _known_total(domain: Domain, query: AliasQuery) -> int | None:
+def _known_total(domain: Domain, query: AliasQuery, *, fresh: bool = False) -> int | None:
     if query.words or query.filter == "expiring" or query.unused:
         return None
-    counts = alias_counts(domain)
+    counts = alias_counts(domain, fresh=fresh)
     if query.filter == "all":
         return counts["enabled"] + counts["disabled"]
     return counts[query.filter]
@@ -390,15 +390,19 @@ def _count_rows(domain_ids: list[int], today: date) -> dict[int, dict[str, int]]
 _counts: dict[int, tuple[tuple[datetime, int, date], float, dict[str, int]]] = {}
 
 
-def alias_counts(domain: Domain) -> dict[str, int]:
+def alias_counts(domain: Domain, *, fresh: bool = False) -> dict[str, int]:
     """How many of the domain's aliases are switched on, off, deleted and expiring.
 
     Counting a 500,000-alias domain takes longer than rendering its page, so counts are
     kept under the domain's ``serial``: every change to its aliases bumps it (the deploy
     engine relies on that too), so kept counts never go stale; COUNTS_TTL bounds the
-    harm of a write that forgot to.
+    harm of a write that forgot to. ``fresh``: the caller read ``domain`` in this request
+    and changed nothing since, so its serial is the stored one.
     """
-    serial = Domain.objects.filter(pk=domain.pk).values_list("serial", flat=True).first() or 0
+    if fresh:
+        serial = domain.serial
+    else:
+        serial = Domain.objects.filter(pk=domain.pk).values_list("serial", flat=True).first() or 0
     return alias_counts_many([(domain.pk, domain.created_at, serial)])[domain.pk]
 
 

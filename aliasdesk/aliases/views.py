@@ -53,11 +53,14 @@ def _int(value: str | None, default: int = 0) -> int:
         return default
 
 
-def _grid_context(request: HttpRequest, domain: Domain, view: QueryDict | None = None) -> dict[str, Any]:
-    """The grid of the view in ``view`` (the request's query string when None)."""
+def _grid_context(
+    request: HttpRequest, domain: Domain, view: QueryDict | None = None, *, fresh: bool = False
+) -> dict[str, Any]:
+    """The grid of the view in ``view`` (the request's query string when None); ``fresh``: the
+    request read ``domain`` and changed nothing (search.alias_counts)."""
     view = request.GET if view is None else view
     query = AliasQuery.from_params(view)
-    page = AliasPaginator(domain, query, PAGE_SIZE).get_page(_int(view.get("page"), 1))
+    page = AliasPaginator(domain, query, PAGE_SIZE, fresh=fresh).get_page(_int(view.get("page"), 1))
     traffic = traffic_columns()
     traffic.attach(page.object_list)
     mark_untouchable(current_user(request), domain, page.object_list)
@@ -103,16 +106,20 @@ def cached_rows(domain: Domain, aliases: Iterable[Alias], editable: bool) -> Non
         what = f"{domain.name}|{alias.pk}.{alias.version}.{alias.updated_at.timestamp()}|{alias.traffic.cache_key}"  # type: ignore[attr-defined]
         locked = alias.locked  # type: ignore[attr-defined]
         keys[alias.pk] = "alias-row:" + hashlib.md5(f"{what}|{locked}|{editable}|{language}".encode()).hexdigest()
-    found = cache.get_many(list(keys.values()))
-    missing: dict[str, str] = {}
-    row = get_template("aliases/_row.html")
+    # The whole page's rows under one key first (one lookup where fifty would each be checked).
+    page_key = "alias-rows:" + hashlib.md5("|".join(keys.values()).encode()).hexdigest()
+    found = cache.get(page_key)
+    if found is None:
+        found = cache.get_many(list(keys.values()))
+        missing: dict[str, str] = {}
+        row = get_template("aliases/_row.html")
+        for alias in aliases:
+            if keys[alias.pk] not in found:
+                missing[keys[alias.pk]] = row.render({"domain": domain, "alias": alias, "editable": editable})
+        found.update(missing)
+        cache.set_many({**missing, page_key: found}, ROW_SECONDS)
     for alias in aliases:
-        html = found.get(keys[alias.pk])
-        if html is None:
-            html = missing[keys[alias.pk]] = row.render({"domain": domain, "alias": alias, "editable": editable})
-        alias.row_html = mark_safe(html)  # type: ignore[attr-defined]  # our template's output
-    if missing:
-        cache.set_many(missing, ROW_SECONDS)
+        alias.row_html = mark_safe(found[keys[alias.pk]])  # type: ignore[attr-defined]  # our template's output
 
 
 def map_text_entries(domain: Domain) -> dict[str, int]:
@@ -129,11 +136,12 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     domain = get_domain_for_user(request, name)
     if domain.alias_of_id is not None:
         return alias_domain_page(request, domain)
-    context = _grid_context(request, domain)
+    # A GET changes nothing: the domain row read above is the stored one.
+    context = _grid_context(request, domain, fresh=True)
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "grid":
         return render(request, "aliases/_grid.html", context)
-    context.update(domain_status(domain))
-    context["limit_warnings"] = warnings_for(domain)
+    context.update(domain_status(domain, fresh=True))
+    context["limit_warnings"] = warnings_for(domain, fresh=True)
     # The deploy's checks on the live map, when Postfix reads it from the database (postfix-config).
     context["live_check"] = LiveCheck.objects.filter(domain=domain).first()
     return render(request, "aliases/domain_detail.html", context)

@@ -55,7 +55,7 @@ ROW = st.tuples(
 RAW_BLOCK = st.one_of(BLOCK, NASTY.map(lambda t: t + "\n" if t else t), st.just("a@x.test b@y.test\n"))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(RAW_BLOCK, st.lists(ROW, max_size=8), RAW_BLOCK)
 def test_read_back_is_what_the_parse_reads_or_none(header, rows, footer):
     """The deploy check's shortcut: never a different answer from the parse, only none."""
@@ -67,7 +67,7 @@ def test_read_back_is_what_the_parse_reads_or_none(header, rows, footer):
     assert fast.problems == parsed.errors
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(BLOCK, st.lists(ENTRY, max_size=8, unique_by=lambda e: e.key.lower()), BLOCK)
 def test_read_back_answers_for_the_maps_aliasdesk_writes(header, entries, footer):
     rows = shape(entries)
