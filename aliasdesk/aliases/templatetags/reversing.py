@@ -25,7 +25,9 @@ _PLAIN = (str, int)
 
 
 @lru_cache(maxsize=8192)
-def _reversed(view_name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...], prefix: str, urlconf: Any) -> str:
+def _reversed(
+    view_name: str, args: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...], prefix: str, urlconf: Any
+) -> str:
     # prefix and urlconf are part of the key only: reverse() reads them itself.
     return reverse(view_name, args=args, kwargs=dict(kwargs))
 
@@ -39,7 +41,8 @@ def _forget(*, setting: str, **_: Any) -> None:
 class RememberedURLNode(defaulttags.URLNode):
     def render(self, context: template.Context) -> str:
         request = getattr(context, "request", None)
-        if getattr(request, "current_app", None) or getattr(getattr(request, "resolver_match", None), "namespace", None):
+        namespace = getattr(getattr(request, "resolver_match", None), "namespace", None)
+        if getattr(request, "current_app", None) or namespace:
             return super().render(context)
         view_name = self.view_name.resolve(context)
         args = tuple(arg.resolve(context) for arg in self.args)
