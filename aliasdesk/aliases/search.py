@@ -10,6 +10,7 @@ so results are the same on every database. MariaDB and shorter words scan with L
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, F, Q, QuerySet
@@ -51,6 +53,8 @@ COUNT_CAP = 1_000
 # Up to this many matching ids are kept to pick a page from (one query parameter each).
 MAX_ID_LIST = 5_000
 COUNTS_TTL = 300
+# A grid page's aliases are kept this long under the domain's serial (AliasPaginator.walk).
+PAGE_SECONDS = 300
 # Up to this many domains, the SQLite index is asked for their rows only (beyond, the
 # probe of each candidate row filters them).
 MAX_TOKEN_DOMAINS = 10
@@ -340,9 +344,29 @@ class AliasPaginator(CappedPaginator):
         return ordered(rows, self.query.order).select_related("updated_by")
 
     def walk(self, bottom: int, top: int) -> list[Alias]:
+        key = self._kept_key(bottom, top)
+        if key is not None:
+            kept = cache.get(key)
+            if kept is not None:
+                return list(kept)
         within = top if self.query.order == "file" else None
         rows = search_aliases(self.domain, self.query, within=within, dense=self.capped)
-        return list(rows.select_related("updated_by")[bottom:top])
+        found = list(rows.select_related("updated_by")[bottom:top])
+        if key is not None:
+            cache.set(key, found, PAGE_SECONDS)
+        return found
+
+    def _kept_key(self, bottom: int, top: int) -> str | None:
+        """The cache key of a page that depends on the domain's aliases alone, which change
+        only with its serial (read in this request: ``fresh``); None for pages that also
+        depend on the mail logs (traffic order, "no mail for N days")."""
+        if not self.fresh or self.query.unused or self.query.order.lstrip("-") in ("traffic", "seen"):
+            return None
+        # created_at: a domain made again under a reused id (as _counts) is another domain
+        domain = self.domain
+        what = f"{domain.pk}|{domain.created_at.timestamp()}|{domain.serial}|{self.query!r}|{bottom}|{top}"
+        what += f"|{self.capped}"
+        return "alias-page:" + hashlib.md5(what.encode()).hexdigest()
 
 
 def _known_total(domain: Domain, query: AliasQuery, *, fresh: bool = False) -> int | None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from aliasdesk.aliases import views
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.search import ORDERS, SORTS, AliasPaginator, AliasQuery
-from aliasdesk.aliases.services import create_alias
+from aliasdesk.aliases.services import create_alias, soft_delete_alias
 from aliasdesk.maillog.models import AliasDay, AliasUsage
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
@@ -127,3 +127,18 @@ def test_this_views_download_keeps_the_order(mixed: Domain, login: Login, order:
     response = login("bob").get(f"/domains/{mixed.name}/aliases.csv", {"q": "example", "order": order})
     lines = b"".join(response.streaming_content).decode().splitlines()[1:]
     assert [line.split(",")[0].split("@")[0] for line in lines] == keys(mixed, order)
+
+
+def test_a_kept_page_never_outlives_a_change(login: Login, example: Domain) -> None:
+    """Grid pages are kept under the domain's serial (search.AliasPaginator.walk): every change
+    through the services shows on the next view, in every order the page may be kept in."""
+    client = login("alice")
+    for order in ("file", "key", "-updated"):
+        assert "late@example.com" not in client.get(f"/domains/example.com/?order={order}").content.decode()
+    alias = create_alias(example, "late@example.com", "amy@example.org")
+    for order in ("file", "key", "-updated"):
+        assert "late@example.com" in client.get(f"/domains/example.com/?order={order}").content.decode()
+    views_of_traffic = AliasPaginator(Domain.objects.get(pk=example.pk), AliasQuery(order="traffic"), 50, fresh=True)
+    assert views_of_traffic._kept_key(0, 50) is None  # the mail logs change it, not the serial
+    soft_delete_alias(alias, version=alias.version)
+    assert "late@example.com" not in client.get("/domains/example.com/").content.decode()
