@@ -50,7 +50,8 @@ DB_TESTS ?= tests --ignore=tests/e2e -m "not slow"
 # What CI runs on each server: models and imports (aliases, maillog counters), deploys, web,
 # the command line, webhooks (their claims race on the servers only), the API, the move.
 # Tests that drive aliasdesk on its own SQLite files in subprocesses (fault trials, crash points,
-# map paths, HTTPS settings, webhook workers, agents on their own databases) and the tests that
+# map paths, HTTPS settings, webhook workers, agents on their own databases, the demo, which
+# runs on SQLite as `make demo` does) and the tests that
 # set up all three engines themselves (search, the command line as a script, the Postfix lookup
 # table): `make test` has them. The walk of
 # every URL with every role (tests/web/test_permissions.py, a thousand requests that check
@@ -60,7 +61,7 @@ CI_DB_TESTS := tests/aliases tests/deploys tests/web tests/maillog/test_ingest.p
 	--ignore=tests/deploys/test_faults.py --ignore=tests/deploys/test_crashpoints.py \
 	--ignore=tests/deploys/test_patch_faults.py --ignore=tests/web/test_https.py \
 	--ignore=tests/web/test_permissions.py --ignore=tests/webhooks/test_cli.py \
-	--ignore=tests/deploys/test_agent_hosts.py \
+	--ignore=tests/deploys/test_agent_hosts.py --ignore=tests/web/test_demo.py \
 	--deselect tests/deploys/test_map_paths.py::test_the_command_exits_non_zero_with_one_line \
 	--deselect tests/aliases/test_search.py::test_each_database_engine_answers_the_same \
 	--ignore=tests/cli/test_process.py \

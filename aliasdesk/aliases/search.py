@@ -189,11 +189,32 @@ def _pieces(word: str) -> list[str]:
     them; the word itself is checked on what remains. Each piece costs the index a
     posting list to walk, and a common one ("exa", "com") is long. So pieces come from
     runs of letters and digits (one trigram each to pg_trgm); pieces with digits first
-    (numbers tell aliases apart), then from the front of the word, usually its rare
-    part (the local part of an address; thousands share the domain behind it).
+    (numbers tell aliases apart), then from the word's rare part: the local part of an
+    address, or a host name's labels before its domain (``staff`` of ``staff.example.org``),
+    which thousands of aliases share. Two pieces of the rare part are enough; the shared
+    part adds pieces only where the rare part has fewer.
     """
+    rare, shared = _rare_part(word)
+    pieces = _ordered_pieces(rare)
+    if len(pieces) < 2:
+        pieces += [p for p in _ordered_pieces(shared) if p not in pieces][: 2 - len(pieces)]
+    return pieces[:MAX_PIECES]
+
+
+def _rare_part(word: str) -> tuple[str, str]:
+    """The part of the word that tells aliases apart, and the part many of them share."""
+    if "@" in word:
+        local, _, domain = word.partition("@")
+        return local, domain
+    labels = word.split(".")
+    if len(labels) > 2 and labels[-1].isalpha():
+        return ".".join(labels[:-2]), ".".join(labels[-2:])
+    return word, ""
+
+
+def _ordered_pieces(text: str) -> list[str]:
     pieces: list[str] = []
-    for run in re.findall(r"[^\W_]{3,}", word) or [word]:
+    for run in re.findall(r"[^\W_]{3,}", text) or [text]:
         if len(run) < 3:
             continue
         starts = list(range(0, len(run) - 2, 3))
@@ -202,7 +223,7 @@ def _pieces(word: str) -> list[str]:
         pieces += [run[i : i + 3] for i in starts]
     unique = list(dict.fromkeys(pieces))
     with_digits = [p for p in unique if any(c.isdigit() for c in p)]
-    return (with_digits + [p for p in unique if p not in with_digits])[:MAX_PIECES]
+    return with_digits + [p for p in unique if p not in with_digits]
 
 
 def _postgres_word(word: str, indexed: bool) -> RawSQL:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases import search
@@ -335,3 +337,24 @@ def test_each_database_engine_answers_the_same(engine_env: dict[str, str], tmp_p
     run(sys.executable, "-m", "aliasdesk", "import", str(src), "--domain", "example.com")
     result = json.loads(run(sys.executable, "-c", ENGINE_CHECK, json.dumps(list(EXPECTED))))
     assert result["answers"] == EXPECTED, result["vendor"]
+
+
+@pytest.mark.parametrize(
+    ("word", "pieces"),
+    [
+        ("staff.example.org", ["sta", "aff"]),  # the host's own label, not the domain thousands share
+        ("anna@example.org", ["ann", "nna"]),  # the local part
+        ("x@example.org", ["exa", "mpl"]),  # a local part too short: two pieces of the domain
+        ("m.wolf19879", ["f19", "879", "wol"]),  # digits first
+        ("peters", ["pet", "ers"]),
+        ("an", []),
+    ],
+)
+def test_pieces_come_from_the_rare_part_of_the_word(word: str, pieces: list[str]) -> None:
+    assert search._pieces(word) == pieces
+
+
+@given(st.text(alphabet="ab.@-_1é", min_size=3, max_size=20))
+def test_every_piece_is_part_of_the_word(word: str) -> None:
+    """A piece only narrows what the exact check then reads: it must be in every row holding the word."""
+    assert all(piece in word for piece in search._pieces(word))
