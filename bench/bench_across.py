@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench_deploy import print_table
 from bench_web import AD, drop_postgres_database, env_for, ok, postgres_database, run, timed
 
 BUILD = r"""
@@ -227,14 +228,7 @@ def main() -> None:
                     rows += bench_backend("PostgreSQL", work, url, total, domains, queries, offboarded)
                 finally:
                     drop_postgres_database(admin, url)
-    print("## Across domains: search and offboarding (issue 14)\n")
-    print("| what | measured | target | |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    for note in notes:
-        print(f"\n{note}")
-    print()
+    print_table("Across domains: search and offboarding (issue 14)", rows, notes=notes)
 
 
 if __name__ == "__main__":

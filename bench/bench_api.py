@@ -25,7 +25,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -34,7 +33,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench_web import AD, BIG, REPO, big_map_lines, env_for, free_port, run, wait_for
+from bench_web import AD, BIG, big_map_lines, env_for, run, served
 
 BULK_DOMAIN, IMPORT_DOMAIN = "bulk.example", "import.example"
 
@@ -103,18 +102,8 @@ def main() -> None:
         for name in (BULK_DOMAIN, IMPORT_DOMAIN):
             run([*AD, "domain", "add", name], env)
 
-        port = free_port()
-        server = subprocess.Popen(
-            [*AD, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(f"{base}/healthz")
+        with served(env) as (base, _server):
             result = measure(base, token, lines, n_queries, n_creates, n_bulk, env, work)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     report(result, n_aliases)
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bench_web import AD, PASSWORD, REPO, env_for, free_port, run, wait_for
+from bench_web import AD, PASSWORD, env_for, run, served
 
 GUNICORN_TIMEOUT = 30
 COUNT = """
@@ -153,14 +152,7 @@ def main() -> None:
         run([*AD, "import", str(import_file), "--domain", "import.example"], env)
         import_s = time.perf_counter() - start
 
-        port = free_port()
-        server = subprocess.Popen(
-            [*AD, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(f"{base}/healthz")
+        with served(env) as (base, _server):
             web = Session(base)
             web.login()
             result: dict[str, Any] = {"n": n, "big": big, "import_s": import_s}
@@ -171,9 +163,6 @@ def main() -> None:
             result["big_upload_s"] = upload(
                 web, "bigup.example", "big.map", map_text("bigup.example", big).encode()
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
         script = work / "count.py"
         script.write_text(COUNT)
         counts = run([sys.executable, str(script), *names], env)

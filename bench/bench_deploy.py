@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -211,18 +213,14 @@ def bench_many(work: Path, conf: Path, domains: int, per: int) -> list[tuple[str
 def main() -> None:
     count = int(os.environ.get("BENCH_ALIASES", "500000"))
     domains = int(os.environ.get("BENCH_DOMAINS", "1000"))
-    with tempfile.TemporaryDirectory(prefix="aliasdesk-bench-") as tmp:
-        work = Path(tmp)
-        os.chmod(work, 0o755)
-        conf = work / "conf"
-        conf.mkdir()
-        (conf / "main.cf").write_text("compatibility_level = 3.6\n")
+    with postfix_work() as (work, conf):
         rows = bench_big(work, conf, count) + bench_many(work, conf, domains, 100)
     print_table("Deploy and import (issue 3)", rows)
 
 
-def print_table(title: str, rows: list[tuple[str, ...]], intro: str = "") -> None:
-    """A benchmark's Markdown section: the title, a few words, the table of measured against target."""
+def print_table(title: str, rows: list[tuple[str, ...]], intro: str = "", notes: Iterable[str] = ()) -> None:
+    """A benchmark's Markdown section: the title, a few words, the table of measured against
+    target, and notes under it."""
     print(f"## {title}\n")
     if intro:
         print(intro + "\n")
@@ -230,7 +228,21 @@ def print_table(title: str, rows: list[tuple[str, ...]], intro: str = "") -> Non
     print("|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row + ("",) * (4 - len(row))) + " |")
+    for note in notes:
+        print(f"\n{note}")
     print()
+
+
+@contextmanager
+def postfix_work() -> Iterator[tuple[Path, Path]]:
+    """A scratch directory Postfix's programs may read, with a minimal config dir in it."""
+    with tempfile.TemporaryDirectory(prefix="aliasdesk-bench-") as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o755)
+        conf = work / "conf"
+        conf.mkdir()
+        (conf / "main.cf").write_text("compatibility_level = 3.6\n")
+        yield work, conf
 
 
 if __name__ == "__main__":

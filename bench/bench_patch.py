@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_deploy import AD, best, env_for, make_map, postmap_time, print_table, run
+from bench_deploy import AD, best, env_for, make_map, postfix_work, postmap_time, print_table, run
 
 CHANGE = (
     "from aliasdesk.aliases.models import Alias; from aliasdesk.aliases.services import update_alias; "
@@ -160,12 +159,7 @@ def full_rows(work: Path, conf: Path, count: int) -> list[tuple[str, ...]]:
 
 def main() -> None:
     count = int(os.environ.get("BENCH_ALIASES", "500000"))
-    with tempfile.TemporaryDirectory(prefix="aliasdesk-bench-") as tmp:
-        work = Path(tmp)
-        os.chmod(work, 0o755)
-        conf = work / "conf"
-        conf.mkdir()
-        (conf / "main.cf").write_text("compatibility_level = 3.6\n")
+    with postfix_work() as (work, conf):
         env, path = setup(work, conf, "patch", count, "hash", "long")
         rows = patch_rows(env, path, conf, "hash", 0) + patch_rows(env, path, conf, "lmdb", 100)
         rows += full_rows(work, conf, count)

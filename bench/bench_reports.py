@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 import time
 import urllib.request
@@ -25,7 +24,7 @@ import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
-from bench_web import AD, BIG, PASSWORD, REPO, big_map_lines, env_for, free_port, login, run, wait_for
+from bench_web import AD, BIG, PASSWORD, big_map_lines, env_for, login, run, served
 
 LIMIT_MB = 300
 PATHS = {
@@ -81,14 +80,7 @@ def count_rows(kind: str, path: Path) -> int:
 
 def download(env: dict[str, str], kind: str, work: Path) -> dict[str, float]:
     """One download from a fresh server: seconds to the first byte and to the end, size, peak RSS."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*AD, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        wait_for(f"{base}/healthz")
+    with served(env) as (base, server):
         cookie = login(base)
         workers = children(server.pid)
         before = max(vm_hwm(pid) for pid in workers)
@@ -109,13 +101,6 @@ def download(env: dict[str, str], kind: str, work: Path) -> dict[str, float]:
         rows = count_rows(kind, target)
         target.unlink()
         return {"seconds": took, "first": first or took, "bytes": size, "peak": peak, "idle": before, "rows": rows}
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def main() -> None:

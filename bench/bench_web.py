@@ -35,10 +35,12 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench_deploy import peak  # bench/ is on the path when a benchmark runs as a script
+from bench_deploy import peak, print_table  # bench/ is on the path when a benchmark runs as a script
 
 REPO = Path(__file__).resolve().parents[1]
 AD = [sys.executable, "-m", "aliasdesk"]
@@ -294,6 +296,28 @@ def wait_for(url: str, seconds: float = 60) -> None:
     raise SystemExit(f"{url} did not answer within {seconds:.0f} s")
 
 
+@contextmanager
+def served(env: dict[str, str], workers: int = 2) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`aliasdesk serve --workers N` on a free loopback port, answering: its base URL and its
+    process (the gunicorn master), stopped on the way out."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*AD, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/healthz")
+        yield base, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def login(base: str) -> str:
     """Log in through the form; the Cookie header for the session."""
     jar = http.cookiejar.CookieJar()
@@ -367,30 +391,12 @@ def load_python(url: str, cookie: str, seconds: int, connections: int) -> tuple[
 
 
 def measure_throughput(env: dict[str, str], seconds: int = 10) -> tuple[float, str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [*AD, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for(f"{base}/healthz")
+    with served(env) as (base, _server):
         cookie = login(base)
         url = f"{base}/domains/{BIG}/"
         load = load_wrk if shutil.which("wrk") else load_python
         load(url, cookie, 2, CONNECTIONS)  # warm up both workers
         return load(url, cookie, seconds, CONNECTIONS)
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def postgres_database(base_url: str) -> tuple[str, Any] | None:
@@ -510,14 +516,7 @@ def main() -> None:
                     rows += bench_backend("PostgreSQL", work, big_map, url, count, domains, per, queries)
                 finally:
                     drop_postgres_database(admin, url)
-    print("## Web at scale (issue 4)\n")
-    print("| what | measured | target | |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    for note in notes:
-        print(f"\n{note}")
-    print()
+    print_table("Web at scale (issue 4)", rows, notes=notes)
 
 
 if __name__ == "__main__":
