@@ -126,18 +126,23 @@ def _traffic_rows(ids: list[int], since: date) -> list[tuple[Any, ...]]:
     (1.6 against 0.5 ms for 50 rows), a tenth of the whole page.
     """
     quote = connection.ops.quote_name
-    marks = ", ".join(["%s"] * len(ids))
     alias_id, day = quote("alias_id"), quote("day")
+    if connection.vendor == "postgresql":
+        # One array parameter: psycopg parses a statement of more than 50 parameters anew
+        # each time (its cache stops there), a millisecond of every page.
+        among, values = "= ANY(%s::bigint[])", [list(ids)]
+    else:
+        among, values = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     zeros = ", ".join("0" for _ in COUNTED)
     sums = ", ".join(f"SUM({quote(name)})" for name in COUNTED)
     sql = (
         f"SELECT {alias_id}, {quote('last_seen')}, {zeros} FROM {quote(AliasUsage._meta.db_table)} "
-        f"WHERE {alias_id} IN ({marks}) "
+        f"WHERE {alias_id} {among} "
         f"UNION ALL SELECT {alias_id}, NULL, {sums} FROM {quote(AliasDay._meta.db_table)} "
-        f"WHERE {alias_id} IN ({marks}) AND {day} >= %s GROUP BY {alias_id}"
+        f"WHERE {alias_id} {among} AND {day} >= %s GROUP BY {alias_id}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*ids, *ids, connection.ops.adapt_datefield_value(since)])
+        cursor.execute(sql, [*values, *values, connection.ops.adapt_datefield_value(since)])
         return list(cursor.fetchall())
 
 
