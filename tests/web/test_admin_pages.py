@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from aliasdesk.accounts.models import Grant, SecurityEvent, User
 from aliasdesk.aliases import domain_services
@@ -289,6 +289,23 @@ def test_deploy_detail_shows_outcome_timings_and_coloured_diff(login, example, o
     assert '<span class="add">+info@example.com\tanna@example.org, ben@example.org</span>' in page
     history = login("bob").get(reverse("deploy-history", args=[example.name])).content.decode()
     assert url in history
+
+
+def test_deploy_detail_speaks_the_readers_language(login, example, postfix_conf):
+    require_postmap()
+    with translation.override("de"):  # deployed from a German page: recorded in English all the same
+        result = deploy_domain(example, user=User.objects.get(username="alice"))
+    assert Deploy.objects.get(pk=result.deploy_id).why_full == "no deploy to patch yet"
+    url = reverse("deploy-detail", args=[example.name, result.deploy_id])
+    page = login("dave").get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "(noch keine Übernahme, die sich patchen ließe)" in page
+    steps = re.findall(r'<th scope="row">([^<]+)</th>', page)
+    assert "Map erzeugen" in steps and "Stichprobe" in steps and steps[-1] == "Gesamt"
+    assert "render" not in steps and "total" not in steps
+    assert f"{example.map_path} (auf der Festplatte)</span>" in page and f"{example.map_path} (neu)</span>" in page
+    english = login("dave").get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "(no deploy to patch yet)" in english and f"{example.map_path} (on disk)</span>" in english
+    assert re.findall(r'<th scope="row">([^<]+)</th>', english)[-1] == "total"
 
 
 def test_deploy_detail_is_hidden_outside_the_users_domains(login, example, other):

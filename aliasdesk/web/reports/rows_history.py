@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.models import Deploy
+from aliasdesk.deploys.reasons import shown
 from aliasdesk.web.audit import KINDS, AuditFilter, Change, Cursor, audit_page, decode_cursor
 from aliasdesk.web.reports.formats import Cell, Report
 
@@ -107,7 +108,7 @@ def deploy_report(domain: Domain) -> Report:
             yield (
                 pk, created, who or command_line, node, str(STATUS.get(status, status)), yes if forced else "",
                 str(METHOD.get(method, method)), count, f"{took:.2f}" if isinstance(took, int | float) else "", sha,
-                why, error,
+                shown(why), error,
             )
 
     return Report(gettext_lazy("Deploys"), domain.name, DEPLOY_COLUMNS, lines(), f"deploys-{domain.name}",
