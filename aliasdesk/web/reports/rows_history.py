@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.models import Deploy
@@ -86,7 +86,8 @@ def audit_report(wanted: AuditFilter) -> Report:
 
 
 DEPLOY_COLUMNS = (
-    gettext_lazy("Deploy"), gettext_lazy("When"), gettext_lazy("Who"), gettext_lazy("Mail host"),
+    pgettext_lazy("report column: the deploy's number", "Deploy"), gettext_lazy("When"), gettext_lazy("Who"),
+    gettext_lazy("Mail host"),
     gettext_lazy("Outcome"), gettext_lazy("Forced"), gettext_lazy("Method"), gettext_lazy("Aliases"),
     gettext_lazy("Seconds"), "SHA-256", gettext_lazy("Why a full build"), gettext_lazy("Error"),
 )
