@@ -472,6 +472,26 @@ def test_audit_log_filters_by_user_domain_kind_and_date(login, everyone, example
     assert "no user called nobody" in page
 
 
+def test_audit_log_dates_are_typed_as_the_language_writes_them(login, everyone, example):
+    sales = Alias.objects.get(key="sales@example.com")
+    update_alias(sales, version=sales.version, user=everyone["bob"], comment="by bob")
+    client = login("carol")
+    today, tomorrow = timezone.localdate(), timezone.localdate() + timedelta(days=1)
+    german = {"HTTP_ACCEPT_LANGUAGE": "de"}
+    page = client.get("/audit/", {"since": f"{tomorrow:%d.%m.%Y}"}, **german).content.decode()
+    assert "Keine Änderungen" in page and "by bob" not in page
+    assert f'name="since" value="{tomorrow:%d.%m.%Y}" placeholder="TT.MM.JJJJ"' in page
+    assert f"since={tomorrow.isoformat()}" in page  # the downloads take it as an ISO date
+    page = client.get("/audit/", {"since": today.isoformat(), "until": f"{today:%d.%m.%y}"}, **german).content.decode()
+    assert "by bob" in page and f'value="{today:%d.%m.%Y}"' in page  # ISO is read too
+    page = client.get("/audit/", {"since": "31.02.2026"}, **german).content.decode()
+    assert "„31.02.2026“ ist kein Datum: Schreiben Sie es als TT.MM.JJJJ." in page
+    assert 'value="31.02.2026"' in page and 'aria-invalid="true"' in page and "by bob" in page
+    page = client.get("/audit/", {"since": f"{tomorrow:%m/%d/%Y}"}).content.decode()
+    assert 'placeholder="YYYY-MM-DD"' in page and "is not a date: write it as YYYY-MM-DD" in page
+    assert "by bob" in page
+
+
 ROW_RE = re.compile(
     r'<tr role="row">\s*<td role="cell" class="when">.*?<td role="cell" class="what">'
     r'(?:<span class="key">([^<]*)</span>|<span class="badge">domain settings</span>'
