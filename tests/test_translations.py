@@ -8,6 +8,7 @@ what is untranslated or fuzzy, and msgfmt --check that every translation keeps i
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,3 +74,10 @@ def test_every_translation_keeps_its_placeholders(regenerated: Path) -> None:
 def test_the_committed_catalogue_is_up_to_date(regenerated: Path) -> None:
     """Strings removed from the code leave the catalogue too (`make messages` keeps it tidy)."""
     assert set(_entries(CATALOGUE.read_text())) == set(_entries(regenerated.read_text()))
+
+
+def test_a_deploy_is_numbered_one_way_in_german() -> None:
+    """German numbers a deploy one way, "Übernahme #2" (as "Webhook #1"), never "Übernahme 2"."""
+    text = CATALOGUE.read_text()
+    assert "Übernahme #%(pk)s" in text and "Übernahme #%(id)s" in text
+    assert not re.findall(r"Übernahme %\((?:pk|id)\)s", text)

@@ -26,12 +26,25 @@ from pathlib import PurePath
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.postfix.maps.virtual import Entry, Problem, decode_map_bytes, parse_virtual
 
 FORMATS = ("map", "csv", "xlsx")
 COLUMNS = ("key", "destinations", "enabled", "comment", "valid_until")
+# What each column holds, for the upload page; the names themselves are fixed (CONTRACT.md).
+COLUMN_HELP = {
+    "key": gettext_lazy("the address mail comes in for (required)"),
+    "destinations": gettext_lazy(
+        "where the mail goes: one or more addresses, separated by commas or blanks (required)"
+    ),
+    "enabled": gettext_lazy("on or off (yes/no, true/false and 1/0 do too); empty: on"),
+    "comment": gettext_lazy("a note on the alias, written above its line in the map; may span lines"),
+    "valid_until": gettext_lazy(
+        "the last day it forwards, as YYYY-MM-DD (2027-01-31); the first deploy after that day switches it off"
+    ),
+}
 # Written by the export (aliases.csv) for people, not read back: no warning for them.
 EXPORT_ONLY = ("last_change",)
 REQUIRED = ("key", "destinations")

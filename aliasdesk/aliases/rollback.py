@@ -50,11 +50,13 @@ class PointInTime:
 
     serial: int
     when: datetime.datetime
-    label: str
+    label: str  # in the reader's language, for pages
+    record: str = ""  # the label in English, for the history reason (default: label)
 
     @property
     def reason(self) -> str:
-        return f"rollback to {self.label}"
+        """What each changed alias's history records: in English, whoever rolled back."""
+        return f"rollback to {self.record or self.label}"
 
 
 @dataclass(frozen=True)

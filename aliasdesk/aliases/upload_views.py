@@ -19,14 +19,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from aliasdesk.accounts.access import can_administer
 from aliasdesk.accounts.current import current_user
 from aliasdesk.aliases import upload_store
 from aliasdesk.aliases.access import get_domain_for_user
-from aliasdesk.aliases.bulk_files import FORMATS, NotABulkFile, Source, guess_format, read_source
+from aliasdesk.aliases.bulk_files import COLUMN_HELP, FORMATS, NotABulkFile, Source, guess_format, read_source
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.importer import KINDS, ImportRefused, ImportReport, StalePreview, import_source
 from aliasdesk.aliases.models import Domain
@@ -35,6 +35,15 @@ from aliasdesk.aliases.paste_input import FORM_OVERHEAD
 
 SHOWN = 200  # aliases of each kind the preview names
 MODES = {"update": gettext_lazy("Add and change"), "replace": gettext_lazy("Replace the whole map")}
+KIND_NAMES = {
+    "added": pgettext_lazy("what an upload does to an alias", "added"),
+    "changed": pgettext_lazy("what an upload does to an alias", "changed"),
+    "switched off": pgettext_lazy("what an upload does to an alias", "switched off"),
+    "deleted": pgettext_lazy("what an upload does to an alias", "deleted"),
+}
+# What the numbers beside problems and changes count.
+UNITS = {"line": pgettext_lazy("a table column: line of a map file", "Line"),
+         "row": pgettext_lazy("a table column: row of a CSV or XLSX file", "Row")}
 
 
 class UploadTooLarge(Exception):
@@ -48,11 +57,14 @@ def _too_large() -> str:
 
 def _context(request: HttpRequest, domain: Domain, **extra: Any) -> dict[str, Any]:
     admin = can_administer(current_user(request))
+    if "source" in extra:
+        extra.update(unit=extra["source"].unit, unit_name=UNITS[extra["source"].unit])
     return domain_page_context(
         request,
         domain,
         "upload",
         formats=FORMATS,
+        columns=COLUMN_HELP.items(),
         modes=MODES if admin else {"update": MODES["update"]},
         is_admin=admin,
         max_bytes=settings.MAX_UPLOAD_BYTES,
@@ -98,8 +110,10 @@ def _preview(
 ) -> dict[str, Any]:
     """The counts of each kind of change and the first SHOWN aliases of each, by name."""
     counts = report.counts
-    kinds = [(k, counts[k], report.changes[k][:SHOWN], counts[k] - min(SHOWN, counts[k])) for k in KINDS]
-    return _context(request, domain, report=report, kinds=kinds, source=source, unit=source.unit, **extra)
+    kinds = [
+        (k, KIND_NAMES[k], counts[k], report.changes[k][:SHOWN], counts[k] - min(SHOWN, counts[k])) for k in KINDS
+    ]
+    return _context(request, domain, report=report, kinds=kinds, source=source, **extra)
 
 
 @login_required
@@ -118,7 +132,7 @@ def upload(request: HttpRequest, name: str) -> HttpResponse:
         return render(request, "aliases/upload.html", _context(request, domain, error=_too_large()), status=413)
     except ImportRefused as exc:
         upload_store.discard(request, domain)
-        context = _context(request, domain, refused=exc.problems, source=source, unit=source.unit, mode=mode)
+        context = _context(request, domain, refused=exc.problems, source=source, mode=mode)
         return render(request, "aliases/upload_preview.html", context, status=422)
     except AliasError as exc:  # NotABulkFile, an unknown format
         return render(request, "aliases/upload.html", _context(request, domain, error=str(exc)), status=422)
@@ -146,7 +160,7 @@ def upload_apply(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("alias-upload", domain.name)
     except ImportRefused as exc:
         upload_store.discard(request, domain)
-        context = _context(request, domain, refused=exc.problems, source=source, unit=source.unit, mode=mode)
+        context = _context(request, domain, refused=exc.problems, source=source, mode=mode)
         return render(request, "aliases/upload_preview.html", context, status=422)
     except AliasError as exc:  # the domain became an alias domain meanwhile, …
         upload_store.discard(request, domain)

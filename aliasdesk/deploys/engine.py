@@ -24,14 +24,12 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases import paths
 from aliasdesk.aliases.models import Alias, Domain
-from aliasdesk.deploys import standby
+from aliasdesk.deploys import reasons, standby
 from aliasdesk.deploys.files import (
     TMP_MARK,
     DeployError,
@@ -43,6 +41,7 @@ from aliasdesk.deploys.files import (
 )
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.nodes import agent_mode, queue_deploy
+from aliasdesk.deploys.reasons import reason
 from aliasdesk.deploys.signals import deploy_finished
 from aliasdesk.postfix.maps import postmap as pm
 
@@ -371,7 +370,7 @@ class MapDeploy:
                     self.serial = locked.serial
                     count = self._deployed_count() + plan.alias_delta
             except NoPatch as exc:
-                why = str(exc)
+                why = exc.reason.english
             else:
                 self._mark("plan", t)
                 return Target(Deploy.Method.PATCH, count, patch=plan)
@@ -383,32 +382,21 @@ class MapDeploy:
         return Target(Deploy.Method.FULL, rendered.alias_count, rendered=rendered, why_full=why)
 
     def _why_not_patch(self) -> str:
+        """Why this deploy builds the whole map without trying a patch, in English (see deploys.reasons)."""
         domain, disk = self.domain, self.disk
-        reasons = [
-            (not settings.DEPLOY_PATCH, gettext_lazy("patching is switched off (ALIASDESK_DEPLOY_PATCH)")),
-            (self.force, gettext_lazy("a forced deploy builds the whole map")),
-            (self.dry_run, gettext_lazy("a preview checks the whole map")),
-            (
-                domain.map_type not in PATCHABLE,
-                format_lazy(gettext_lazy("{type} tables are always built whole"), type=domain.map_type),
-            ),
-            (
-                domain.alias_of_id is not None,
-                gettext_lazy("an alias domain's map is generated from its target's: built whole"),
-            ),
-            (bool(self.interrupted), gettext_lazy("a deploy was interrupted since the last good one")),
-            (not domain.deployed_sha256 or not domain.deployed_table, gettext_lazy("no deploy to patch yet")),
-            (
-                domain.rebuild_serial > domain.deployed_serial,
-                gettext_lazy("header, footer, settings or an import changed"),
-            ),
-            (disk.sha != domain.deployed_sha256, gettext_lazy("the map on disk is not the one last deployed")),
-            (
-                disk.table != domain.deployed_table.split("|")[0],
-                gettext_lazy("the compiled table is not the one last deployed"),
-            ),
+        why = [
+            (not settings.DEPLOY_PATCH, reason(reasons.PATCHING_OFF)),
+            (self.force, reason(reasons.FORCED)),
+            (self.dry_run, reason(reasons.PREVIEW)),
+            (domain.map_type not in PATCHABLE, reason(reasons.TABLE_TYPE, type=domain.map_type)),
+            (domain.alias_of_id is not None, reason(reasons.ALIAS_DOMAIN)),
+            (bool(self.interrupted), reason(reasons.INTERRUPTED)),
+            (not domain.deployed_sha256 or not domain.deployed_table, reason(reasons.FIRST)),
+            (domain.rebuild_serial > domain.deployed_serial, reason(reasons.REBUILD)),
+            (disk.sha != domain.deployed_sha256, reason(reasons.DRIFT)),
+            (disk.table != domain.deployed_table.split("|")[0], reason(reasons.OTHER_TABLE)),
         ]
-        return next((str(why) for bad, why in reasons if bad), "")
+        return next((found.english for bad, found in why if bad), "")
 
     def _deployed_count(self) -> int:
         last = (

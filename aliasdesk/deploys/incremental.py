@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.aliases.ownership import map_ownership
 from aliasdesk.aliases.postfix_fit import MapFit, map_fit
+from aliasdesk.deploys import reasons
+from aliasdesk.deploys.reasons import reason
 from aliasdesk.postfix.maps.keys import ownership_findings
 from aliasdesk.postfix.maps.patch import Splice, ordered, splice_pieces, spliced_lines
 from aliasdesk.postfix.maps.resolve import split_extension
@@ -43,7 +44,11 @@ SAMPLE = 16
 
 
 class NoPatch(Exception):
-    """The change cannot be applied as a patch; the message says why (shown in the deploy's timings)."""
+    """The change cannot be applied as a patch; ``reason`` says why (kept as the deploy's why_full)."""
+
+    def __init__(self, message: str, **values: object) -> None:
+        self.reason = reason(message, **values)
+        super().__init__(self.reason.english)
 
 
 @dataclass
@@ -94,7 +99,7 @@ def plan_patch(domain: Domain, old: bytes) -> PatchPlan:
     head = render_head(domain.header).encode("utf-8")
     tail = render_tail(domain.footer).encode("utf-8")
     if len(old) < len(head) + len(tail) or not old.startswith(head) or not old.endswith(tail):
-        raise NoPatch(_("the header or footer differs from the deployed map"))
+        raise NoPatch(reasons.HEAD_OR_TAIL)
     r0, r1 = len(head), len(old) - len(tail)
     every = _changes(domain)
     changes = [c for c in every if not c.same]
@@ -129,14 +134,14 @@ def plan_patch(domain: Domain, old: bytes) -> PatchPlan:
 
 def _changes(domain: Domain) -> list[_Change]:
     if Alias.objects.filter(domain=domain, serial=0).exists():
-        raise NoPatch(_("aliases were written around aliasdesk's services (serial 0)"))
+        raise NoPatch(reasons.SERIAL_ZERO)
     rows = list(
         Alias.objects.filter(domain=domain, serial__gt=domain.deployed_serial)
         .order_by("id")
         .values_list("id", "key", "destinations", "enabled", "comment", "deleted_at")[: PATCH_MAX + 1]
     )
     if len(rows) > PATCH_MAX:
-        raise NoPatch(_("more than %(max)s aliases changed") % {"max": PATCH_MAX})
+        raise NoPatch(reasons.TOO_MANY, max=PATCH_MAX)
     if not rows:
         return []
     history = Alias.history.model
@@ -164,12 +169,12 @@ def _locate(old: bytes, r0: int, r1: int, row: Row) -> tuple[int, int]:
         return r0, r0 + len(core)
     found = old.find(b"\n" + core, r0, r1)
     if found < 0:
-        raise NoPatch(_("%(key)s: its line is not where the deployed map should have it") % {"key": row[0]})
+        raise NoPatch(reasons.MISPLACED, key=row[0])
     start = found + 1
     end = start + len(core)
     if row[3]:  # a commented block has a blank line above it (not the first one, handled above)
         if old[start - 2 : start] != b"\n\n":
-            raise NoPatch(_("%(key)s: the blank line above its comment is missing") % {"key": row[0]})
+            raise NoPatch(reasons.NO_BLANK, key=row[0])
         start -= 1
     return start, end
 
@@ -238,9 +243,7 @@ def _touched_keys(changes: list[_Change]) -> tuple[set[str], dict[str, str]]:
         for row in (change.old, change.new):
             if row is not None and row[2]:
                 if not _ascii(row[0]):
-                    raise NoPatch(
-                        _("%(key)s: keys beyond ASCII are folded by Postfix's own rules; rebuilt") % {"key": row[0]}
-                    )
+                    raise NoPatch(reasons.NOT_ASCII_KEY, key=row[0])
                 keys.add(row[0].lower())
         if change.old is not None and change.old[2]:
             old_answer[change.old[0].lower()] = change.old[1]
@@ -273,7 +276,7 @@ def _table_changes(domain: Domain, changes: list[_Change], plan: PatchPlan) -> N
     for folded in sorted(keys):
         found = holders.get(folded, [])
         if len(found) > 1:
-            raise NoPatch(_("%(key)s is defined %(count)s times") % {"key": folded, "count": len(found)})
+            raise NoPatch(reasons.DUPLICATE, key=folded, count=len(found))
         new = found[0][0] if found else None
         plan.expected[folded] = new
         before = old_answer.get(folded) or (new if found and found[0][1] else None)
@@ -293,21 +296,19 @@ def _check(domain: Domain, changes: list[_Change], plan: PatchPlan) -> list[Find
     if [(e.key, e.value, e.enabled) for e in parsed.entries] != [(r[0], r[1], r[2]) for r in rows] or [
         p for p in parsed.problems if p.severity == "error"
     ]:
-        raise NoPatch(_("a changed alias does not read back as stored"))
+        raise NoPatch(reasons.READ_BACK)
     lines = _line_numbers(plan, [r[0] for r in rows])
     changed = [Entry(r[0], r[1], r[2], r[3], lines.get(r[0], 0)) for r in rows]
     for entry in changed:
         if entry.enabled and not all(_ascii(d) for d in entry.value.replace(",", " ").split()):
-            raise NoPatch(
-                _("%(key)s: quoted or non-ASCII destinations are checked by a full build") % {"key": entry.key}
-            )
+            raise NoPatch(reasons.NOT_ASCII_DESTINATION, key=entry.key)
     closure = _closure(domain, [e for e in changed if e.enabled])
     fit = map_fit(domain)
     findings = validate_entries(closure, local_domains=fit.local_domains)
     context = map_ownership(domain, rows)
     findings += ownership_findings(changed, context.owned, context.tolerated, context.shared)
     if any(f.severity == "error" for f in findings):
-        raise NoPatch(_("a changed alias has an error; the full build reports it"))
+        raise NoPatch(reasons.ERROR)
     return findings + _catchall_check(domain, changes, fit) + list(fit.findings)
 
 
@@ -319,14 +320,14 @@ def _catchall_check(domain: Domain, changes: list[_Change], fit: MapFit) -> list
         return []
     keys = {row[0].lower() for c in changes for row in (c.old, c.new) if row is not None}
     if any(key.startswith("@") for key in keys):
-        raise NoPatch(_("a catch-all changed; the full build checks it against the mailboxes"))
+        raise NoPatch(reasons.CATCH_ALL)
     texts = [parse_virtual(t).entries for t in (domain.header, domain.footer) if t]
     catchalls = [e for entries in texts for e in entries if e.enabled and e.key.startswith("@")]
     rows = Alias.objects.filter(domain=domain, deleted_at__isnull=True, enabled=True, key_folded__startswith="@")
     catchalls += [Entry(key, value, True) for key, value in rows.values_list("key", "destinations")]
     mailboxes, not_checked = fit.mailboxes_for(catchalls)
     if keys & {m.lower() for m in mailboxes}:
-        raise NoPatch(_("the own alias line of a mailbox under a catch-all changed; the full build checks it"))
+        raise NoPatch(reasons.MAILBOX_LINE)
     return not_checked
 
 
@@ -379,10 +380,7 @@ def _closure(domain: Domain, start: list[Entry]) -> list[Entry]:
                 reached[entry.key.lower()] = entry
                 frontier.append(entry)
         if len(reached) > CLOSURE_MAX:
-            raise NoPatch(
-                _("the changed aliases reach more than %(max)s others; the full build checks them")
-                % {"max": CLOSURE_MAX}
-            )
+            raise NoPatch(reasons.FAR_REACH, max=CLOSURE_MAX)
     return list(reached.values())
 
 

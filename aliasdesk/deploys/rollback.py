@@ -8,6 +8,7 @@ import hashlib
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from aliasdesk.accounts.models import User
 from aliasdesk.aliases.errors import AliasError
@@ -15,6 +16,8 @@ from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.rollback import PointInTime, RollbackPlan, plan_rollback, rollback_domain
 from aliasdesk.deploys.checks import map_diff
 from aliasdesk.deploys.models import Deploy
+
+DEPLOY_POINT = gettext_noop("deploy #%(id)s of %(when)s")
 
 
 def rollback_target(domain: Domain, deploy_id: int) -> Deploy:
@@ -32,8 +35,8 @@ def rollback_target(domain: Domain, deploy_id: int) -> Deploy:
 def point_of(deploy: Deploy) -> PointInTime:
     assert deploy.finished_at is not None
     when = timezone.localtime(deploy.finished_at)
-    label = _("deploy #%(id)s of %(when)s") % {"id": deploy.pk, "when": f"{when:%Y-%m-%d %H:%M}"}
-    return PointInTime(deploy.serial, deploy.finished_at, label)
+    values = {"id": deploy.pk, "when": f"{when:%Y-%m-%d %H:%M}"}
+    return PointInTime(deploy.serial, deploy.finished_at, _(DEPLOY_POINT) % values, record=DEPLOY_POINT % values)
 
 
 def preview_rollback(domain: Domain, deploy: Deploy, user: User | None) -> RollbackPlan:

@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from aliasdesk.accounts.access import can_administer, require_reader_of_everything
@@ -20,13 +21,36 @@ from aliasdesk.aliases.importer import ImportRefused, import_map
 from aliasdesk.aliases.models import Domain
 from aliasdesk.aliases.pages import domain_page_context
 from aliasdesk.aliases.services import AliasError
-from aliasdesk.deploys import nodes
+from aliasdesk.deploys import nodes, reasons
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.overview import postmap_missing
 
 DIFF_LINES = 5000
-TIMING_STEPS = ("render", "write", "validate", "postmap", "verify", "diff", "total")
+# The steps a deploy times (deploys.engine), in the order they run; "total" comes last.
+TIMING_STEPS = {
+    "start": pgettext_lazy("deploy step", "start"),
+    "read": pgettext_lazy("deploy step", "read"),
+    "plan": pgettext_lazy("deploy step", "plan"),
+    "render": pgettext_lazy("deploy step", "render"),
+    "write": pgettext_lazy("deploy step", "write"),
+    "text": pgettext_lazy("deploy step", "text"),
+    "text-spare": pgettext_lazy("deploy step", "text-spare"),
+    "diff": pgettext_lazy("deploy step", "diff"),
+    "validate": pgettext_lazy("deploy step", "validate"),
+    "postmap": pgettext_lazy("deploy step", "postmap"),
+    "verify": pgettext_lazy("deploy step", "verify"),
+    "copy": pgettext_lazy("deploy step", "copy"),
+    "patch": pgettext_lazy("deploy step", "patch"),
+    "rename": pgettext_lazy("deploy step", "rename"),
+    "total": pgettext_lazy("deploy step", "total"),
+}
+# What the two file lines of a map diff call the files (deploys.checks.map_diff, rollback_diff).
+DIFF_FILES = {
+    "on disk": pgettext_lazy("diff of a map", "on disk"),
+    "new": pgettext_lazy("diff of a map", "new"),
+    "now": pgettext_lazy("diff of a map", "now"),
+}
 
 
 def diff_lines(diff: str, limit: int = DIFF_LINES) -> tuple[list[tuple[str, str]], int]:
@@ -35,7 +59,7 @@ def diff_lines(diff: str, limit: int = DIFF_LINES) -> tuple[list[tuple[str, str]
     shown = []
     for line in lines[:limit]:
         if line.startswith(("+++", "---")):
-            css = "file"
+            css, line = "file", _file_line(line)
         elif line.startswith("@@"):
             css = "hunk"
         elif line.startswith("+"):
@@ -46,6 +70,27 @@ def diff_lines(diff: str, limit: int = DIFF_LINES) -> tuple[list[tuple[str, str]
             css = ""
         shown.append((css, line))
     return shown, max(0, len(lines) - limit)
+
+
+def _file_line(line: str) -> str:
+    """A diff's ``--- path (on disk)`` line with its label in the reader's language."""
+    path, bracket, label = line.rpartition(" (")
+    if not bracket or not label.endswith(")"):
+        return line
+    label = label[:-1]
+    if label in DIFF_FILES:
+        return f"{path} ({DIFF_FILES[label]})"
+    if label.startswith("as of "):
+        as_of = _("as of %(point)s") % {"point": label.removeprefix("as of ")}
+        return f"{path} ({as_of})"
+    return line
+
+
+def timing_rows(timings: dict[str, float]) -> list[tuple[str, str, float]]:
+    """(step, its name for the reader, seconds): the steps in the order they run, total last."""
+    known = [(step, str(name), timings[step]) for step, name in TIMING_STEPS.items() if step in timings]
+    other = [(step, step, seconds) for step, seconds in timings.items() if step not in TIMING_STEPS]
+    return [row for row in known if row[0] != "total"] + other + [row for row in known if row[0] == "total"]
 
 
 def _preview_context(request: HttpRequest, domain: Domain, **extra: Any) -> dict[str, Any]:
@@ -134,14 +179,14 @@ def deploy_detail(request: HttpRequest, name: str, deploy_id: int) -> HttpRespon
     domain = get_domain_for_user(request, name)
     deploy = get_object_or_404(Deploy.objects.select_related("user"), pk=deploy_id, domain=domain)
     lines, hidden = diff_lines(deploy.diff)
-    timings = [(step, deploy.timings[step]) for step in TIMING_STEPS if step in (deploy.timings or {})]
-    timings += [(k, v) for k, v in (deploy.timings or {}).items() if k not in TIMING_STEPS]
+    timings = timing_rows(deploy.timings or {})
     duration = None
     if deploy.finished_at and (deploy.started_at or deploy.created_at):
         duration = (deploy.finished_at - (deploy.started_at or deploy.created_at)).total_seconds()
     context = domain_page_context(
         request, domain, "deploys",
         deploy=deploy, diff_lines=lines, diff_hidden=hidden, timings=timings, duration=duration,
+        why_full=reasons.shown(deploy.why_full),
     )
     return render(request, "deploys/detail.html", context)
 

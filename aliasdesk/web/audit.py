@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.formats import get_format
 from django.utils.translation import gettext, gettext_lazy
 
 from aliasdesk.accounts.display import show_value
@@ -64,6 +65,16 @@ def decode_cursor(text: str) -> Cursor | None:
     return dict(zip(KIND_ORDER, values, strict=True))
 
 
+def read_day(text: str) -> date | None:
+    """A day as the reader's language writes it (03.12.2026 in German), or as an ISO date."""
+    for form in get_format("DATE_INPUT_FORMATS"):  # ISO included
+        try:
+            return datetime.strptime(text, form).date()
+        except ValueError:
+            continue
+    return None
+
+
 @dataclass
 class AuditFilter:
     """What the reader asked for; unknown values are ignored rather than refused."""
@@ -74,14 +85,18 @@ class AuditFilter:
     until: date | None = None
     kind: str = "all"
     change: str = ""  # an offboarding's change id: only the alias changes it made
+    unreadable: dict[str, str] = field(default_factory=dict)  # "since"/"until": text that is no date
 
     @classmethod
     def from_params(cls, params: Any) -> AuditFilter:
+        unreadable: dict[str, str] = {}
+
         def day(name: str) -> date | None:
-            try:
-                return date.fromisoformat(params.get(name, "").strip())
-            except ValueError:
-                return None
+            text = params.get(name, "").strip()[:40]
+            found = read_day(text) if text else None
+            if text and found is None:
+                unreadable[name] = text
+            return found
 
         kind = params.get("kind", "all")
         return cls(
@@ -89,6 +104,7 @@ class AuditFilter:
             domain=params.get("domain", "").strip().lower()[:253],
             since=day("since"),
             until=day("until"),
+            unreadable=unreadable,
             kind=kind if kind in KINDS else "all",
             change=change if CHANGE_ID.fullmatch(change := params.get("change", "").strip().lower()) else "",
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -153,6 +154,19 @@ def test_the_web_page_shows_a_new_token_once_and_each_user_only_their_own(login,
     assert token.revoked_at is not None and token.revoked_by == bob
     refused = client.post("/account/tokens/", {"domains": ["other.org"]})
     assert refused.status_code == 422 and "may not see other.org" in refused.content.decode()
+
+
+def test_the_state_of_each_token_reads_in_the_readers_language(login, bob: User):
+    tokens.revoke_token(tokens.create_token(bob, by=bob).token, by=bob)
+    old = tokens.create_token(bob, by=bob, expires_days=1).token
+    ApiToken.objects.filter(pk=old.pk).update(expires_at=timezone.now() - datetime.timedelta(days=1))
+    tokens.create_token(bob, by=bob)
+    page = login("bob").get("/account/tokens/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    states = re.findall(r'<span class="badge badge-(?:ok|bad)">([^<]+)</span></td>', page)
+    assert sorted(states) == ["abgelaufen", "aktiv", "widerrufen"]
+    english = login("bob").get("/account/tokens/").content.decode()
+    assert sorted(re.findall(r'<span class="badge badge-(?:ok|bad)">([^<]+)</span></td>', english)) == [
+        "active", "expired", "revoked"]
 
 
 def test_an_administrator_sees_and_revokes_every_token(login, bob: User, alice: User):

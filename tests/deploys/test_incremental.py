@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from aliasdesk.aliases.errors import AliasError
 from aliasdesk.aliases.models import Alias, Domain
@@ -26,6 +27,7 @@ from aliasdesk.aliases.services import (
 )
 from aliasdesk.deploys.engine import DeployResult, deploy_domain
 from aliasdesk.deploys.models import Deploy
+from aliasdesk.deploys.reasons import shown
 from aliasdesk.postfix.maps import postmap as pm
 from aliasdesk.postfix.maps.virtual import parse_virtual
 from tests.conftest import require_postmap
@@ -180,6 +182,22 @@ def test_a_duplicate_made_by_a_change_fails_as_in_a_full_build(map_dir):
     result = deploy_domain(domain)
     assert result.status == "failed" and "duplicate" in result.message
     assert "defined 2 times" in Deploy.objects.filter(domain=domain).first().why_full  # type: ignore[union-attr]
+
+
+def test_why_a_deploy_was_built_whole_is_kept_in_english_and_shown_in_the_readers_language(map_dir):
+    domain = make(map_dir, footer="off@example.com\tfooter@example.org\n")
+    off = Alias.objects.get(key="off@example.com")
+    update_alias(off, version=off.version, enabled=True)
+    with translation.override("de"):  # a German page deploys
+        deploy_domain(domain)
+    why = Deploy.objects.filter(domain=domain).first().why_full  # type: ignore[union-attr]
+    assert why == "off@example.com is defined 2 times"
+    with translation.override("de"):
+        assert shown(why) == "off@example.com ist 2-mal definiert"
+        assert shown("no deploy to patch yet") == "noch keine Übernahme, die sich patchen ließe"
+        assert shown("cdb tables are always built whole") == "cdb-Tabellen werden immer komplett neu gebaut"
+        assert shown("something older, or cut at 255 charac") == "something older, or cut at 255 charac"
+    assert shown(why) == why
 
 
 def test_rows_written_around_the_services_are_noticed(map_dir):

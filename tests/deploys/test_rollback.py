@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from aliasdesk.accounts.models import Grant, User
 from aliasdesk.aliases import domain_services as ds
@@ -127,6 +127,18 @@ def test_each_change_carries_the_rollback_reason(domain):
     old = Alias.objects.get(key="old@example.com")
     assert (old.enabled, old.comment) == (False, "")
     assert Alias.objects.get(key="new@example.com").deleted_at is not None
+
+
+def test_the_rollback_reason_is_recorded_in_english_from_a_german_page(domain):
+    first = deploy(domain)
+    change_everything(domain)
+    with translation.override("de"):
+        plan = rollback.apply_rollback(domain, first, None)
+        assert plan.point.label.startswith(f"Übernahme #{first.pk} vom ")
+    assert plan.point.reason.startswith(f"rollback to deploy #{first.pk} of ")
+    reasons = set(Alias.history.filter(history_change_reason__startswith="rollback").values_list(
+        "history_change_reason", flat=True))
+    assert reasons == {plan.point.reason}
 
 
 def test_the_serial_moves_so_the_next_deploy_installs_it(domain):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from aliasdesk.accounts.models import Grant, SecurityEvent, User
 from aliasdesk.aliases import domain_services
@@ -291,6 +291,23 @@ def test_deploy_detail_shows_outcome_timings_and_coloured_diff(login, example, o
     assert url in history
 
 
+def test_deploy_detail_speaks_the_readers_language(login, example, postfix_conf):
+    require_postmap()
+    with translation.override("de"):  # deployed from a German page: recorded in English all the same
+        result = deploy_domain(example, user=User.objects.get(username="alice"))
+    assert Deploy.objects.get(pk=result.deploy_id).why_full == "no deploy to patch yet"
+    url = reverse("deploy-detail", args=[example.name, result.deploy_id])
+    page = login("dave").get(url, HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "(noch keine Übernahme, die sich patchen ließe)" in page
+    steps = re.findall(r'<th scope="row">([^<]+)</th>', page)
+    assert "Map erzeugen" in steps and "Stichprobe" in steps and steps[-1] == "Gesamt"
+    assert "render" not in steps and "total" not in steps
+    assert f"{example.map_path} (auf der Festplatte)</span>" in page and f"{example.map_path} (neu)</span>" in page
+    english = login("dave").get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "(no deploy to patch yet)" in english and f"{example.map_path} (on disk)</span>" in english
+    assert re.findall(r'<th scope="row">([^<]+)</th>', english)[-1] == "total"
+
+
 def test_deploy_detail_is_hidden_outside_the_users_domains(login, example, other):
     require_postmap()
     mine = deploy_domain(example).deploy_id
@@ -453,6 +470,26 @@ def test_audit_log_filters_by_user_domain_kind_and_date(login, everyone, example
     assert "by bob" in page and "by alice" in page
     page = client.get("/audit/", {"user": "nobody"}).content.decode()
     assert "no user called nobody" in page
+
+
+def test_audit_log_dates_are_typed_as_the_language_writes_them(login, everyone, example):
+    sales = Alias.objects.get(key="sales@example.com")
+    update_alias(sales, version=sales.version, user=everyone["bob"], comment="by bob")
+    client = login("carol")
+    today, tomorrow = timezone.localdate(), timezone.localdate() + timedelta(days=1)
+    german = {"HTTP_ACCEPT_LANGUAGE": "de"}
+    page = client.get("/audit/", {"since": f"{tomorrow:%d.%m.%Y}"}, **german).content.decode()
+    assert "Keine Änderungen" in page and "by bob" not in page
+    assert f'name="since" value="{tomorrow:%d.%m.%Y}" placeholder="TT.MM.JJJJ"' in page
+    assert f"since={tomorrow.isoformat()}" in page  # the downloads take it as an ISO date
+    page = client.get("/audit/", {"since": today.isoformat(), "until": f"{today:%d.%m.%y}"}, **german).content.decode()
+    assert "by bob" in page and f'value="{today:%d.%m.%Y}"' in page  # ISO is read too
+    page = client.get("/audit/", {"since": "31.02.2026"}, **german).content.decode()
+    assert "„31.02.2026“ ist kein Datum: Schreiben Sie es als TT.MM.JJJJ." in page
+    assert 'value="31.02.2026"' in page and 'aria-invalid="true"' in page and "by bob" in page
+    page = client.get("/audit/", {"since": f"{tomorrow:%m/%d/%Y}"}).content.decode()
+    assert 'placeholder="YYYY-MM-DD"' in page and "is not a date: write it as YYYY-MM-DD" in page
+    assert "by bob" in page
 
 
 ROW_RE = re.compile(

@@ -237,9 +237,23 @@ def test_the_printable_page_heads_every_page_with_domain_and_date(tricky: Domain
     assert "Aliases · example.com" in head and timezone.localdate().isoformat() in head
     assert "search “example.org”" in head
     assert "<thead>" in head and "<th scope=\"col\">Destinations</th>" in head
-    assert "<td>=HYPERLINK(&quot;http://evil.example&quot;,&quot;click&quot;)</td>" in html, "escaped"
+    cells = html.replace("/<wbr>", "/")  # a path or URL may wrap after each "/"
+    assert "<td>=HYPERLINK(&quot;http://evil.example&quot;,&quot;click&quot;)</td>" in cells, "escaped"
     assert "<td>umlaut@example.com</td>" in html
     assert 'href="/domains/example.com/?q=example.org"' in html, "back to the same view"
+
+
+def test_printed_cells_wrap(example: Domain, login: Login):
+    """Numbers and days stay whole, a map path wraps at its slashes, a hash anywhere."""
+    alias = Alias.objects.get(key="sales@example.com")
+    update_alias(alias, version=alias.version, comment="see " + "f" * 64)
+    html = download(login("alice"), "aliases.html").decode()
+    assert '<td class="hash">see ' + "f" * 64 + "</td>" in html
+    assert re.search(r'<td><span class="day">\d{4}-\d\d-\d\d</span> \d\d:\d\d:\d\d</td>', html)
+    summary = login("alice").get("/reports/domains.html")
+    page = b"".join(summary.streaming_content).decode()  # type: ignore[attr-defined]
+    assert "<td>" + f"hash:{example.map_path}".replace("/", "/<wbr>") + "</td>" in page
+    assert '<td class="num">2</td>' in page  # the aliases switched on
 
 
 def test_the_printable_page_says_when_it_stops(example: Domain, login: Login, monkeypatch):

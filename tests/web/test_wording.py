@@ -18,7 +18,7 @@ from aliasdesk.accounts import display
 from aliasdesk.aliases.bulk_files import read_source
 from aliasdesk.aliases.import_report import ImportRefused
 from aliasdesk.aliases.models import Alias
-from aliasdesk.aliases.services import PasteRefused, add_pasted, update_alias
+from aliasdesk.aliases.services import PasteRefused, add_pasted, create_alias, update_alias
 from aliasdesk.deploys.engine import deploy_domain
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.postfix.maps.resolve import address_problem
@@ -172,6 +172,27 @@ def test_address_problem():
     assert address_problem("@example.com") and address_problem("hello") and address_problem("a@")
     assert address_problem("x y@example.com")
     assert address_problem("info+news@example.com") is None and address_problem("<a@example.org>") is None
+
+
+def test_the_lookup_path_speaks_german(login, example):
+    page = login("alice").get(reverse("resolve"), {"address": "info@example.com"}, HTTP_ACCEPT_LANGUAGE="de")
+    trace = page.content.decode()
+    assert "Wohin Mail an info@example.com geht:" in trace
+    assert "Abfrage info@example.com (user@domain): gefunden in Map 1: anna@example.org" in trace
+    assert "Endgültige Empfänger (2):" in trace
+    assert "lookup " not in trace and "Final recipients" not in trace and "not found" not in trace
+    wrong = login("alice").get(reverse("resolve"), {"address": "hello"}, HTTP_ACCEPT_LANGUAGE="de")
+    assert "schreiben Sie sie als name@domain" in wrong.content.decode()
+
+
+def test_a_loop_is_explained_in_german(login, example):
+    create_alias(example, "loop1@example.com", "loop2@example.com")
+    create_alias(example, "loop2@example.com", "loop1@example.com")
+    page = login("alice").get(reverse("resolve"), {"address": "loop1@example.com"}, HTTP_ACCEPT_LANGUAGE="de")
+    text = page.content.decode()
+    assert "Postfix würde diese Mail zurückstellen: Schleife: loop1@example.com -&gt; loop2@example.com" in text
+    assert "Postfix stellt die Mail zurück (4.6.0 Alias expansion error)" in text
+    assert "Ergebnis: Postfix würde diese Mail nicht annehmen" in text and "Problem: Schleife:" in text
 
 
 def test_a_reader_is_told_that_some_maps_were_not_searched(login, example, other):

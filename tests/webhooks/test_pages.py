@@ -136,3 +136,22 @@ def test_the_navigation_links_the_page_for_admins_and_auditors(login):
 def test_signed_out_visitors_are_sent_to_sign_in(client, hook):
     response = client.get(reverse("webhook-list"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("page", ["webhook-create", "webhook-detail"])
+def test_the_button_follows_the_fields_not_their_hint(login, hook, page):
+    """Save (or Create) comes after the last field and its hint, on a line of its own."""
+    args = [hook.pk] if page == "webhook-detail" else []
+    html = login("alice").get(reverse(page, args=args)).content.decode()
+    form = html[html.index(f'<form method="post" action="{reverse(page, args=args)}">'):]
+    form = form[: form.index("</form>")]
+    hint_end = form.index("</small>", form.index('id="private-help"'))
+    button = form.index('<button type="submit"')
+    assert hint_end < button
+    assert form[hint_end:button].replace("</small>", "").strip() == '<div class="form-actions">'
+
+
+def test_event_names_break_only_after_their_dot(login, hook):
+    html = login("alice").get(reverse("webhook-detail", args=[hook.pk])).content.decode()
+    assert '<code class="event">alias.<wbr>deleted</code>' in html
+    assert '<code class="event">deploy.<wbr>succeeded</code>' in html

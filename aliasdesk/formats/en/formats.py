@@ -4,3 +4,5 @@
 DATETIME_FORMAT = "Y-m-d H:i:s"
 SHORT_DATETIME_FORMAT = "Y-m-d H:i"
 SHORT_DATE_FORMAT = "Y-m-d"
+# Typed dates (the audit log's filter) are read as written: ISO only, never m/d/Y.
+DATE_INPUT_FORMATS = ["%Y-%m-%d"]

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import cast
 
 from aliasdesk.postfix.maps.virtual import Entry, parse_virtual
+from aliasdesk.postfix.text import _, ngettext
 
 __all__ = ["AliasTable", "Resolution", "Step", "explain", "quote_local", "resolve", "split_extension", "unquote_local"]
 
@@ -311,7 +312,8 @@ class _Expander:
             self.steps.append(Step(shown, query, form, True, entry.value, depth, index, entry.line,
                                    tuple(quote_local(r) for r in results), propagated))
             if not results:
-                raise _Deferred(f'virtual_alias_maps lookup of {query} returns non-address result "{entry.value}"')
+                raise _Deferred(_('virtual_alias_maps lookup of {query} returns non-address result "{value}"').format(
+                    query=query, value=entry.value))
             return results
         return None
 
@@ -347,15 +349,17 @@ def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one p
         arg = 0
         while arg < len(argv):
             if len(argv) > expansion_limit:
-                raise _Deferred(f"unreasonable virtual_alias_maps map expansion size for {text}: more than "
-                                f"{expansion_limit} addresses (virtual_alias_expansion_limit)")
+                raise _Deferred(_("unreasonable virtual_alias_maps map expansion size for {address}: more than "
+                                  "{limit} addresses (virtual_alias_expansion_limit)").format(
+                    address=text, limit=expansion_limit))
             for count in range(recursion_limit + 1):
                 current = argv[arg]
                 if fold(current) in fixed:
                     break
                 if count >= recursion_limit:
-                    raise _Deferred(f"unreasonable virtual_alias_maps map nesting for {text}: {recursion_limit} "
-                                    "nested lookups (virtual_alias_recursion_limit)")
+                    raise _Deferred(_("unreasonable virtual_alias_maps map nesting for {address}: {limit} nested "
+                                      "lookups (virtual_alias_recursion_limit)").format(
+                        address=text, limit=recursion_limit))
                 results = expander.expand_once(current, depths[arg])
                 if results is None:
                     break
@@ -365,8 +369,9 @@ def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one p
                 paths[arg] += (key,)
                 for i, result in enumerate(results):
                     if len(result) > address_length_limit:
-                        raise _Deferred(f"unreasonable virtual_alias_maps result {result[:60]}...: longer than "
-                                        f"{address_length_limit} characters (virtual_alias_address_length_limit)")
+                        raise _Deferred(_("unreasonable virtual_alias_maps result {result}...: longer than "
+                                          "{limit} characters (virtual_alias_address_length_limit)").format(
+                            result=result[:60], limit=address_length_limit))
                     if i == 0:
                         argv[arg] = result
                     else:
@@ -380,15 +385,17 @@ def resolve(  # noqa: C901 (the loop of Postfix's cleanup_map1n.c, kept in one p
     except _Deferred as exc:
         resolution.deferred = True
         if loop:
-            resolution.problems.append("loop: " + " -> ".join(loop))
-        resolution.problems.append(f"{exc}; Postfix defers the mail (4.6.0 Alias expansion error)")
+            resolution.problems.append(_("loop: {path}").format(path=" -> ".join(loop)))
+        resolution.problems.append(_("{reason}; Postfix defers the mail (4.6.0 Alias expansion error)").format(
+            reason=exc))
         return resolution
     alias_set = {fold(d.strip().rstrip(".")) for d in alias_domains}
     domain = start[start.rfind("@") + 1 :] if "@" in start else ""
     if domain and fold(domain) in alias_set and not any(s.hit for s in resolution.steps if s.depth == 0):
         resolution.rejected = True
-        resolution.problems.append(f"{text}: no key matches, and {domain} is an alias domain: Postfix rejects the "
-                                   "address (550 5.1.1 User unknown in virtual alias table)")
+        resolution.problems.append(_("{address}: no key matches, and {domain} is an alias domain: Postfix rejects "
+                                     "the address (550 5.1.1 User unknown in virtual alias table)").format(
+            address=text, domain=domain))
         return resolution
     seen: set[str] = set()
     for recipient in argv:
@@ -412,13 +419,15 @@ def address_problem(text: str) -> str | None:
         text = text[1:-1]
     at = last_at(text)
     if at <= 0 or at == len(text) - 1:
-        return "write it as name@domain"
+        return _("write it as name@domain")
     return check_destination(text)
 
 
 def explain(resolution: Resolution, *, max_lines: int = 400) -> str:
-    """A step-by-step account for people (``aliasdesk resolve ADDRESS``)."""
-    lines = [f"Where mail for {resolution.address} goes:"]
+    """A step-by-step account for people (``aliasdesk resolve ADDRESS``, the resolver page), in
+    their language; the key forms (``user+ext@domain``…) and Postfix's replies stay as Postfix
+    writes them."""
+    lines = [_("Where mail for {address} goes:").format(address=resolution.address)]
     current: tuple[str, int] | None = None
     for step in resolution.steps:
         indent = "  " * (step.depth + 1)
@@ -426,24 +435,31 @@ def explain(resolution: Resolution, *, max_lines: int = 400) -> str:
             current = (step.address, step.depth)
             lines.append(f"{indent[2:]}{step.address}")
         if not step.hit:
-            lines.append(f"{indent}lookup {step.query} ({step.form}): not found")
+            lines.append(indent + _("lookup {query} ({form}): not found").format(query=step.query, form=step.form))
             continue
-        where = f"map {(step.map_index or 0) + 1}" + (f", line {step.line}" if step.line else "")
-        lines.append(f"{indent}lookup {step.query} ({step.form}): found in {where}: {step.value}")
-        note = f"  (unmatched extension {step.extension} added)" if step.extension else ""
+        number = (step.map_index or 0) + 1
+        where = (_("map {number}, line {line}").format(number=number, line=step.line) if step.line
+                 else _("map {number}").format(number=number))
+        lines.append(indent + _("lookup {query} ({form}): found in {where}: {value}").format(
+            query=step.query, form=step.form, where=where, value=step.value))
+        note = ""
+        if step.extension:
+            note = "  " + _("(unmatched extension {extension} added)").format(extension=step.extension)
         lines.append(f"{indent}-> {', '.join(step.results)}{note}")
         if any(r.lower() == step.address.lower() for r in step.results):
-            lines.append(f"{indent}   {step.address} maps to itself: Postfix keeps that copy and stops there")
+            lines.append(indent + "   " + _("{address} maps to itself: Postfix keeps that copy and stops there").format(
+                address=step.address))
     if len(lines) > max_lines:
         hidden = len(lines) - max_lines
-        lines = [*lines[:max_lines], f"... {hidden} more lines"]
+        lines = [*lines[:max_lines], "... " + ngettext("{count} more line", "{count} more lines", hidden).format(
+            count=hidden)]
     if resolution.deferred:
-        lines.append("Result: Postfix would not accept this mail (deferred, 4.6.0 Alias expansion error).")
+        lines.append(_("Result: Postfix would not accept this mail (deferred, 4.6.0 Alias expansion error)."))
     elif resolution.rejected:
-        lines.append("Result: not accepted: Postfix rejects this address (550 5.1.1 User unknown in virtual alias "
-                     "table).")
+        lines.append(_("Result: not accepted: Postfix rejects this address (550 5.1.1 User unknown in virtual alias "
+                       "table)."))
     else:
-        lines.append(f"Final recipients ({len(resolution.recipients)}):")
+        lines.append(_("Final recipients ({count}):").format(count=len(resolution.recipients)))
         lines.extend(f"  {recipient}" for recipient in resolution.recipients)
-    lines.extend(f"Problem: {problem}" for problem in resolution.problems)
+    lines.extend(_("Problem: {problem}").format(problem=problem) for problem in resolution.problems)
     return "\n".join(lines) + "\n"

@@ -41,6 +41,10 @@ XLSX_CELL_MAX = 32_767
 # A printed report beyond this many rows helps nobody: the page says so and points to the files.
 PRINT_LIMIT = 20_000
 ROWS_MARK = "<!--report-rows-->"
+# A printed cell wraps between words (at blanks, after hyphens) and after each "/" of a path;
+# a cell with a longer run than this (a hash, a long address) may break anywhere.
+_BREAKS = re.compile(r"[\s/,;-]+")
+LONGEST_WORD = 30
 T = TypeVar("T")
 
 
@@ -224,13 +228,28 @@ def print_response(request: HttpRequest, report: Report, **context: Any) -> Stre
     return response
 
 
+def _print_cell(value: Cell) -> str:
+    """A cell of the printable table. Numbers, days and words (addresses) stay whole; a path
+    may wrap after each ``/``; a cell with a run longer than LONGEST_WORD breaks anywhere
+    rather than widen the page."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f'<td class="num">{value}</td>'
+    text = escape(cell_text(value))
+    if isinstance(value, date):  # and datetime: the day is not split at its hyphens
+        day, _blank, time = text.partition(" ")
+        return f'<td><span class="day">{day}</span>{" " + time if time else ""}</td>'
+    if max(map(len, _BREAKS.split(text)), default=0) > LONGEST_WORD:
+        return f'<td class="hash">{text}</td>'
+    return "<td>" + text.replace("/", "/<wbr>") + "</td>"
+
+
 def _print_rows(report: Report, head: str, tail: str) -> Iterator[str]:
     yield head
     shown = 0
     rows = iter(report.rows)
     for row in islice(rows, PRINT_LIMIT):
         shown += 1
-        yield "<tr>" + "".join(f"<td>{escape(cell_text(value))}</td>" for value in row) + "</tr>\n"
+        yield "<tr>" + "".join(map(_print_cell, row)) + "</tr>\n"
     if shown == 0:
         yield f'<tr><td colspan="{len(report.columns)}" class="none">{escape(_("Nothing to report."))}</td></tr>\n'
     elif next(rows, None) is not None:

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from aliasdesk.aliases.models import Domain
 from aliasdesk.deploys.models import Deploy
+from aliasdesk.deploys.reasons import shown
 from aliasdesk.web.audit import KINDS, AuditFilter, Change, Cursor, audit_page, decode_cursor
 from aliasdesk.web.reports.formats import Cell, Report
 
@@ -85,7 +86,8 @@ def audit_report(wanted: AuditFilter) -> Report:
 
 
 DEPLOY_COLUMNS = (
-    gettext_lazy("Deploy"), gettext_lazy("When"), gettext_lazy("Who"), gettext_lazy("Mail host"),
+    pgettext_lazy("report column: the deploy's number", "Deploy"), gettext_lazy("When"), gettext_lazy("Who"),
+    gettext_lazy("Mail host"),
     gettext_lazy("Outcome"), gettext_lazy("Forced"), gettext_lazy("Method"), gettext_lazy("Aliases"),
     gettext_lazy("Seconds"), "SHA-256", gettext_lazy("Why a full build"), gettext_lazy("Error"),
 )
@@ -107,7 +109,7 @@ def deploy_report(domain: Domain) -> Report:
             yield (
                 pk, created, who or command_line, node, str(STATUS.get(status, status)), yes if forced else "",
                 str(METHOD.get(method, method)), count, f"{took:.2f}" if isinstance(took, int | float) else "", sha,
-                why, error,
+                shown(why), error,
             )
 
     return Report(gettext_lazy("Deploys"), domain.name, DEPLOY_COLUMNS, lines(), f"deploys-{domain.name}",
