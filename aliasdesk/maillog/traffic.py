@@ -127,6 +127,7 @@ def _traffic_rows(ids: list[int], since: date) -> list[tuple[Any, ...]]:
     """
     quote = connection.ops.quote_name
     alias_id, day = quote("alias_id"), quote("day")
+    values: list[Any]
     if connection.vendor == "postgresql":
         # One array parameter: psycopg parses a statement of more than 50 parameters anew
         # each time (its cache stops there), a millisecond of every page.
