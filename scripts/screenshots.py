@@ -39,15 +39,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chromium import CHROMIUM, CHROMIUM_ARGS  # scripts/ is on the path when this runs as a script
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ADMIN, ADMIN_PASSWORD = "admin", "demo-admin-pass"
 DOMAIN = "example.com"
 LONG_KEY = "accounts-payable.europe-middle-east-africa.shared-services@example.com"

@@ -23,17 +23,12 @@ from aliasdesk.accounts.models import User
 from aliasdesk.accounts.services import add_user
 from aliasdesk.aliases import services
 from aliasdesk.aliases.models import Alias, Domain
+from scripts import chromium  # Debian's chromium and how it starts, as the screenshots start it
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+CHROMIUM = Path(chromium.CHROMIUM)
+CHROMIUM_ARGS = chromium.CHROMIUM_ARGS
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct-horse-battery-9"
