@@ -116,6 +116,13 @@ def test_healthz_answers_over_plain_http_from_loopback(tls_server: str) -> None:
     assert (status, body) == (200, b"ok")
 
 
+def test_each_response_closes_its_connection(tls_server: str) -> None:
+    """Kept-alive connections would stay with one gthread worker (serve.py): each request
+    finds whichever worker is free, as it does behind nginx."""
+    _, headers, _ = fetch(tls_server + "/healthz")
+    assert headers.get("Connection", "").lower() == "close"
+
+
 def test_metrics_answers_prometheus_on_loopback_over_plain_http(tls_server: str) -> None:
     status, _, body = fetch(tls_server + "/metrics")
     assert status == 200 and b"aliasdesk_" in body

@@ -4,6 +4,12 @@ Workers are gthread workers: a worker's main thread keeps telling gunicorn it is
 its threads serve, so a long download (a 500,000-alias XLSX, a year of audit log) runs to its
 end instead of being killed at the worker timeout, which a sync worker applies to each whole
 request. The timeout still catches a worker that hangs.
+
+Connections are not kept alive after a response (``--keep-alive 0``): a gthread worker keeps
+a kept-alive connection to itself, so a few busy clients could pin their requests to one
+worker while the other idles; closed after each response, every request goes to whichever
+worker takes it first. Behind the proxy README describes (nginx talks HTTP/1.0 to its
+upstream by default) nothing changes: the proxy opens a connection per request anyway.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ def exec_gunicorn(bind: str, workers: int, threads: int = THREADS) -> None:
         str(threads),
         "--timeout",
         str(TIMEOUT),
+        "--keep-alive",
+        "0",
         "--access-logfile",
         "-",
         "--forwarded-allow-ips",
