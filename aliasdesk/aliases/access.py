@@ -42,14 +42,17 @@ def can_edit(user: User, domain: Domain) -> bool:
     return Grant.objects.filter(user=user, domain=domain, role=Grant.Role.EDITOR).exists()
 
 
-def get_domain_for_user(request: HttpRequest, name: str, *, write: bool = False, admin: bool = False) -> Domain:
+def get_domain_for_user(
+    request: HttpRequest, name: str, *, write: bool = False, admin: bool = False, related: tuple[str, ...] = ()
+) -> Domain:
     """The domain called ``name`` if the user may see it (404 otherwise).
 
     ``write`` asks for the right to change its aliases, ``admin`` for the right to change
     the domain itself (header, footer, settings, purge); either answers 403 when missing.
+    ``related``: rows read along with it (select_related), where the page shows them.
     """
     user = current_user(request)
-    domain = visible_domains(user).filter(name=name.lower()).first()
+    domain = visible_domains(user).filter(name=name.lower()).select_related(*related).first()
     if domain is None:
         raise Http404(_("no such domain"))
     if (write or admin) and settings.DEMO_READONLY:

@@ -133,7 +133,7 @@ def map_text_entries(domain: Domain) -> dict[str, int]:
 @login_required
 @require_GET
 def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
-    domain = get_domain_for_user(request, name)
+    domain = get_domain_for_user(request, name, related=("live_check",))
     if domain.alias_of_id is not None:
         return alias_domain_page(request, domain)
     # A GET changes nothing: the domain row read above is the stored one.
@@ -143,7 +143,10 @@ def domain_detail(request: HttpRequest, name: str) -> HttpResponse:
     context.update(domain_status(domain, fresh=True))
     context["limit_warnings"] = warnings_for(domain, fresh=True)
     # The deploy's checks on the live map, when Postfix reads it from the database (postfix-config).
-    context["live_check"] = LiveCheck.objects.filter(domain=domain).first()
+    try:
+        context["live_check"] = domain.live_check  # read with the domain (one query)
+    except LiveCheck.DoesNotExist:
+        context["live_check"] = None
     return render(request, "aliases/domain_detail.html", context)
 
 
