@@ -14,14 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_deploy import AD, env_for, make_map, print_table, run
+from bench_deploy import AD, env_for, make_map, postfix_work, print_table, run
 
 SAVES = 20
 
@@ -95,12 +94,7 @@ def main() -> None:
     url, drop = postgres_db()
     agents: list[subprocess.Popen[bytes]] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="aliasdesk-bench-agent-") as tmp:
-            work = Path(tmp)
-            os.chmod(work, 0o755)
-            conf = work / "conf"
-            conf.mkdir()
-            (conf / "main.cf").write_text("compatibility_level = 3.6\n")
+        with postfix_work() as (work, conf):
             shared = work / "maps"
             shared.mkdir()
             data = work / "data"
