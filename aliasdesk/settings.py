@@ -135,7 +135,7 @@ INSTALLED_APPS = [
     "aliasdesk.maillog",
     "aliasdesk.web",
     "aliasdesk.api",
-    "ninja",  # the API documents' own static files (swagger-ui), served here: no CDN
+    "aliasdesk.api.ninja_files.NinjaFilesConfig",  # ninja's own static files (swagger-ui), served here: no CDN
     "aliasdesk.webhooks",
     "aliasdesk.dbmove",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)

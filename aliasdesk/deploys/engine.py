@@ -144,6 +144,7 @@ class Target:
     rendered: RenderedMap | None = None  # a full render
     patch: PatchPlan | None = None  # or a patch of the deployed map
     why_full: str = ""
+    build: pm.StreamBuild | None = None  # postmap, started on the text while it was rendered
 
     @property
     def data(self) -> bytes:
@@ -297,13 +298,21 @@ class MapDeploy:
         self.disk = DiskState(self.map_path, domain.map_type, domain.deployed_table, domain.deployed_sha256)
         t = self._mark("read", t)
         target = None
-        if self.force or self.dry_run or self.interrupted or domain.serial != domain.deployed_serial:
-            target = self._target()
-        # The one place that decides there is nothing to do.
-        if self._unchanged(target):
-            return self._noop(target)
-        if target is None:
-            target = self._target()
+        try:
+            if self.force or self.dry_run or self.interrupted or domain.serial != domain.deployed_serial:
+                target = self._target()
+            # The one place that decides there is nothing to do.
+            if self._unchanged(target):
+                return self._noop(target)
+            if target is None:
+                target = self._target()
+            return self._decide(target)
+        finally:
+            if target is not None and target.build is not None:
+                self._drop_build(target.build)
+
+    def _decide(self, target: Target) -> DeployResult:
+        domain = self.domain
         drift = self._drift(target)
         if self.dry_run:
             return self._preview(target, drift)
@@ -375,11 +384,43 @@ class MapDeploy:
                 self._mark("plan", t)
                 return Target(Deploy.Method.PATCH, count, patch=plan)
         t = time.monotonic()
-        rendered = render_map(self.domain)
-        rendered.fit = map_fit(rendered.domain)
+        build = self._early_build()
+        try:
+            rendered = render_map(self.domain, None if build is None else lambda text: build.feed(text.encode()))
+            if build is not None:
+                build.close()
+            rendered.fit = map_fit(rendered.domain)
+        except BaseException:
+            if build is not None:
+                self._drop_build(build)
+            raise
         self.serial = rendered.serial
         self._mark("render", t)
-        return Target(Deploy.Method.FULL, rendered.alias_count, rendered=rendered, why_full=why)
+        return Target(Deploy.Method.FULL, rendered.alias_count, rendered=rendered, why_full=why, build=build)
+
+    def _early_build(self) -> pm.StreamBuild | None:
+        """postmap started before the rows are read, building the table from the text as it is
+        rendered (see ``pm.StreamBuild``): on a big map it is then mostly done when the text
+        is. Only where a full build will be installed and the table type allows it; a deploy
+        that then finds nothing to do, or refuses, stops it (``_drop_build``)."""
+        if self.dry_run or self.domain.map_type not in pm.STREAMED_TYPES:
+            return None
+        tmp, _compiled, _final, mode = self._temp()
+        try:
+            return pm.StreamBuild(postmap_config(), self.domain.map_type, tmp, mode)
+        except (OSError, pm.PostmapError):
+            with suppress(OSError):
+                tmp.unlink()
+            return None  # the install writes the text as usual, and says what fails
+
+    def _drop_build(self, build: pm.StreamBuild) -> None:
+        """Stop an early build that is not (or no longer) needed and remove its files."""
+        build.kill()
+        tmp, tmp_compiled, _final, _mode = self._temp()
+        for leftover in (tmp, tmp_compiled):
+            if leftover is not None:
+                with suppress(OSError):
+                    leftover.unlink()
 
     def _why_not_patch(self) -> str:
         """Why this deploy builds the whole map without trying a patch, in English (see deploys.reasons)."""
@@ -443,7 +484,7 @@ class MapDeploy:
                 deploy.sha256 = sha  # recorded early in SQL; the save below must not blank it
             else:
                 assert target.rendered is not None
-                findings, output, diff = self._install_full(target.rendered)
+                findings, output, diff = self._install_full(target.rendered, target.build)
         except DeployError as exc:
             deploy.status = Deploy.Status.FAILED
             deploy.error = str(exc)
@@ -564,10 +605,13 @@ class MapDeploy:
             os.link(path, grave, follow_symlinks=False)
             self.graves.append(grave)
 
-    def _install_full(self, rendered: RenderedMap) -> tuple[list[Finding], str, str]:
+    def _install_full(
+        self, rendered: RenderedMap, stream: pm.StreamBuild | None = None
+    ) -> tuple[list[Finding], str, str]:
         """Write, compile, verify and rename into place. Old files stay untouched on any failure.
 
         postmap (its own process), the validation (a thread) and the diff run at the same time.
+        ``stream``: postmap already building while the text was rendered, writing the text too.
         """
         from aliasdesk.deploys.checks import BackgroundCheck, map_diff, verify_sample
 
@@ -576,9 +620,11 @@ class MapDeploy:
         tmp, tmp_compiled, final_compiled, mode = self._temp()
         t = time.monotonic()
         try:
-            self._write_text(tmp, rendered.data, mode)
-            t = self._mark("write", t)
-            build = pm.Build(postmap, map_type, tmp) if tmp_compiled is not None else None
+            build: pm.Build | pm.StreamBuild | None = stream
+            if stream is None:
+                self._write_text(tmp, rendered.data, mode)
+                t = self._mark("write", t)
+                build = pm.Build(postmap, map_type, tmp) if tmp_compiled is not None else None
             check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE)
             try:
                 diff = map_diff(self.disk.text, rendered.text, str(self.map_path))
@@ -601,6 +647,9 @@ class MapDeploy:
                     output = build.wait()
                 except pm.PostmapError as exc:
                     raise InstallFailed(str(exc), exc.output, findings) from exc
+                except OSError as exc:  # the stream's text file
+                    said = {"file": tmp, "error": exc.strerror}
+                    raise InstallFailed(_("cannot write %(file)s: %(error)s") % said) from exc
             t = self._mark("postmap", t)
             try:
                 verify_sample(postmap, map_type, tmp, expected)

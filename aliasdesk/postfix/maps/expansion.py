@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, islice, repeat
 from operator import contains, not_, sub
 
@@ -145,16 +145,29 @@ class ExpansionGraph:
             seen.add(target)
             folded = f"{folded[: folded.rfind('@')]}@{self.aliases[target]}"
 
-    def add_tokens(self, tokens: list[str]) -> None:
-        """Edges of all ordinary entries at once: their folded destinations, each value after a ``\\x00``."""
+    def add_tokens(self, tokens: list[str], text: str | None = None) -> None:
+        """Edges of all ordinary entries at once: their folded destinations, each value after a ``\\x00``.
+
+        ``text``, the text the tokens were split from, lets a map without any delimiter skip
+        looking for extensions.
+        """
         span = range(len(tokens))
-        boundaries = list(compress(span, map("\x00".__eq__, tokens)))
-        self.counts = [gap - 1 for gap in map(sub, islice(boundaries, 1, None), boundaries)]
-        found = set(compress(span, map(self.keyset.__contains__, tokens)))
+        values = len(self.active)
+        per_value, rest = divmod(len(tokens) - 1, values) if values else (0, 1)
+        if not rest and per_value and tokens[::per_value].count("\x00") == values + 1:
+            # Every value has as many addresses (one, mostly): the marks are where they must be.
+            boundaries: Sequence[int] = range(0, len(tokens), per_value)
+            self.counts = [per_value - 1] * values
+        else:
+            boundaries = list(compress(span, map("\x00".__eq__, tokens)))
+            self.counts = [gap - 1 for gap in map(sub, islice(boundaries, 1, None), boundaries)]
+        hits = self.keyset.intersection(tokens)  # few, mostly: the rest are looked up in a small set
+        found = set(compress(span, map(hits.__contains__, tokens))) if hits else set()
         extended: list[int] = []
-        if self.delimiter:  # an address with an extension may find its key without it
+        delimiters = [mark for mark in self.delimiter if text is None or mark in text]
+        if delimiters:  # an address with an extension may find its key without it
             pattern = re.compile(f"[{re.escape(self.delimiter)}][^@\n]*")
-            marked = sorted({p for mark in self.delimiter for p in compress(span, map(contains, tokens, repeat(mark)))})
+            marked = sorted({p for mark in delimiters for p in compress(span, map(contains, tokens, repeat(mark)))})
             bare = pattern.sub("", "\n".join(map(tokens.__getitem__, marked))).split("\n")
             extended = list(compress(marked, map(self.keyset.__contains__, bare)))
         aliased = set(compress(span, map(self._aliased().__contains__, tokens))) if self.aliases else set()

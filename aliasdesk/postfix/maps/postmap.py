@@ -8,12 +8,19 @@ something that fails); everything else runs the real binary.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import functools
 import os
+import queue
+import select
 import shlex
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +146,121 @@ class Build:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate()
+
+
+# postmap reads these tables' source once, front to back; an lmdb build may rewind it.
+STREAMED_TYPES = frozenset({"hash", "btree", "cdb"})
+
+
+class StreamBuild:
+    """A postmap build of ``map_type:path`` fed while the text is still being made.
+
+    ``path`` starts as a FIFO that postmap opens as its source; once it has, the name is
+    unlinked and becomes the text file, written with the same pieces (``feed``) just before
+    postmap reads them. So postmap builds the table as the rows are read and rendered, reads
+    exactly the bytes of the text file, and finishes after the text is complete: the table
+    (``path`` + suffix, as for ``Build``) is never older than its text. ``wait`` returns
+    once both are done, the text synced; ``kill`` stops both. Errors writing the text are
+    raised by ``wait`` (an ``OSError``) before postmap's own.
+    """
+
+    def __init__(self, postmap: Postmap, map_type: str, path: Path, mode: int) -> None:
+        if map_type not in STREAMED_TYPES:
+            raise PostmapError(f"{map_type} tables are not built from a stream")
+        self.path, self.mode = path, mode
+        os.mkfifo(path, mode)
+        self.build = Build(postmap, map_type, path)
+        self.error: BaseException | None = None
+        self._pieces: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._pump, name="aliasdesk-postmap-feed", daemon=True)
+        self._thread.start()
+
+    def feed(self, data: bytes) -> None:
+        self._pieces.put(data)
+
+    def close(self) -> None:
+        """No more text: postmap reads its end once what was fed is written."""
+        if not self._closed:
+            self._closed = True
+            self._pieces.put(None)
+
+    def wait(self, timeout: float = 600) -> str:
+        """Wait for the text and the table; return postmap's warnings."""
+        self.close()
+        self._thread.join()
+        if self.error is not None:
+            self.build.kill()
+            raise self.error
+        return self.build.wait(timeout)
+
+    def kill(self) -> None:
+        self._stop.set()
+        self.close()
+        self.build.kill()
+        self._thread.join(timeout=10)
+
+    def _pump(self) -> None:
+        fifo, text = -1, None
+        try:
+            fifo = self._open_fifo()
+            os.unlink(self.path)  # postmap reads through its descriptor; the name is the text's now
+            text = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, self.mode), "wb")
+            while (data := self._pieces.get()) is not None:
+                text.write(data)
+                if fifo >= 0 and not self._write_fifo(fifo, data):
+                    os.close(fifo)
+                    fifo = -1
+            text.flush()
+            if fifo >= 0:  # the text is complete before postmap sees the end of it
+                os.close(fifo)
+                fifo = -1
+            os.fsync(text.fileno())
+            os.fchmod(text.fileno(), self.mode)
+        except BaseException as exc:  # raised by wait()
+            self.error = exc
+        finally:
+            if fifo >= 0:
+                os.close(fifo)
+            if text is not None:
+                try:
+                    text.close()
+                except OSError as exc:
+                    self.error = self.error or exc
+
+    def _open_fifo(self) -> int:
+        """The FIFO's writing end once postmap has opened it; -1 if postmap ended first."""
+        proc = self.build.proc
+        while True:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:
+                    raise
+                if proc is None or proc.poll() is not None or self._stop.is_set():
+                    return -1
+                time.sleep(0.0005)
+                continue
+            with contextlib.suppress(OSError, AttributeError):  # fewer, larger reads for postmap
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+            return fd
+
+    def _write_fifo(self, fd: int, data: bytes) -> bool:
+        """Write all of ``data`` unless postmap is gone or the build was killed."""
+        view = memoryview(data)
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        while view:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                poller.poll(100)
+            except BrokenPipeError:
+                return False
+            if self._stop.is_set():
+                return False
+        return True
 
 
 def build_map(postmap: Postmap, map_type: str, path: Path) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from itertools import chain, compress
@@ -283,7 +283,8 @@ def validate_entries(entries: list[Entry], *, local_domains: Iterable[str] = (),
         findings.extend(_entry_findings(active[position], checked))
     findings.sort(key=attrgetter("line"))
     graph = ExpansionGraph(active, folded, keyset, fold, local_domains, recipient_delimiter, suspects, dead)
-    graph.add_tokens(fold(blob).split())
+    folded_blob = fold(blob)
+    graph.add_tokens(folded_blob.split(), folded_blob)
     graph.add_entries()
     for node, code, message in chain(graph.loops(), graph.limits(recursion_limit, expansion_limit),
                                      graph.shadowed_mailboxes(mailbox_addresses)):
@@ -329,6 +330,18 @@ _COARSE = bytes.maketrans(b"@-9+", b"..aa")  # . @ - alike: to find them at eith
 _SCREENS = [re.compile(p) for p in (rb"!", rb"\+[a9+.\-]* ", rb"@(?:[9.]+ |[^ @|]*@)", rb"\| *\|")]
 _KEY_SCREENS = [re.compile(rb"  ")]
 _COARSE_SCREENS = [re.compile(p) for p in (rb" \.", rb"\. ", rb"\.\.")]
+# Quick tests that a screen cannot match (False), for the screens that are slow to run over
+# a whole map: each is True wherever its screen matches. The "@" screen scans every domain;
+# its two halves show as "@9" or "@." and, with all but blanks, "@" and "|" taken out, "@@".
+_AT_DIGITS = re.compile(rb"@[9.]")
+_NOT_AT_OR_BREAK = bytes(c for c in range(256) if c not in b" @|")
+_MAY_MATCH: dict[bytes, Callable[[bytes], bool]] = {
+    rb"!": lambda shape: b"!" in shape,
+    rb"\+[a9+.\-]* ": lambda shape: b"+" in shape,
+    rb"@(?:[9.]+ |[^ @|]*@)": lambda shape: bool(
+        _AT_DIGITS.search(shape) or b"@@" in shape.translate(None, _NOT_AT_OR_BREAK)
+    ),
+}
 _LONGEST_PLAIN = 64  # a longer address may break the limits for a local part (64) or a label (63)
 
 
@@ -351,7 +364,8 @@ def _suspects(keys: list[str], values: list[str], joined_keys: str | None = None
         coarse = shape.translate(_COARSE)
         positions: set[int] = set()
         for screen, text in [(s, shape) for s in _SCREENS + extra] + [(s, coarse) for s in _COARSE_SCREENS]:
-            if screen.search(text):
+            may_match = _MAY_MATCH.get(screen.pattern)
+            if (may_match is None or may_match(text)) and screen.search(text):
                 positions.update(p for match in screen.finditer(text) for p in (match.start(), match.end() - 1))
         number, start = -1, 0
         for position in sorted(positions):  # an entry's number: the marks before it, less one

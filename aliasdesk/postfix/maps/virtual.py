@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, repeat
+from itertools import accumulate, compress, repeat
+from operator import itemgetter, not_
 from typing import NamedTuple
 
 from aliasdesk.postfix.text import _
@@ -29,6 +30,7 @@ __all__ = [
     "join_destinations",
     "parse_virtual",
     "render_entry",
+    "render_rows",
     "render_virtual",
     "split_destinations",
 ]
@@ -322,22 +324,25 @@ def render_virtual(header: str, rows: Iterable[Row], footer: str) -> str:
     unless it opens the file or follows the header's blank line. Deterministic: the same
     input always gives the same bytes. Written for speed over hundreds of thousands of rows.
     """
+    return render_head(header) + render_rows(rows, first=True) + render_tail(footer)
+
+
+def render_rows(rows: Iterable[Row], first: bool) -> str:
+    """The rows' part of ``render_virtual``, for a map rendered in batches: ``first`` when
+    these rows open the map's rows (the first of them gets no blank line above its comment)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if all(map(itemgetter(2), rows)) and not any(map(itemgetter(3), rows)):  # the usual batch
+        return "".join([f"{key}\t{value}\n" for key, value, _e, _c in rows])
     parts: list[str] = []
-    if header:
-        parts.append(header if header.endswith("\n") else header + "\n")
-        parts.append("\n")
     for key, value, enabled, comment in rows:
         if comment:
-            if parts and parts[-1] != "\n":
+            if not first or parts:
                 parts.append("\n")
             parts.append(render_entry(key, value, enabled, comment))
         elif enabled:
             parts.append(f"{key}\t{value}\n")
         else:
             parts.append(f"#{key}\t{value}\n")
-    if footer:
-        parts.append("\n")
-        parts.append(footer if footer.endswith("\n") else footer + "\n")
     return "".join(parts)
 
 
@@ -379,10 +384,7 @@ def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None
     or footer has an error: then parse the text. No problems are reported: the parse's
     duplicate-key warnings are left to ``validate.validate_entries``.
     """
-    keys = [row[0] for row in rows]
-    values = [row[1] for row in rows]
-    enabled = [row[2] for row in rows]
-    comments = [row[3] for row in rows]
+    keys, values, enabled, comments = (list(map(itemgetter(column), rows)) for column in range(4))
     if (
         not _all_plain(keys, values)
         or (header or (keys[0] if keys else "")).startswith("\ufeff")
@@ -395,23 +397,29 @@ def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None
     if result.errors or tail.errors:
         return None  # the parse reports them, in its order
     result.problems = []
-    for index in [i for i, on in enumerate(enabled) if not on]:
-        if _disabled_entry(f"#{keys[index]}\t{values[index]}") != (keys[index], values[index]):
-            return None
+    count = len(keys)
+    if not all(enabled):
+        for index in compress(range(count), map(not_, enabled)):
+            if _disabled_entry(f"#{keys[index]}\t{values[index]}") != (keys[index], values[index]):
+                return None
     # Each row is one line, and a commented one has a blank line above it (except the
     # first) and its comment lines.
-    heights = [1] * len(rows)
-    for index in [i for i, comment in enumerate(comments) if comment]:
-        comment = comments[index]
-        if comment != normalize_comment(comment) or _CONTROL_RE.search(comment):
-            return None
-        heights[index] += (1 if index else 0) + comment.count("\n") + 1
     head = render_head(header).count("\n")
-    lines = list(accumulate(heights, initial=head))
+    lines: Iterable[int] = range(head + 1, head + count + 1)
+    last = head + count
+    if any(comments):
+        heights = [1] * count
+        for index in compress(range(count), comments):
+            comment = comments[index]
+            if comment != normalize_comment(comment) or _CONTROL_RE.search(comment):
+                return None
+            heights[index] += (1 if index else 0) + comment.count("\n") + 1
+        lines = list(accumulate(heights, initial=head))[1:]
+        last = head + sum(heights)
     # The entries, made in C: tuple.__new__(Entry, (key, value, enabled, comment, line)).
-    fields = zip(keys, values, enabled, comments, lines[1:], strict=True)
+    fields = zip(keys, values, enabled, comments, lines, strict=True)
     result.entries += map(tuple.__new__, repeat(Entry), fields)
-    at = lines[-1] + 1  # the blank line above the footer
+    at = last + 1  # the blank line above the footer
     result.entries += [e._replace(line=e.line + at) for e in tail.entries]
     result.footer = tail.footer
     return result
