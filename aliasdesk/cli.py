@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from typing import NoReturn
 
 from aliasdesk import datadir
 
@@ -114,4 +115,26 @@ def main(argv: list[str] | None = None) -> int:
     except ImproperlyConfigured as exc:  # a bad ALIASDESK_* variable: say which, no traceback
         print(f"aliasdesk: {exc}", file=sys.stderr)
         return 2
+    if argv is None and args[:1] == ["deploy"]:
+        _leave_now()
     return 0
+
+
+def _leave_now() -> NoReturn:
+    """End this process, the ``aliasdesk deploy`` command, as soon as it is done.
+
+    A deploy of a big map leaves a million objects; Python's teardown would free them one
+    by one, and tidy up Django's modules, for ~0.1 s that only make the command slower.
+    What the process must finish is finished here: the database connections, the logs
+    and the output. Only for the command itself (``main()`` without arguments), never
+    where ``main`` is called in a longer-running process.
+    """
+    import logging
+
+    from django.db import connections
+
+    connections.close_all()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

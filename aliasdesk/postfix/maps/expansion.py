@@ -55,7 +55,7 @@ class ExpansionGraph:
     every catch-all); ``dead`` are duplicates postmap ignores.
     """
 
-    def __init__(self, active: list[Entry], folded: list[str], keyset: set[str], fold: Callable[[str], str],
+    def __init__(self, active: Sequence[Entry], folded: list[str], keyset: set[str], fold: Callable[[str], str],
                  local_domains: Iterable[str], delimiter: str, suspects: set[int], dead: set[int]) -> None:
         self.active, self.folded, self.keyset, self.fold = active, folded, keyset, fold
         self.delimiter, self.suspects, self.skip = delimiter, suspects, suspects | dead
@@ -194,11 +194,14 @@ class ExpansionGraph:
             by_domain.setdefault(key[key.rfind("@") + 1 :], []).append(key[: key.rfind("@")])
         return {f"{user}@{source}" for source, chain in chains.items() for d in chain for user in by_domain.get(d, ())}
 
-    def add_entries(self) -> None:
-        """Edges of the suspects, and of entries that catch-alls or local-part keys lead back to."""
+    def add_entries(self, bare_keys: bool = True) -> None:
+        """Edges of the suspects, and of entries that catch-alls or local-part keys lead back to.
+
+        ``bare_keys=False``: the caller knows that every key has an "@" (no local-part keys).
+        """
         self._add_entries(self.suspects)
         starts = set(self.catchalls.values())
-        if self.local:  # and the local-part keys
+        if self.local and bare_keys:  # and the local-part keys
             starts.update(compress(range(len(self.folded)), map(not_, map(contains, self.folded, repeat("@")))))
         reached: set[int] = set()
         todo = list(starts - (self.skip - self.suspects))  # not the duplicates
@@ -325,7 +328,8 @@ class ExpansionGraph:
         Each problem is reported where it starts, not again for every alias above it.
         """
         counts = self.counts
-        for node in compress(range(len(counts)), map(expansion_limit.__lt__, counts)):
+        over = compress(range(len(counts)), map(expansion_limit.__lt__, counts)) if counts else ()
+        for node in over if max(counts, default=0) > expansion_limit else ():
             if node not in self.one and node not in self.skip - self.suspects:
                 yield node, "expansion-limit", _too_many(counts[node], expansion_limit)
         size: dict[int, int] = {}  # addresses an alias expands to (capped), loops counted as one

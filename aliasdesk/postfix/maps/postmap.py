@@ -12,9 +12,9 @@ import contextlib
 import errno
 import fcntl
 import functools
+import hashlib
 import os
 import queue
-import select
 import shlex
 import shutil
 import signal
@@ -150,6 +150,7 @@ class Build:
 
 # postmap reads these tables' source once, front to back; an lmdb build may rewind it.
 STREAMED_TYPES = frozenset({"hash", "btree", "cdb"})
+_PIPE_SIZE = 1 << 20
 
 
 class StreamBuild:
@@ -171,6 +172,7 @@ class StreamBuild:
         os.mkfifo(path, mode)
         self.build = Build(postmap, map_type, path)
         self.error: BaseException | None = None
+        self._digest = hashlib.sha256()
         self._pieces: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._closed = False
@@ -195,6 +197,11 @@ class StreamBuild:
             raise self.error
         return self.build.wait(timeout)
 
+    @property
+    def sha256(self) -> str:
+        """The text's SHA-256, once ``wait`` has returned."""
+        return self._digest.hexdigest()
+
     def kill(self) -> None:
         self._stop.set()
         self.close()
@@ -208,6 +215,7 @@ class StreamBuild:
             os.unlink(self.path)  # postmap reads through its descriptor; the name is the text's now
             text = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, self.mode), "wb")
             while (data := self._pieces.get()) is not None:
+                self._digest.update(data)  # beside the rendering: hashlib lets go of the GIL
                 text.write(data)
                 if fifo >= 0 and not self._write_fifo(fifo, data):
                     os.close(fifo)
@@ -242,25 +250,24 @@ class StreamBuild:
                     return -1
                 time.sleep(0.0005)
                 continue
-            with contextlib.suppress(OSError, AttributeError):  # fewer, larger reads for postmap
-                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+            with contextlib.suppress(OSError, AttributeError):  # fewer wake-ups on both sides
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+            os.set_blocking(fd, True)
             return fd
 
     def _write_fifo(self, fd: int, data: bytes) -> bool:
-        """Write all of ``data`` unless postmap is gone or the build was killed."""
+        """Write all of ``data`` unless postmap is gone or the build was killed.
+
+        Blocking writes of up to a pipe's worth: the thread sleeps in the kernel until
+        postmap has taken it, rather than taking the GIL each time it frees a page.
+        """
         view = memoryview(data)
-        poller = select.poll()
-        poller.register(fd, select.POLLOUT)
-        while view:
+        while view and not self._stop.is_set():
             try:
-                view = view[os.write(fd, view) :]
-            except BlockingIOError:
-                poller.poll(100)
+                view = view[os.write(fd, view[:_PIPE_SIZE]) :]
             except BrokenPipeError:
                 return False
-            if self._stop.is_set():
-                return False
-        return True
+        return not view
 
 
 def build_map(postmap: Postmap, map_type: str, path: Path) -> str:

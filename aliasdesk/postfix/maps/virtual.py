@@ -16,8 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, repeat
-from operator import itemgetter, not_
 from typing import NamedTuple
 
 from aliasdesk.postfix.text import _
@@ -330,20 +328,9 @@ def render_virtual(header: str, rows: Iterable[Row], footer: str) -> str:
 def render_rows(rows: Iterable[Row], first: bool) -> str:
     """The rows' part of ``render_virtual``, for a map rendered in batches: ``first`` when
     these rows open the map's rows (the first of them gets no blank line above its comment)."""
-    rows = rows if isinstance(rows, list) else list(rows)
-    if all(map(itemgetter(2), rows)) and not any(map(itemgetter(3), rows)):  # the usual batch
-        return "".join([f"{key}\t{value}\n" for key, value, _e, _c in rows])
-    parts: list[str] = []
-    for key, value, enabled, comment in rows:
-        if comment:
-            if not first or parts:
-                parts.append("\n")
-            parts.append(render_entry(key, value, enabled, comment))
-        elif enabled:
-            parts.append(f"{key}\t{value}\n")
-        else:
-            parts.append(f"#{key}\t{value}\n")
-    return "".join(parts)
+    from aliasdesk.postfix.maps.columns import RowColumns, render_columns
+
+    return render_columns(RowColumns.of(rows), first)
 
 
 # The bytes a plain key may hold: no control character, blank or quote (the newline joins
@@ -353,11 +340,17 @@ _PLAIN_KEY_BYTES = bytes(c for c in range(256) if c == 0x0A or (c > 0x20 and c n
 _PLAIN_VALUE_BYTES = bytes(c for c in range(256) if c in (0x09, 0x0A) or (c >= 0x20 and c not in (0x22, 0x7F)))
 
 
-def _all_plain(keys: list[str], values: list[str]) -> bool:
-    """Whether every key and value is one plain word or list, decided in a few passes in C."""
+def _all_plain(
+    keys: list[str], values: list[str], joined_keys: str | None = None, joined_values: str | None = None
+) -> bool:
+    """Whether every key and value is one plain word or list, decided in a few passes in C.
+
+    ``joined_keys``, ``joined_values``: the keys and values joined by newlines, where the
+    caller has them already."""
     if not keys:
         return True
-    joined_keys, joined_values = "\n".join(keys), "\n".join(values)
+    joined_keys = "\n".join(keys) if joined_keys is None else joined_keys
+    joined_values = "\n".join(values) if joined_values is None else joined_values
     for joined, allowed in ((joined_keys, _PLAIN_KEY_BYTES), (joined_values, _PLAIN_VALUE_BYTES)):
         if joined.count("\n") != len(keys) - 1:  # a newline inside a key or value
             return False
@@ -384,45 +377,12 @@ def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None
     or footer has an error: then parse the text. No problems are reported: the parse's
     duplicate-key warnings are left to ``validate.validate_entries``.
     """
-    keys, values, enabled, comments = (list(map(itemgetter(column), rows)) for column in range(4))
-    if (
-        not _all_plain(keys, values)
-        or (header or (keys[0] if keys else "")).startswith("\ufeff")
-        or footer.startswith("\ufeff")  # a mark only the file's start may have
-        or any(line[:1] in (" ", "\t", "\r", "\f", "\v") for line in footer.split("\n"))
-    ):
+    from aliasdesk.postfix.maps.columns import RowColumns, read_back_columns
+
+    back = read_back_columns(header, RowColumns.of(rows), footer)
+    if back is None:
         return None
-    result = parse_virtual(header) if header else ParsedMap()
-    tail = parse_virtual(footer) if footer else ParsedMap()
-    if result.errors or tail.errors:
-        return None  # the parse reports them, in its order
-    result.problems = []
-    count = len(keys)
-    if not all(enabled):
-        for index in compress(range(count), map(not_, enabled)):
-            if _disabled_entry(f"#{keys[index]}\t{values[index]}") != (keys[index], values[index]):
-                return None
-    # Each row is one line, and a commented one has a blank line above it (except the
-    # first) and its comment lines.
-    head = render_head(header).count("\n")
-    lines: Iterable[int] = range(head + 1, head + count + 1)
-    last = head + count
-    if any(comments):
-        heights = [1] * count
-        for index in compress(range(count), comments):
-            comment = comments[index]
-            if comment != normalize_comment(comment) or _CONTROL_RE.search(comment):
-                return None
-            heights[index] += (1 if index else 0) + comment.count("\n") + 1
-        lines = list(accumulate(heights, initial=head))[1:]
-        last = head + sum(heights)
-    # The entries, made in C: tuple.__new__(Entry, (key, value, enabled, comment, line)).
-    fields = zip(keys, values, enabled, comments, lines, strict=True)
-    result.entries += map(tuple.__new__, repeat(Entry), fields)
-    at = last + 1  # the blank line above the footer
-    result.entries += [e._replace(line=e.line + at) for e in tail.entries]
-    result.footer = tail.footer
-    return result
+    return ParsedMap(header=back.header, entries=list(back.entries), footer=back.footer)
 
 
 def render_head(header: str) -> str:
