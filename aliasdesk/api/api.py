@@ -15,7 +15,7 @@ from aliasdesk.api.auth import TokenAuth, as_token_user
 
 class LocalSwagger(Swagger):
     """ninja's Swagger page on its own static files, never a CDN. ninja picks those where an
-    app is named "ninja"; here its files are an app that does not import it (see ninja_files)."""
+    app is named "ninja"; here its files are found without making it an app (see settings)."""
 
     template_cdn = str(ABS_TPL_PATH / "swagger.html")
 
