@@ -191,7 +191,10 @@ class StreamBuild:
     def wait(self, timeout: float = 600) -> str:
         """Wait for the text and the table; return postmap's warnings."""
         self.close()
-        self._thread.join()
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # postmap stopped reading
+            self.kill()
+            raise PostmapError(f"postmap did not finish within {timeout:.0f} s")
         if self.error is not None:
             self.build.kill()
             raise self.error
@@ -239,7 +242,7 @@ class StreamBuild:
 
     def _open_fifo(self) -> int:
         """The FIFO's writing end once postmap has opened it; -1 if postmap ended first."""
-        proc = self.build.proc
+        proc, pause = self.build.proc, 0.0005
         while True:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
@@ -248,7 +251,8 @@ class StreamBuild:
                     raise
                 if proc is None or proc.poll() is not None or self._stop.is_set():
                     return -1
-                time.sleep(0.0005)
+                time.sleep(pause)  # postmap opens it within milliseconds, a wrapper may take longer
+                pause = min(2 * pause, 0.02)
                 continue
             with contextlib.suppress(OSError, AttributeError):  # fewer wake-ups on both sides
                 fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
