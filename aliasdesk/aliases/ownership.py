@@ -314,7 +314,7 @@ def _keys_others_may_define(domain: Domain, rows: RowColumns, tolerated: frozens
     mine = [e.key for text in (domain.header, domain.footer) if text for e in parse_virtual(text).entries if e.enabled]
     # This runs over every row of a 500,000-alias map before each deploy: in C where it can.
     keys = rows.keys
-    if not all(map(contains, keys, repeat("@"))) or any(map(contains, keys, repeat('"'))):
+    if '"' in rows.joined_keys or not (rows.one_at or all(map(contains, keys, repeat("@")))):
         live = compress(keys, rows.enabled)
         mine += [key for key in live if "@" not in key or '"' in key]
     if tolerated:

@@ -89,12 +89,12 @@ def fetch_columns(domain_id: int, batch: Callable[[RowColumns], None] | None = N
     with connection.cursor() as cursor:
         cursor.execute(sql, [domain_id])
         while chunk := cursor.fetchmany(BATCH):
-            notes = list(map(itemgetter(3), chunk))
+            size, off, notes = len(chunk), list(map(itemgetter(2), chunk)), list(map(itemgetter(3), chunk))
             part = RowColumns(
                 list(map(itemgetter(0), chunk)),
                 list(map(itemgetter(1), chunk)),
-                list(map(is_, map(itemgetter(2), chunk), repeat(None))),
-                [""] * len(chunk) if not any(notes) else [note or "" for note in notes],
+                [True] * size if off.count(None) == size else list(map(is_, off, repeat(None))),
+                [""] * size if not any(notes) else [note or "" for note in notes],
             )
             columns.extend(part)
             if batch is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate, compress, repeat
 from operator import attrgetter, itemgetter, not_
-from typing import NamedTuple, overload
+from typing import Any, NamedTuple, overload
 
 from aliasdesk.postfix.maps.virtual import (
     _CONTROL_RE,
@@ -32,63 +32,15 @@ __all__ = ["EntryColumns", "ReadBack", "RowColumns", "read_back_columns", "rende
 _NOT_AT_OR_NEWLINE = bytes(c for c in range(256) if c not in b"@\n")
 
 
-class RowColumns(NamedTuple):
-    """Rows ``(key, value, enabled, comment)`` as four lists of the same length."""
+class _KeyFacts:
+    """What several checks would each work out again over every key, worked out once: the
+    keys joined by newlines, and whether each is ASCII with exactly one "@"."""
+
+    __slots__ = ("_joined_keys", "_one_at", "keys")
 
     keys: list[str]
-    values: list[str]
-    enabled: list[bool]
-    comments: list[str]
-
-    @classmethod
-    def of(cls, rows: Iterable[Sequence[object]]) -> RowColumns:
-        """Columns of rows (tuples or lists of four); ``enabled`` made a bool."""
-        rows = rows if isinstance(rows, list) else list(rows)
-        return cls(
-            list(map(itemgetter(0), rows)),
-            list(map(itemgetter(1), rows)),
-            list(map(bool, map(itemgetter(2), rows))),
-            list(map(itemgetter(3), rows)),
-        )
-
-    @classmethod
-    def empty(cls) -> RowColumns:
-        return cls([], [], [], [])
-
-    def extend(self, more: RowColumns) -> None:
-        self.keys.extend(more.keys)
-        self.values.extend(more.values)
-        self.enabled.extend(more.enabled)
-        self.comments.extend(more.comments)
-
-    def rows(self) -> list[Row]:
-        return list(zip(self.keys, self.values, self.enabled, self.comments, strict=True))
-
-
-class EntryColumns(Sequence[Entry]):
-    """Entries as columns; ``self[i]`` makes the ``Entry`` (equal to the parse's) when asked.
-
-    Also what several checks would otherwise each work out again over every key: the keys
-    joined by newlines (``joined_keys``) and whether each is ASCII with one "@" (``one_at``);
-    and the values joined by newlines if the read-back made them (``joined_values``).
-    """
-
-    __slots__ = ("_joined_keys", "_one_at", "comments", "enabled", "joined_values", "keys", "lines", "values")
-
-    def __init__(
-        self,
-        keys: list[str],
-        values: list[str],
-        enabled: list[bool],
-        comments: list[str],
-        lines: Sequence[int],
-        joined_keys: str | None = None,
-        joined_values: str | None = None,
-    ) -> None:
-        self.keys, self.values, self.enabled, self.comments, self.lines = keys, values, enabled, comments, lines
-        self._joined_keys = joined_keys
-        self.joined_values = joined_values  # "\\n".join(self.values), where it was made anyway
-        self._one_at: bool | None = None
+    _joined_keys: str | None
+    _one_at: bool | None
 
     @property
     def joined_keys(self) -> str:
@@ -105,6 +57,72 @@ class EntryColumns(Sequence[Entry]):
             skeleton = joined.encode().translate(None, _NOT_AT_OR_NEWLINE) if joined.isascii() else None
             self._one_at = skeleton == (b"@\n" * len(self.keys))[:-1]
         return self._one_at
+
+
+class RowColumns(_KeyFacts):
+    """Rows ``(key, value, enabled, comment)`` as four lists of the same length; unpacks as
+    ``keys, values, enabled, comments``."""
+
+    __slots__ = ("comments", "enabled", "values")
+
+    def __init__(self, keys: list[str], values: list[str], enabled: list[bool], comments: list[str]) -> None:
+        self.keys, self.values, self.enabled, self.comments = keys, values, enabled, comments
+        self._joined_keys: str | None = None
+        self._one_at: bool | None = None
+
+    @classmethod
+    def of(cls, rows: Iterable[Sequence[object]]) -> RowColumns:
+        """Columns of rows (tuples or lists of four); ``enabled`` made a bool."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        return cls(
+            list(map(itemgetter(0), rows)),
+            list(map(itemgetter(1), rows)),
+            list(map(bool, map(itemgetter(2), rows))),
+            list(map(itemgetter(3), rows)),
+        )
+
+    @classmethod
+    def empty(cls) -> RowColumns:
+        return cls([], [], [], [])
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter((self.keys, self.values, self.enabled, self.comments))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RowColumns) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def extend(self, more: RowColumns) -> None:
+        self.keys.extend(more.keys)
+        self.values.extend(more.values)
+        self.enabled.extend(more.enabled)
+        self.comments.extend(more.comments)
+        self._joined_keys = self._one_at = None
+
+    def rows(self) -> list[Row]:
+        return list(zip(self.keys, self.values, self.enabled, self.comments, strict=True))
+
+
+class EntryColumns(_KeyFacts, Sequence[Entry]):
+    """Entries as columns; ``self[i]`` makes the ``Entry`` (equal to the parse's) when asked.
+    ``joined_values``: the values joined by newlines, where the read-back made them anyway."""
+
+    __slots__ = ("comments", "enabled", "joined_values", "lines", "values")
+
+    def __init__(
+        self,
+        keys: list[str],
+        values: list[str],
+        enabled: list[bool],
+        comments: list[str],
+        lines: Sequence[int],
+        joined_keys: str | None = None,
+        joined_values: str | None = None,
+        one_at: bool | None = None,
+    ) -> None:
+        self.keys, self.values, self.enabled, self.comments, self.lines = keys, values, enabled, comments, lines
+        self._joined_keys, self.joined_values, self._one_at = joined_keys, joined_values, one_at
 
     @classmethod
     def of(cls, entries: Iterable[Entry]) -> EntryColumns:
@@ -179,7 +197,7 @@ class ReadBack(NamedTuple):
 def read_back_columns(header: str, rows: RowColumns, footer: str) -> ReadBack | None:
     """``virtual.read_back`` of rows given as columns, its entries as columns (see there)."""
     keys, values, enabled, comments = rows
-    joined_keys, joined_values = "\n".join(keys), "\n".join(values)
+    joined_keys, joined_values = rows.joined_keys, "\n".join(values)
     if (
         not _all_plain(keys, values, joined_keys, joined_values)
         or (header or (keys[0] if keys else "")).startswith("\ufeff")
@@ -210,7 +228,7 @@ def read_back_columns(header: str, rows: RowColumns, footer: str) -> ReadBack | 
             heights[index] += (1 if index else 0) + comment.count("\n") + 1
         lines = list(accumulate(heights, initial=first_line))[1:]
         last = first_line + sum(heights)
-    entries = EntryColumns(keys, values, enabled, comments, lines, joined_keys, joined_values)
+    entries = EntryColumns(keys, values, enabled, comments, lines, joined_keys, joined_values, rows._one_at)
     before = head.entries if head else []
     after = [e._replace(line=e.line + last + 1) for e in tail.entries] if tail else []  # after a blank line
     if before or after:  # entries in the header or the footer (rare)

@@ -338,6 +338,10 @@ def render_rows(rows: Iterable[Row], first: bool) -> str:
 # character, no quote.
 _PLAIN_KEY_BYTES = bytes(c for c in range(256) if c == 0x0A or (c > 0x20 and c not in (0x22, 0x7F)))
 _PLAIN_VALUE_BYTES = bytes(c for c in range(256) if c in (0x09, 0x0A) or (c >= 0x20 and c not in (0x22, 0x7F)))
+# "\n\n": an empty key or value; "\n#": a key read as a comment; a value starting or ending
+# with a blank. Searched for from a newline (or a blank) first: `in` is slow on many blanks.
+_EMPTY_OR_HASH_KEY = re.compile("\n[\n#]")
+_EMPTY_OR_BLANK_EDGED_VALUE = [re.compile(pattern) for pattern in ("\n[\n \t]", " \n", "\t\n")]
 
 
 def _all_plain(
@@ -356,13 +360,13 @@ def _all_plain(
             return False
         if joined.encode("utf-8", "surrogatepass").translate(None, allowed):
             return False  # a byte a plain key or value never holds
-        if joined[:1] in ("", "\n") or joined[-1:] == "\n" or "\n\n" in joined:
-            return False  # an empty key or value
+        if joined[:1] in ("", "\n") or joined[-1:] == "\n":
+            return False  # an empty first or last key or value (the others: below)
     return not (
         joined_keys[0] == "#"
-        or "\n#" in joined_keys
+        or _EMPTY_OR_HASH_KEY.search(joined_keys)
         or any(joined_values[0] == b or joined_values[-1] == b for b in " \t")
-        or any(needle in joined_values for needle in ("\n ", " \n", "\n\t", "\t\n"))
+        or any(edge.search(joined_values) for edge in _EMPTY_OR_BLANK_EDGED_VALUE)
     )
 
 
