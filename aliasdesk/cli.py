@@ -6,9 +6,11 @@ management command (one file per command, in the app it belongs to).
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Mapping
+from typing import NoReturn
 
 from aliasdesk import datadir
 
@@ -91,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return logstats_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aliasdesk.settings")
+    # `aliasdesk deploy` as a process of its own (not main() called within another program):
+    # its start-up makes ~10^5 objects that live as long as it does; the garbage collector
+    # need not pass over them while they are made, nor later (frozen).
+    deploy_command = argv is None and args[:1] == ["deploy"]
+    if deploy_command:
+        gc.disable()
     datadir.prepare()
     import django
     from django.core.exceptions import ImproperlyConfigured
@@ -99,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         django.setup()
+        if deploy_command:
+            gc.freeze()
+            gc.enable()
         # Every command speaks the user's language (Django's commands would speak LANGUAGE_CODE);
         # --json documents and the lines scripts read stay as they are in every language.
         with translation.override(language_from_environment()):
@@ -114,4 +125,26 @@ def main(argv: list[str] | None = None) -> int:
     except ImproperlyConfigured as exc:  # a bad ALIASDESK_* variable: say which, no traceback
         print(f"aliasdesk: {exc}", file=sys.stderr)
         return 2
+    if deploy_command:
+        _leave_now()
     return 0
+
+
+def _leave_now() -> NoReturn:
+    """End this process, the ``aliasdesk deploy`` command, as soon as it is done.
+
+    A deploy of a big map leaves a million objects; Python's teardown would free them one
+    by one, and tidy up Django's modules, for ~0.1 s that only make the command slower.
+    What the process must finish is finished here: the database connections, the logs
+    and the output. Only for the command itself (``main()`` without arguments), never
+    where ``main`` is called in a longer-running process.
+    """
+    import logging
+
+    from django.db import connections
+
+    connections.close_all()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

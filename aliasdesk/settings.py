@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 from datetime import timedelta
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -32,6 +33,12 @@ def envint(name: str, default: int) -> int:
 
 
 BASE_DIR = Path(__file__).resolve().parent
+# django-ninja's templates and static files (the API documents' swagger-ui, served here: no
+# CDN), found without importing it: as an app, ninja (and pydantic) would be imported at every
+# command's start, ~0.1 s that a deploy never needs.
+_NINJA_SPEC = find_spec("ninja")
+assert _NINJA_SPEC is not None and _NINJA_SPEC.submodule_search_locations
+NINJA_DIR = Path(next(iter(_NINJA_SPEC.submodule_search_locations)))
 DATA_DIR = data_dir()
 MAP_DIR = Path(envstr("MAP_DIR", str(DATA_DIR / "maps"))).resolve()
 # The only directories a map file may live in (aliasdesk/aliases/paths.py: no symlinks below them).
@@ -135,7 +142,6 @@ INSTALLED_APPS = [
     "aliasdesk.maillog",
     "aliasdesk.web",
     "aliasdesk.api",
-    "ninja",  # the API documents' own static files (swagger-ui), served here: no CDN
     "aliasdesk.webhooks",
     "aliasdesk.dbmove",
     "axes",  # after accounts: its sign-in signal handlers run after ours (audit order)
@@ -169,7 +175,7 @@ WSGI_APPLICATION = "aliasdesk.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR / "templates", NINJA_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -272,7 +278,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [BASE_DIR / "static", NINJA_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

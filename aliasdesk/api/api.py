@@ -7,9 +7,18 @@ token; every operation does (see auth.py). Refusals are JSON (see errors.py).
 from __future__ import annotations
 
 from ninja import NinjaAPI, Swagger
+from ninja.openapi.docs import ABS_TPL_PATH
 
 from aliasdesk.api import across, aliases, bulk, deploys, domains, errors, reports
 from aliasdesk.api.auth import TokenAuth, as_token_user
+
+
+class LocalSwagger(Swagger):
+    """ninja's Swagger page on its own static files, never a CDN. ninja picks those where an
+    app is named "ninja"; here its files are found without making it an app (see settings)."""
+
+    template_cdn = str(ABS_TPL_PATH / "swagger.html")
+
 
 DESCRIPTION = """\
 aliasdesk's aliases, domains and deploys for scripts and configuration management.
@@ -30,7 +39,7 @@ api = NinjaAPI(
     description=DESCRIPTION,
     urls_namespace="api-v1",
     auth=TokenAuth(),
-    docs=Swagger(settings={"persistAuthorization": False}),
+    docs=LocalSwagger(settings={"persistAuthorization": False}),
 )
 api.add_decorator(as_token_user)
 errors.install(api)

@@ -5,15 +5,17 @@ from __future__ import annotations
 import difflib
 import re
 import threading
+from collections.abc import Iterable
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from aliasdesk.aliases.render import RenderedMap
 from aliasdesk.postfix.maps import postmap as pm
+from aliasdesk.postfix.maps.columns import EntryColumns, read_back_columns
 from aliasdesk.postfix.maps.keys import ownership_findings
 from aliasdesk.postfix.maps.validate import Finding, validate_entries
-from aliasdesk.postfix.maps.virtual import Entry, parse_virtual, read_back
+from aliasdesk.postfix.maps.virtual import Entry, Problem, parse_virtual
 
 FULL_DIFF_LINES = 20000
 DIFF_SHOWN_LINES = 2000
@@ -36,9 +38,12 @@ def check_rendered(
     domain = rendered.domain
     # Rows that read back verbatim need no parse (read_back proves it); otherwise the
     # whole text is parsed and compared with the rows.
-    parsed = read_back(domain.header, rendered.rows, domain.footer)
+    back = read_back_columns(domain.header, rendered.columns, domain.footer)
     mismatch = ""
-    if parsed is None:
+    problems: list[Problem] = []
+    if back is not None:
+        entries = back.entries
+    else:
         parsed = parse_virtual(rendered.text)
         head = parse_virtual(domain.header).entries if domain.header else []
         foot = parse_virtual(domain.footer).entries if domain.footer else []
@@ -48,9 +53,11 @@ def check_rendered(
         got = [(e.key, e.value, e.enabled) for e in parsed.entries]
         if got != wanted:
             mismatch = _first_mismatch(wanted, got)
+        entries = EntryColumns.of(parsed.entries)
+        problems = parsed.problems
     findings = [
         Finding("error", "unreadable", problem.message, line=problem.line)
-        for problem in parsed.problems
+        for problem in problems
         if problem.severity == "error"
     ]
     if mismatch:
@@ -58,18 +65,19 @@ def check_rendered(
     fit = rendered.fit
     mailboxes = fit.mailboxes() if fit is not None else None  # listed only for a map with a catch-all
     local_domains = fit.local_domains if fit is not None else ()
-    findings += validate_entries(parsed.entries, local_domains=local_domains, mailbox_addresses=mailboxes or ())
+    findings += validate_entries(entries, local_domains=local_domains, mailbox_addresses=mailboxes or ())
     findings += (mailboxes.not_checked() if mailboxes is not None else []) + list(fit.findings if fit else ())
-    findings += ownership_findings(parsed.entries, rendered.owned, rendered.tolerated, rendered.shared)
+    findings += ownership_findings(entries, rendered.owned, rendered.tolerated, rendered.shared)
     findings += rendered.notes
     expected: dict[str, str] = {}
     if with_expected:
-        enabled = [e for e in parsed.entries if e.enabled]
+        enabled = entries.enabled_only()
+        picked: Iterable[int] = range(len(enabled))
         if len(enabled) > sample > 0:
             step = len(enabled) / sample
-            enabled = [enabled[int(i * step)] for i in range(sample)] + [enabled[-1]]
-        for entry in enabled:
-            expected.setdefault(entry.key.lower(), entry.value)
+            picked = [int(i * step) for i in range(sample)] + [len(enabled) - 1]
+        for index in picked:
+            expected.setdefault(enabled.keys[index].lower(), enabled.values[index])
     return findings, expected
 
 

@@ -144,6 +144,7 @@ class Target:
     rendered: RenderedMap | None = None  # a full render
     patch: PatchPlan | None = None  # or a patch of the deployed map
     why_full: str = ""
+    build: pm.StreamBuild | None = None  # postmap, started on the text while it was rendered
 
     @property
     def data(self) -> bytes:
@@ -297,13 +298,21 @@ class MapDeploy:
         self.disk = DiskState(self.map_path, domain.map_type, domain.deployed_table, domain.deployed_sha256)
         t = self._mark("read", t)
         target = None
-        if self.force or self.dry_run or self.interrupted or domain.serial != domain.deployed_serial:
-            target = self._target()
-        # The one place that decides there is nothing to do.
-        if self._unchanged(target):
-            return self._noop(target)
-        if target is None:
-            target = self._target()
+        try:
+            if self.force or self.dry_run or self.interrupted or domain.serial != domain.deployed_serial:
+                target = self._target()
+            # The one place that decides there is nothing to do.
+            if self._unchanged(target):
+                return self._noop(target)
+            if target is None:
+                target = self._target()
+            return self._decide(target)
+        finally:
+            if target is not None and target.build is not None:
+                self._drop_build(target.build)
+
+    def _decide(self, target: Target) -> DeployResult:
+        domain = self.domain
         drift = self._drift(target)
         if self.dry_run:
             return self._preview(target, drift)
@@ -319,6 +328,30 @@ class MapDeploy:
             deploy = self._record(Deploy.Status.FAILED, error=message, diff=diff, sha256=target.sha, serial=self.serial)
             return DeployResult(domain.name, Deploy.Status.FAILED, message, diff, deploy_id=deploy.pk, drift=True)
         return self._install(target)
+
+    def _running(self, *, method: str, why_full: str, alias_count: int, sha256: str = "") -> Deploy:
+        """The Deploy record of this install, running: the queued one (an agent's), the one
+        started before an early build, or a new one."""
+        fields = {
+            "status": Deploy.Status.RUNNING,
+            "forced": self.force,
+            "method": method,
+            "why_full": why_full[:255],
+            "serial": self.serial,
+            "sha256": sha256,
+            "alias_count": alias_count,
+        }
+        if self.record is None:
+            self.record = Deploy.objects.create(
+                domain=self.domain, user=self.user, started_at=timezone.now(), **fields
+            )
+            return self.record
+        if self.record.status != Deploy.Status.RUNNING:
+            self.record.started_at = timezone.now()
+        for name, value in fields.items():
+            setattr(self.record, name, value)
+        self.record.save()
+        return self.record
 
     def _load_installed(self, domain: Domain) -> None:
         """An agent works from what its own node has installed, not from the domain's row."""
@@ -375,11 +408,49 @@ class MapDeploy:
                 self._mark("plan", t)
                 return Target(Deploy.Method.PATCH, count, patch=plan)
         t = time.monotonic()
-        rendered = render_map(self.domain)
-        rendered.fit = map_fit(rendered.domain)
+        build = self._early_build(why)
+        try:
+            rendered = render_map(self.domain, None if build is None else lambda text: build.feed(text.encode()))
+            if build is not None:
+                build.close()
+            rendered.fit = map_fit(rendered.domain)
+        except BaseException:
+            if build is not None:
+                self._drop_build(build)
+            raise
         self.serial = rendered.serial
         self._mark("render", t)
-        return Target(Deploy.Method.FULL, rendered.alias_count, rendered=rendered, why_full=why)
+        return Target(Deploy.Method.FULL, rendered.alias_count, rendered=rendered, why_full=why, build=build)
+
+    def _early_build(self, why_full: str) -> pm.StreamBuild | None:
+        """postmap started before the rows are read, building the table from the text as it is
+        rendered (see ``pm.StreamBuild``): on a big map it is then mostly done when the text
+        is. Only where the table type allows it and the new map will be installed whatever
+        it holds (forced, or no map on disk: neither "unchanged" nor a hand edit can stop it);
+        its Deploy record is running before any of its files exist, as for every install."""
+        if (
+            self.dry_run
+            or self.domain.map_type not in pm.STREAMED_TYPES
+            or not (self.force or self.disk.sha is None)
+        ):
+            return None
+        self._running(method=Deploy.Method.FULL, why_full=why_full, alias_count=0)
+        tmp, _compiled, _final, mode = self._temp()
+        try:
+            return pm.StreamBuild(postmap_config(), self.domain.map_type, tmp, mode)
+        except (OSError, pm.PostmapError):
+            with suppress(OSError):
+                tmp.unlink()
+            return None  # the install writes the text as usual, and says what fails
+
+    def _drop_build(self, build: pm.StreamBuild) -> None:
+        """Stop an early build that is not (or no longer) needed and remove its files."""
+        build.kill()
+        tmp, tmp_compiled, _final, _mode = self._temp()
+        for leftover in (tmp, tmp_compiled):
+            if leftover is not None:
+                with suppress(OSError):
+                    leftover.unlink()
 
     def _why_not_patch(self) -> str:
         """Why this deploy builds the whole map without trying a patch, in English (see deploys.reasons)."""
@@ -418,32 +489,20 @@ class MapDeploy:
 
     def _install(self, target: Target) -> DeployResult:
         domain = self.domain
-        # A patch's hash is taken while its files are written (see _install_patch).
-        sha = target.sha if target.patch is None else ""
-        fields = {
-            "status": Deploy.Status.RUNNING,
-            "forced": self.force,
-            "method": target.method,
-            "why_full": target.why_full[:255],
-            "serial": self.serial,
-            "sha256": sha,
-            "started_at": timezone.now(),
-            "alias_count": target.alias_count,
-        }
-        if self.record is not None:
-            deploy = self.record
-            for name, value in fields.items():
-                setattr(deploy, name, value)
-            deploy.save()
-        else:
-            deploy = Deploy.objects.create(domain=domain, user=self.user, **fields)
+        # A patch's hash is taken while its files are written (see _install_patch), and so is a
+        # streamed build's (see _install_full).
+        sha = target.sha if target.patch is None and target.build is None else ""
+        deploy = self._running(
+            method=target.method, why_full=target.why_full, alias_count=target.alias_count, sha256=sha
+        )
         try:
             if target.patch is not None:
                 findings, output, diff, sha = self._install_patch(target.patch, deploy)
                 deploy.sha256 = sha  # recorded early in SQL; the save below must not blank it
             else:
                 assert target.rendered is not None
-                findings, output, diff = self._install_full(target.rendered)
+                findings, output, diff, sha = self._install_full(target.rendered, deploy, target.build)
+                deploy.sha256 = sha
         except DeployError as exc:
             deploy.status = Deploy.Status.FAILED
             deploy.error = str(exc)
@@ -564,10 +623,14 @@ class MapDeploy:
             os.link(path, grave, follow_symlinks=False)
             self.graves.append(grave)
 
-    def _install_full(self, rendered: RenderedMap) -> tuple[list[Finding], str, str]:
+    def _install_full(
+        self, rendered: RenderedMap, deploy: Deploy, stream: pm.StreamBuild | None = None
+    ) -> tuple[list[Finding], str, str, str]:
         """Write, compile, verify and rename into place. Old files stay untouched on any failure.
 
         postmap (its own process), the validation (a thread) and the diff run at the same time.
+        ``stream``: postmap already building while the text was rendered, writing the text and
+        taking its hash too; the hash is recorded before the renames, as a patch's is.
         """
         from aliasdesk.deploys.checks import BackgroundCheck, map_diff, verify_sample
 
@@ -576,9 +639,11 @@ class MapDeploy:
         tmp, tmp_compiled, final_compiled, mode = self._temp()
         t = time.monotonic()
         try:
-            self._write_text(tmp, rendered.data, mode)
-            t = self._mark("write", t)
-            build = pm.Build(postmap, map_type, tmp) if tmp_compiled is not None else None
+            build: pm.Build | pm.StreamBuild | None = stream
+            if stream is None:
+                self._write_text(tmp, rendered.data, mode)
+                t = self._mark("write", t)
+                build = pm.Build(postmap, map_type, tmp) if tmp_compiled is not None else None
             check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE)
             try:
                 diff = map_diff(self.disk.text, rendered.text, str(self.map_path))
@@ -595,25 +660,24 @@ class MapDeploy:
                 if build is not None:
                     build.kill()
                 raise InstallFailed(_("validation failed: %(error)s") % {"error": errors[0].message}, findings=findings)
-            output = ""
-            if build is not None:
-                try:
-                    output = build.wait()
-                except pm.PostmapError as exc:
-                    raise InstallFailed(str(exc), exc.output, findings) from exc
+            output = _wait_for(build, tmp, findings) if build is not None else ""
             t = self._mark("postmap", t)
             try:
                 verify_sample(postmap, map_type, tmp, expected)
             except pm.PostmapError as exc:
                 raise InstallFailed(_("verification failed: %(error)s") % {"error": exc}, exc.output, findings) from exc
             self._mark("verify", t)
+            sha = deploy.sha256
+            if stream is not None:
+                sha = stream.sha256
+                Deploy.objects.filter(pk=deploy.pk).update(sha256=sha)
             output += self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
         finally:
             for leftover in (tmp, tmp_compiled):
                 if leftover is not None:
                     with suppress(OSError):
                         leftover.unlink()
-        return findings, output, diff
+        return findings, output, diff, sha
 
     def _install_patch(self, plan: PatchPlan, deploy: Deploy) -> tuple[list[Finding], str, str, str]:
         """Take a spare of the compiled table (or copy it), apply the changes, verify, write
@@ -696,6 +760,17 @@ class MapDeploy:
 
 
 PATCHABLE = {"hash", "btree", "lmdb"}
+
+
+def _wait_for(build: pm.Build | pm.StreamBuild, tmp: Path, findings: list[Finding]) -> str:
+    """postmap's warnings once the table (and a stream's text) is done; InstallFailed if not."""
+    try:
+        return build.wait()
+    except pm.PostmapError as exc:
+        raise InstallFailed(str(exc), exc.output, findings) from exc
+    except OSError as exc:  # the stream's text file
+        said = {"file": tmp, "error": exc.strerror}
+        raise InstallFailed(_("cannot write %(file)s: %(error)s") % said) from exc
 
 
 def _check_patch(domain: Domain, plan: PatchPlan) -> None:

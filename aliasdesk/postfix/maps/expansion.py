@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, islice, repeat
 from operator import contains, not_, sub
 
@@ -55,7 +55,7 @@ class ExpansionGraph:
     every catch-all); ``dead`` are duplicates postmap ignores.
     """
 
-    def __init__(self, active: list[Entry], folded: list[str], keyset: set[str], fold: Callable[[str], str],
+    def __init__(self, active: Sequence[Entry], folded: list[str], keyset: set[str], fold: Callable[[str], str],
                  local_domains: Iterable[str], delimiter: str, suspects: set[int], dead: set[int]) -> None:
         self.active, self.folded, self.keyset, self.fold = active, folded, keyset, fold
         self.delimiter, self.suspects, self.skip = delimiter, suspects, suspects | dead
@@ -145,16 +145,29 @@ class ExpansionGraph:
             seen.add(target)
             folded = f"{folded[: folded.rfind('@')]}@{self.aliases[target]}"
 
-    def add_tokens(self, tokens: list[str]) -> None:
-        """Edges of all ordinary entries at once: their folded destinations, each value after a ``\\x00``."""
+    def add_tokens(self, tokens: list[str], text: str | None = None) -> None:
+        """Edges of all ordinary entries at once: their folded destinations, each value after a ``\\x00``.
+
+        ``text``, the text the tokens were split from, lets a map without any delimiter skip
+        looking for extensions.
+        """
         span = range(len(tokens))
-        boundaries = list(compress(span, map("\x00".__eq__, tokens)))
-        self.counts = [gap - 1 for gap in map(sub, islice(boundaries, 1, None), boundaries)]
-        found = set(compress(span, map(self.keyset.__contains__, tokens)))
+        values = len(self.active)
+        per_value, rest = divmod(len(tokens) - 1, values) if values else (0, 1)
+        if not rest and per_value and tokens[::per_value].count("\x00") == values + 1:
+            # Every value has as many addresses (one, mostly): the marks are where they must be.
+            boundaries: Sequence[int] = range(0, len(tokens), per_value)
+            self.counts = [per_value - 1] * values
+        else:
+            boundaries = list(compress(span, map("\x00".__eq__, tokens)))
+            self.counts = [gap - 1 for gap in map(sub, islice(boundaries, 1, None), boundaries)]
+        hits = self.keyset.intersection(tokens)  # few, mostly: the rest are looked up in a small set
+        found = set(compress(span, map(hits.__contains__, tokens))) if hits else set()
         extended: list[int] = []
-        if self.delimiter:  # an address with an extension may find its key without it
+        delimiters = [mark for mark in self.delimiter if text is None or mark in text]
+        if delimiters:  # an address with an extension may find its key without it
             pattern = re.compile(f"[{re.escape(self.delimiter)}][^@\n]*")
-            marked = sorted({p for mark in self.delimiter for p in compress(span, map(contains, tokens, repeat(mark)))})
+            marked = sorted({p for mark in delimiters for p in compress(span, map(contains, tokens, repeat(mark)))})
             bare = pattern.sub("", "\n".join(map(tokens.__getitem__, marked))).split("\n")
             extended = list(compress(marked, map(self.keyset.__contains__, bare)))
         aliased = set(compress(span, map(self._aliased().__contains__, tokens))) if self.aliases else set()
@@ -181,11 +194,14 @@ class ExpansionGraph:
             by_domain.setdefault(key[key.rfind("@") + 1 :], []).append(key[: key.rfind("@")])
         return {f"{user}@{source}" for source, chain in chains.items() for d in chain for user in by_domain.get(d, ())}
 
-    def add_entries(self) -> None:
-        """Edges of the suspects, and of entries that catch-alls or local-part keys lead back to."""
+    def add_entries(self, bare_keys: bool = True) -> None:
+        """Edges of the suspects, and of entries that catch-alls or local-part keys lead back to.
+
+        ``bare_keys=False``: the caller knows that every key has an "@" (no local-part keys).
+        """
         self._add_entries(self.suspects)
         starts = set(self.catchalls.values())
-        if self.local:  # and the local-part keys
+        if self.local and bare_keys:  # and the local-part keys
             starts.update(compress(range(len(self.folded)), map(not_, map(contains, self.folded, repeat("@")))))
         reached: set[int] = set()
         todo = list(starts - (self.skip - self.suspects))  # not the duplicates
@@ -312,7 +328,8 @@ class ExpansionGraph:
         Each problem is reported where it starts, not again for every alias above it.
         """
         counts = self.counts
-        for node in compress(range(len(counts)), map(expansion_limit.__lt__, counts)):
+        over = compress(range(len(counts)), map(expansion_limit.__lt__, counts)) if counts else ()
+        for node in over if max(counts, default=0) > expansion_limit else ():
             if node not in self.one and node not in self.skip - self.suspects:
                 yield node, "expansion-limit", _too_many(counts[node], expansion_limit)
         size: dict[int, int] = {}  # addresses an alias expands to (capped), loops counted as one

@@ -22,10 +22,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import repeat
-from operator import attrgetter, contains, itemgetter
+from operator import contains, itemgetter
 
 import idna
 
+from aliasdesk.postfix.maps.columns import EntryColumns
 from aliasdesk.postfix.maps.expansion import last_at
 from aliasdesk.postfix.maps.resolve import unquote_local
 from aliasdesk.postfix.maps.validate import ERROR, WARNING, Finding
@@ -135,12 +136,12 @@ def ownership_findings(
     """
     owned_set, tolerated_set = set(owned), set(tolerated)
     shared = shared or {}
-    entries = [e for e in entries if e.enabled]
-    if not shared and _all_owned(entries, owned_set):
+    active = EntryColumns.of(entries).enabled_only()
+    if not shared and _all_owned(active, owned_set):
         return []
     findings: list[Finding] = []
     verdicts: dict[str, str] = {}  # domain part as written -> "", "tolerated" or "foreign"
-    for entry in entries:
+    for entry in active:
         key = entry.key
         at = key.rfind("@") if '"' not in key else last_at(key)
         if at < 0:
@@ -161,15 +162,15 @@ def ownership_findings(
     return findings
 
 
-def _all_owned(entries: list[Entry], owned: set[str]) -> bool:
+def _all_owned(entries: EntryColumns, owned: set[str]) -> bool:
     """Whether every key is ``…@owned`` of one of the ``owned`` domains.
 
     A deploy of 500,000 keys must not wait on a Python loop per key: the keys' distinct
     domain parts (after their last ``@``) are collected in C and each is looked up. Any
     doubt (quotes) is left to the loop.
     """
-    keys = list(map(attrgetter("key"), entries))
-    if any(map(contains, keys, repeat('"'))) or not all(map(contains, keys, repeat("@"))):
+    keys = entries.keys
+    if '"' in entries.joined_keys or not (entries.one_at or all(map(contains, keys, repeat("@")))):
         return False
     parts = set(map(itemgetter(2), map(str.rpartition, keys, repeat("@"))))
     spellings = set(owned) | {ascii_domain(name) for name in owned}

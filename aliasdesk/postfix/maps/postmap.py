@@ -8,12 +8,19 @@ something that fails); everything else runs the real binary.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import functools
+import hashlib
 import os
+import queue
 import shlex
 import shutil
 import signal
 import subprocess
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +146,132 @@ class Build:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate()
+
+
+# postmap reads these tables' source once, front to back; an lmdb build may rewind it.
+STREAMED_TYPES = frozenset({"hash", "btree", "cdb"})
+_PIPE_SIZE = 1 << 20
+
+
+class StreamBuild:
+    """A postmap build of ``map_type:path`` fed while the text is still being made.
+
+    ``path`` starts as a FIFO that postmap opens as its source; once it has, the name is
+    unlinked and becomes the text file, written with the same pieces (``feed``) just before
+    postmap reads them. So postmap builds the table as the rows are read and rendered, reads
+    exactly the bytes of the text file, and finishes after the text is complete: the table
+    (``path`` + suffix, as for ``Build``) is never older than its text. ``wait`` returns
+    once both are done, the text synced; ``kill`` stops both. Errors writing the text are
+    raised by ``wait`` (an ``OSError``) before postmap's own.
+    """
+
+    def __init__(self, postmap: Postmap, map_type: str, path: Path, mode: int) -> None:
+        if map_type not in STREAMED_TYPES:
+            raise PostmapError(f"{map_type} tables are not built from a stream")
+        self.path, self.mode = path, mode
+        os.mkfifo(path, mode)
+        self.build = Build(postmap, map_type, path)
+        self.error: BaseException | None = None
+        self._digest = hashlib.sha256()
+        self._pieces: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._pump, name="aliasdesk-postmap-feed", daemon=True)
+        self._thread.start()
+
+    def feed(self, data: bytes) -> None:
+        self._pieces.put(data)
+
+    def close(self) -> None:
+        """No more text: postmap reads its end once what was fed is written."""
+        if not self._closed:
+            self._closed = True
+            self._pieces.put(None)
+
+    def wait(self, timeout: float = 600) -> str:
+        """Wait for the text and the table; return postmap's warnings."""
+        self.close()
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # postmap stopped reading
+            self.kill()
+            raise PostmapError(f"postmap did not finish within {timeout:.0f} s")
+        if self.error is not None:
+            self.build.kill()
+            raise self.error
+        return self.build.wait(timeout)
+
+    @property
+    def sha256(self) -> str:
+        """The text's SHA-256, once ``wait`` has returned."""
+        return self._digest.hexdigest()
+
+    def kill(self) -> None:
+        self._stop.set()
+        self.close()
+        self.build.kill()
+        self._thread.join(timeout=10)
+
+    def _pump(self) -> None:
+        fifo, text = -1, None
+        try:
+            fifo = self._open_fifo()
+            os.unlink(self.path)  # postmap reads through its descriptor; the name is the text's now
+            text = os.fdopen(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, self.mode), "wb")
+            while (data := self._pieces.get()) is not None:
+                self._digest.update(data)  # beside the rendering: hashlib lets go of the GIL
+                text.write(data)
+                if fifo >= 0 and not self._write_fifo(fifo, data):
+                    os.close(fifo)
+                    fifo = -1
+            text.flush()
+            if fifo >= 0:  # the text is complete before postmap sees the end of it
+                os.close(fifo)
+                fifo = -1
+            os.fsync(text.fileno())
+            os.fchmod(text.fileno(), self.mode)
+        except BaseException as exc:  # raised by wait()
+            self.error = exc
+        finally:
+            if fifo >= 0:
+                os.close(fifo)
+            if text is not None:
+                try:
+                    text.close()
+                except OSError as exc:
+                    self.error = self.error or exc
+
+    def _open_fifo(self) -> int:
+        """The FIFO's writing end once postmap has opened it; -1 if postmap ended first."""
+        proc, pause = self.build.proc, 0.0005
+        while True:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:
+                    raise
+                if proc is None or proc.poll() is not None or self._stop.is_set():
+                    return -1
+                time.sleep(pause)  # postmap opens it within milliseconds, a wrapper may take longer
+                pause = min(2 * pause, 0.02)
+                continue
+            with contextlib.suppress(OSError, AttributeError):  # fewer wake-ups on both sides
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
+            os.set_blocking(fd, True)
+            return fd
+
+    def _write_fifo(self, fd: int, data: bytes) -> bool:
+        """Write all of ``data`` unless postmap is gone or the build was killed.
+
+        Blocking writes of up to a pipe's worth: the thread sleeps in the kernel until
+        postmap has taken it, rather than taking the GIL each time it frees a page.
+        """
+        view = memoryview(data)
+        while view and not self._stop.is_set():
+            try:
+                view = view[os.write(fd, view[:_PIPE_SIZE]) :]
+            except BrokenPipeError:
+                return False
+        return not view
 
 
 def build_map(postmap: Postmap, map_type: str, path: Path) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from itertools import chain, compress
@@ -22,6 +22,7 @@ from operator import attrgetter
 
 import idna
 
+from aliasdesk.postfix.maps.columns import EntryColumns
 from aliasdesk.postfix.maps.expansion import ExpansionGraph, destinations, last_at
 from aliasdesk.postfix.maps.resolve import folder, quote_local, unquote_local
 from aliasdesk.postfix.maps.virtual import Entry, split_destinations
@@ -250,7 +251,7 @@ def check_value_text(value: str) -> list[Finding]:
     return findings
 
 
-def validate_entries(entries: list[Entry], *, local_domains: Iterable[str] = (),
+def validate_entries(entries: Sequence[Entry], *, local_domains: Iterable[str] = (),
                      mailbox_addresses: Iterable[str] = (), recipient_delimiter: str = "+",
                      recursion_limit: int = 1000, expansion_limit: int = 1000, utf8: bool = True) -> list[Finding]:
     """All findings for the enabled entries of one map: per entry in line order, then the graph's.
@@ -258,11 +259,12 @@ def validate_entries(entries: list[Entry], *, local_domains: Iterable[str] = (),
     ``local_domains`` ($mydestination, $myorigin) decide where ``user`` keys apply;
     ``mailbox_addresses`` (from virtual_mailbox_maps) let a catch-all be checked against
     the mailboxes it would swallow. ``utf8`` folds keys as postmap does with SMTPUTF8.
+    ``entries`` given as columns (``EntryColumns``: a deploy's whole map) are read as such.
     """
     fold = folder(utf8)
-    active = list(compress(entries, map(attrgetter("enabled"), entries)))
-    keys = list(map(attrgetter("key"), active))
-    joined = "\n".join(keys)
+    active = EntryColumns.of(entries).enabled_only()
+    keys = active.keys
+    joined = active.joined_keys
     folded = keys if fold(joined) == joined else list(map(fold, keys))  # most maps are lower case already
     findings: list[Finding] = []
     dead: set[int] = set()
@@ -276,19 +278,36 @@ def validate_entries(entries: list[Entry], *, local_domains: Iterable[str] = (),
                 message = _('duplicate key "{key}": line {line} has "{earlier}" already; postmap keeps the first '
                             'and ignores this one').format(key=entry.key, line=earlier.line, earlier=earlier.key)
                 findings.append(Finding(ERROR, "duplicate-key", message, entry.key, entry.line))
-    suspects, blob = _suspects(keys, list(map(attrgetter("value"), active)), joined)
+    suspects, blob = _suspects(keys, active.values, joined, active.joined_values)
+    plain = not suspects
     suspects -= dead
     checked: dict[str, str | None] = {}
     for position in sorted(suspects):
         findings.extend(_entry_findings(active[position], checked))
     findings.sort(key=attrgetter("line"))
     graph = ExpansionGraph(active, folded, keyset, fold, local_domains, recipient_delimiter, suspects, dead)
-    graph.add_tokens(fold(blob).split())
-    graph.add_entries()
+    folded_blob = fold(blob)
+    graph.add_tokens(_tokens(folded_blob, blob, active.values, plain), folded_blob)
+    graph.add_entries(bare_keys=not active.one_at)
     for node, code, message in chain(graph.loops(), graph.limits(recursion_limit, expansion_limit),
                                      graph.shadowed_mailboxes(mailbox_addresses)):
         findings.append(Finding(WARNING, code, message, active[node].key, active[node].line))
     return findings
+
+
+def _tokens(folded_blob: str, blob: str, values: list[str], plain: bool) -> list[str]:
+    """``folded_blob.split()``: the values' addresses, folded, each value after a ``\\x00``.
+
+    Where no screen flagged anything (``plain``: every value is made of plain ASCII
+    addresses, none empty) and the text has no blank but those around the marks and
+    nothing to fold, each value is one address, as it is: no need to split 500,000 of them.
+    """
+    count = len(values)
+    if plain and count and blob.count(" ") == 2 * count + 2 and folded_blob == blob:
+        tokens = ["\x00"] * (2 * count + 1)
+        tokens[1::2] = values
+        return tokens
+    return folded_blob.split()
 
 
 def _entry_findings(entry: Entry, checked: dict[str, str | None]) -> list[Finding]:
@@ -329,19 +348,40 @@ _COARSE = bytes.maketrans(b"@-9+", b"..aa")  # . @ - alike: to find them at eith
 _SCREENS = [re.compile(p) for p in (rb"!", rb"\+[a9+.\-]* ", rb"@(?:[9.]+ |[^ @|]*@)", rb"\| *\|")]
 _KEY_SCREENS = [re.compile(rb"  ")]
 _COARSE_SCREENS = [re.compile(p) for p in (rb" \.", rb"\. ", rb"\.\.")]
+# Quick tests that a screen cannot match (False), for the screens that are slow to run over
+# a whole map: each is True wherever its screen matches. The "@" screen scans every domain;
+# its two halves show as "@9" or "@." and, with all but blanks, "@" and "|" taken out, "@@".
+_AT_DIGITS = re.compile(rb"@[9.]")
+_NOT_AT_OR_BREAK = bytes(c for c in range(256) if c not in b" @|")
+_MAY_MATCH: dict[bytes, Callable[[bytes], bool]] = {
+    rb"!": lambda shape: b"!" in shape,
+    rb"\+[a9+.\-]* ": lambda shape: b"+" in shape,
+    rb"\| *\|": lambda shape: b"|" in shape,  # keys have no marks
+    rb"@(?:[9.]+ |[^ @|]*@)": lambda shape: bool(
+        _AT_DIGITS.search(shape) or b"@@" in shape.translate(None, _NOT_AT_OR_BREAK)
+    ),
+}
 _LONGEST_PLAIN = 64  # a longer address may break the limits for a local part (64) or a label (63)
 
 
-def _suspects(keys: list[str], values: list[str], joined_keys: str | None = None) -> tuple[set[int], str]:
+def _suspects(
+    keys: list[str], values: list[str], joined_keys: str | None = None, joined_values: str | None = None
+) -> tuple[set[int], str]:
     """Entries whose key or value needs the exact checks, and all values as one text.
 
     In that text each value stands between `` \\x00 `` marks, commas and tabs made spaces.
+    ``joined_keys``, ``joined_values``: the keys and values joined by newlines, if known.
     """
+    if joined_values is not None and joined_values.count("\n") != len(values) - 1:
+        joined_values = None  # a value with a newline in it: its marks would be wrong
     suspects: set[int] = set()
     blob = ""
     for texts, sep, table, extra in ((keys, "\n", _KEY_SHAPE, _KEY_SCREENS), (values, " \x00 ", _VALUE_SHAPE, [])):
         mark = sep.strip(" ")
-        blob = sep + (joined_keys if texts is keys and joined_keys is not None else sep.join(texts)) + sep
+        if texts is keys:
+            blob = sep + (joined_keys if joined_keys is not None else sep.join(texts)) + sep
+        else:  # the newlines made marks: quicker than joining the scattered strings again
+            blob = sep + (joined_values.replace("\n", sep) if joined_values is not None else sep.join(texts)) + sep
         if not blob.isascii() or blob.count(mark) != len(texts) + 1:
             odd = {i for i, text in enumerate(texts) if mark in text or not text.isascii()}
             suspects |= odd
@@ -351,7 +391,8 @@ def _suspects(keys: list[str], values: list[str], joined_keys: str | None = None
         coarse = shape.translate(_COARSE)
         positions: set[int] = set()
         for screen, text in [(s, shape) for s in _SCREENS + extra] + [(s, coarse) for s in _COARSE_SCREENS]:
-            if screen.search(text):
+            may_match = _MAY_MATCH.get(screen.pattern)
+            if (may_match is None or may_match(text)) and screen.search(text):
                 positions.update(p for match in screen.finditer(text) for p in (match.start(), match.end() - 1))
         number, start = -1, 0
         for position in sorted(positions):  # an entry's number: the marks before it, less one

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, repeat
 from typing import NamedTuple
 
 from aliasdesk.postfix.text import _
@@ -29,6 +28,7 @@ __all__ = [
     "join_destinations",
     "parse_virtual",
     "render_entry",
+    "render_rows",
     "render_virtual",
     "split_destinations",
 ]
@@ -322,23 +322,15 @@ def render_virtual(header: str, rows: Iterable[Row], footer: str) -> str:
     unless it opens the file or follows the header's blank line. Deterministic: the same
     input always gives the same bytes. Written for speed over hundreds of thousands of rows.
     """
-    parts: list[str] = []
-    if header:
-        parts.append(header if header.endswith("\n") else header + "\n")
-        parts.append("\n")
-    for key, value, enabled, comment in rows:
-        if comment:
-            if parts and parts[-1] != "\n":
-                parts.append("\n")
-            parts.append(render_entry(key, value, enabled, comment))
-        elif enabled:
-            parts.append(f"{key}\t{value}\n")
-        else:
-            parts.append(f"#{key}\t{value}\n")
-    if footer:
-        parts.append("\n")
-        parts.append(footer if footer.endswith("\n") else footer + "\n")
-    return "".join(parts)
+    return render_head(header) + render_rows(rows, first=True) + render_tail(footer)
+
+
+def render_rows(rows: Iterable[Row], first: bool) -> str:
+    """The rows' part of ``render_virtual``, for a map rendered in batches: ``first`` when
+    these rows open the map's rows (the first of them gets no blank line above its comment)."""
+    from aliasdesk.postfix.maps.columns import RowColumns, render_columns
+
+    return render_columns(RowColumns.of(rows), first)
 
 
 # The bytes a plain key may hold: no control character, blank or quote (the newline joins
@@ -346,25 +338,35 @@ def render_virtual(header: str, rows: Iterable[Row], footer: str) -> str:
 # character, no quote.
 _PLAIN_KEY_BYTES = bytes(c for c in range(256) if c == 0x0A or (c > 0x20 and c not in (0x22, 0x7F)))
 _PLAIN_VALUE_BYTES = bytes(c for c in range(256) if c in (0x09, 0x0A) or (c >= 0x20 and c not in (0x22, 0x7F)))
+# "\n\n": an empty key or value; "\n#": a key read as a comment; a value starting or ending
+# with a blank. Searched for from a newline (or a blank) first: `in` is slow on many blanks.
+_EMPTY_OR_HASH_KEY = re.compile("\n[\n#]")
+_EMPTY_OR_BLANK_EDGED_VALUE = [re.compile(pattern) for pattern in ("\n[\n \t]", " \n", "\t\n")]
 
 
-def _all_plain(keys: list[str], values: list[str]) -> bool:
-    """Whether every key and value is one plain word or list, decided in a few passes in C."""
+def _all_plain(
+    keys: list[str], values: list[str], joined_keys: str | None = None, joined_values: str | None = None
+) -> bool:
+    """Whether every key and value is one plain word or list, decided in a few passes in C.
+
+    ``joined_keys``, ``joined_values``: the keys and values joined by newlines, where the
+    caller has them already."""
     if not keys:
         return True
-    joined_keys, joined_values = "\n".join(keys), "\n".join(values)
+    joined_keys = "\n".join(keys) if joined_keys is None else joined_keys
+    joined_values = "\n".join(values) if joined_values is None else joined_values
     for joined, allowed in ((joined_keys, _PLAIN_KEY_BYTES), (joined_values, _PLAIN_VALUE_BYTES)):
         if joined.count("\n") != len(keys) - 1:  # a newline inside a key or value
             return False
         if joined.encode("utf-8", "surrogatepass").translate(None, allowed):
             return False  # a byte a plain key or value never holds
-        if joined[:1] in ("", "\n") or joined[-1:] == "\n" or "\n\n" in joined:
-            return False  # an empty key or value
+        if joined[:1] in ("", "\n") or joined[-1:] == "\n":
+            return False  # an empty first or last key or value (the others: below)
     return not (
         joined_keys[0] == "#"
-        or "\n#" in joined_keys
+        or _EMPTY_OR_HASH_KEY.search(joined_keys)
         or any(joined_values[0] == b or joined_values[-1] == b for b in " \t")
-        or any(needle in joined_values for needle in ("\n ", " \n", "\n\t", "\t\n"))
+        or any(edge.search(joined_values) for edge in _EMPTY_OR_BLANK_EDGED_VALUE)
     )
 
 
@@ -379,42 +381,12 @@ def read_back(header: str, rows: Sequence[Row], footer: str) -> ParsedMap | None
     or footer has an error: then parse the text. No problems are reported: the parse's
     duplicate-key warnings are left to ``validate.validate_entries``.
     """
-    keys = [row[0] for row in rows]
-    values = [row[1] for row in rows]
-    enabled = [row[2] for row in rows]
-    comments = [row[3] for row in rows]
-    if (
-        not _all_plain(keys, values)
-        or (header or (keys[0] if keys else "")).startswith("\ufeff")
-        or footer.startswith("\ufeff")  # a mark only the file's start may have
-        or any(line[:1] in (" ", "\t", "\r", "\f", "\v") for line in footer.split("\n"))
-    ):
+    from aliasdesk.postfix.maps.columns import RowColumns, read_back_columns
+
+    back = read_back_columns(header, RowColumns.of(rows), footer)
+    if back is None:
         return None
-    result = parse_virtual(header) if header else ParsedMap()
-    tail = parse_virtual(footer) if footer else ParsedMap()
-    if result.errors or tail.errors:
-        return None  # the parse reports them, in its order
-    result.problems = []
-    for index in [i for i, on in enumerate(enabled) if not on]:
-        if _disabled_entry(f"#{keys[index]}\t{values[index]}") != (keys[index], values[index]):
-            return None
-    # Each row is one line, and a commented one has a blank line above it (except the
-    # first) and its comment lines.
-    heights = [1] * len(rows)
-    for index in [i for i, comment in enumerate(comments) if comment]:
-        comment = comments[index]
-        if comment != normalize_comment(comment) or _CONTROL_RE.search(comment):
-            return None
-        heights[index] += (1 if index else 0) + comment.count("\n") + 1
-    head = render_head(header).count("\n")
-    lines = list(accumulate(heights, initial=head))
-    # The entries, made in C: tuple.__new__(Entry, (key, value, enabled, comment, line)).
-    fields = zip(keys, values, enabled, comments, lines[1:], strict=True)
-    result.entries += map(tuple.__new__, repeat(Entry), fields)
-    at = lines[-1] + 1  # the blank line above the footer
-    result.entries += [e._replace(line=e.line + at) for e in tail.entries]
-    result.footer = tail.footer
-    return result
+    return ParsedMap(header=back.header, entries=list(back.entries), footer=back.footer)
 
 
 def render_head(header: str) -> str:
