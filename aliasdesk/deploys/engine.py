@@ -2,20 +2,17 @@
 
 One ``MapDeploy`` per deploy: snapshot → new text (a patch of the deployed map when few
 aliases changed, see ``incremental``, else a full render) → no-op check → drift check →
-install (temporary files + fsync, postmap, verify by querying, atomic renames) → record.
-Any failure leaves the old files untouched and is recorded with its reason. The CLI and
-the web call ``deploy_domain``.
+install (``install.MapFiles``: temporary files + fsync, postmap, verify by querying,
+atomic renames) → record. Any failure leaves the old files untouched and is recorded with
+its reason. The CLI and the web call ``deploy_domain``.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
-import os
-import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -31,7 +28,6 @@ from aliasdesk.aliases import paths
 from aliasdesk.aliases.models import Alias, Domain
 from aliasdesk.deploys import reasons, standby
 from aliasdesk.deploys.files import (
-    TMP_MARK,
     DeployError,
     DiskState,
     files_stamp,
@@ -39,6 +35,7 @@ from aliasdesk.deploys.files import (
     prepare_dir,
     remove_leftovers,
 )
+from aliasdesk.deploys.install import MapFiles, sha256_pieces
 from aliasdesk.deploys.models import Deploy
 from aliasdesk.deploys.nodes import agent_mode, queue_deploy
 from aliasdesk.deploys.reasons import reason
@@ -89,23 +86,6 @@ class DeployResult:
         }
 
 
-def postmap_config() -> pm.Postmap:
-    """postmap as configured. On a host without /etc/postfix/main.cf (a workstation, a
-    demo) postmap refuses to run, so a minimal config dir in the data dir stands in."""
-    config_dir = settings.POSTFIX_CONFIG_DIR
-    if not config_dir and not Path("/etc/postfix/main.cf").exists():
-        config_dir = pm.standin_config(settings.DATA_DIR)
-    return pm.Postmap(program=settings.POSTMAP, config_dir=config_dir)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save_outcome(deploy: Deploy, *, drift: bool = False) -> Deploy:
     """Save a deploy's outcome and announce it (``deploy_finished``) in one transaction, so
     what listens (the webhooks' outbox) is written with it or not at all."""
@@ -126,13 +106,6 @@ def _finish(record: Deploy, status: str, *, drift: bool = False, **fields: objec
         setattr(record, name, value)
     record.status, record.finished_at = status, timezone.now()
     return save_outcome(record, drift=drift)
-
-
-class InstallFailed(DeployError):
-    def __init__(self, message: str, output: str = "", findings: list[Finding] | None = None) -> None:
-        super().__init__(message)
-        self.output = output
-        self.findings = findings or []
 
 
 @dataclass
@@ -158,13 +131,6 @@ class Target:
         if self.patch is not None:
             return sha256_pieces(self.patch.pieces())
         return hashlib.sha256(self.data).hexdigest()
-
-
-def sha256_pieces(pieces: list[bytes | memoryview]) -> str:
-    digest = hashlib.sha256()
-    for piece in pieces:
-        digest.update(piece)
-    return digest.hexdigest()
 
 
 class MapDeploy:
@@ -193,13 +159,12 @@ class MapDeploy:
         self.node, self.record = node, record
         self.dry_run, self.force, self.record_noop = dry_run, force, record_noop
         self.background = background  # leave freeing old files and the next spare to a thread
-        self.graves: list[Path] = []  # replaced files, still linked here so that replacing them was quick
-        self.installed: Path | None = None  # the compiled table this deploy installed
         self.started = time.monotonic()
         self.timings: dict[str, float] = {}
         self.interrupted: set[str] = set()
         self.map_path = Path(domain.map_path)
         self.disk = DiskState()
+        self.files: MapFiles  # the map's files, once its path is checked (see _run)
         self.drift = False  # refused: the map on disk was edited by hand (told to deploy_finished)
 
     # -- outcome --------------------------------------------------------------------------
@@ -259,6 +224,7 @@ class MapDeploy:
         hands_off = self.dry_run and agent_mode()
         try:
             self.map_path = paths.check_map_path(self.domain.map_path)
+            self.files = MapFiles(self.map_path, self.domain.map_type, self._mark, background=self.background)
             if not hands_off:
                 prepare_dir(self.map_path)
         except (DeployError, paths.MapPathError) as exc:
@@ -274,9 +240,10 @@ class MapDeploy:
             return self._failed(str(exc))
         finally:
             # Spares serve the next patch, of the table and of the text it wrote.
-            spares = [self.installed, self.map_path] if self.installed and self.domain.map_type in PATCHABLE else []
+            installed = self.files.installed
+            spares = [installed, self.map_path] if installed and self.domain.map_type in PATCHABLE else []
             lock = paths.lock_path(self.map_path)
-            standby.after_deploy(spares, self.graves, background=self.background, lock=lock)
+            standby.after_deploy(spares, self.files.graves, background=self.background, lock=lock)
 
     def _locked(self) -> DeployResult:
         domain = self.domain
@@ -309,7 +276,7 @@ class MapDeploy:
             return self._decide(target)
         finally:
             if target is not None and target.build is not None:
-                self._drop_build(target.build)
+                self.files.drop_stream(target.build)
 
     def _decide(self, target: Target) -> DeployResult:
         domain = self.domain
@@ -416,7 +383,7 @@ class MapDeploy:
             rendered.fit = map_fit(rendered.domain)
         except BaseException:
             if build is not None:
-                self._drop_build(build)
+                self.files.drop_stream(build)
             raise
         self.serial = rendered.serial
         self._mark("render", t)
@@ -424,33 +391,14 @@ class MapDeploy:
 
     def _early_build(self, why_full: str) -> pm.StreamBuild | None:
         """postmap started before the rows are read, building the table from the text as it is
-        rendered (see ``pm.StreamBuild``): on a big map it is then mostly done when the text
-        is. Only where the table type allows it and the new map will be installed whatever
-        it holds (forced, or no map on disk: neither "unchanged" nor a hand edit can stop it);
-        its Deploy record is running before any of its files exist, as for every install."""
-        if (
-            self.dry_run
-            or self.domain.map_type not in pm.STREAMED_TYPES
-            or not (self.force or self.disk.sha is None)
-        ):
+        rendered (``MapFiles.start_stream``): on a big map it is then mostly done when the text
+        is. Only where the new map will be installed whatever it holds (forced, or no map on
+        disk: neither "unchanged" nor a hand edit can stop it); its Deploy record is running
+        before any of its files exist, as for every install."""
+        if self.dry_run or self.domain.map_type not in pm.STREAMED_TYPES or not (self.force or self.disk.sha is None):
             return None
         self._running(method=Deploy.Method.FULL, why_full=why_full, alias_count=0)
-        tmp, _compiled, _final, mode = self._temp()
-        try:
-            return pm.StreamBuild(postmap_config(), self.domain.map_type, tmp, mode)
-        except (OSError, pm.PostmapError):
-            with suppress(OSError):
-                tmp.unlink()
-            return None  # the install writes the text as usual, and says what fails
-
-    def _drop_build(self, build: pm.StreamBuild) -> None:
-        """Stop an early build that is not (or no longer) needed and remove its files."""
-        build.kill()
-        tmp, tmp_compiled, _final, _mode = self._temp()
-        for leftover in (tmp, tmp_compiled):
-            if leftover is not None:
-                with suppress(OSError):
-                    leftover.unlink()
+        return self.files.start_stream()
 
     def _why_not_patch(self) -> str:
         """Why this deploy builds the whole map without trying a patch, in English (see deploys.reasons)."""
@@ -489,19 +437,21 @@ class MapDeploy:
 
     def _install(self, target: Target) -> DeployResult:
         domain = self.domain
-        # A patch's hash is taken while its files are written (see _install_patch), and so is a
-        # streamed build's (see _install_full).
+        # A patch's hash is taken while its files are written (see MapFiles.install_patch), and so
+        # is a streamed build's (see MapFiles.install_full).
         sha = target.sha if target.patch is None and target.build is None else ""
         deploy = self._running(
             method=target.method, why_full=target.why_full, alias_count=target.alias_count, sha256=sha
         )
         try:
             if target.patch is not None:
-                findings, output, diff, sha = self._install_patch(target.patch, deploy)
+                findings, output, diff, sha = self.files.install_patch(domain, target.patch, deploy)
                 deploy.sha256 = sha  # recorded early in SQL; the save below must not blank it
             else:
                 assert target.rendered is not None
-                findings, output, diff, sha = self._install_full(target.rendered, deploy, target.build)
+                findings, output, diff, sha = self.files.install_full(
+                    target.rendered, self.disk.text, deploy, target.build
+                )
                 deploy.sha256 = sha
         except DeployError as exc:
             deploy.status = Deploy.Status.FAILED
@@ -539,252 +489,7 @@ class MapDeploy:
             why_full=target.why_full,
         )
 
-    def _temp(self) -> tuple[Path, Path | None, Path | None, int]:
-        tmp = self.map_path.parent / f".{self.map_path.name}{TMP_MARK}{os.getpid()}"
-        try:
-            mode = self.map_path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o644
-        map_type = self.domain.map_type
-        return tmp, pm.compiled_path(tmp, map_type), pm.compiled_path(self.map_path, map_type), mode
-
-    def _write_text(self, tmp: Path, data: bytes | list[bytes | memoryview], mode: int) -> None:
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-            with os.fdopen(fd, "wb") as fh:
-                for piece in [data] if isinstance(data, bytes) else data:
-                    fh.write(piece)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-        except OSError as exc:
-            raise InstallFailed(_("cannot write %(file)s: %(error)s") % {"file": tmp, "error": exc.strerror}) from exc
-
-    def _write_patched_text(self, tmp: Path, plan: PatchPlan, pieces: list[bytes | memoryview], mode: int) -> None:
-        """The new text: on a spare of the old one only what follows the first change is
-        written (and synced); without a spare, all of it."""
-        t = time.monotonic()
-        # A text spare still being copied is not waited for: writing the whole text takes as long.
-        if not plan.splices or not standby.take_spare(self.map_path, tmp, wait_for_it=False):
-            self._write_text(tmp, pieces, mode)
-            self._mark("text", t)
-            return
-        start = plan.splices[0].start  # pieces[0] is old[:start], already there
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_NOFOLLOW)
-            try:
-                os.lseek(fd, start, os.SEEK_SET)
-                with os.fdopen(os.dup(fd), "wb") as fh:
-                    for piece in pieces[1:]:
-                        fh.write(piece)
-                os.ftruncate(fd, plan.size)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.chmod(tmp, mode)
-        except OSError as exc:
-            raise InstallFailed(_("cannot write %(file)s: %(error)s") % {"file": tmp, "error": exc.strerror}) from exc
-        self._mark("text-spare", t)
-
-    def _move_into_place(self, tmp: Path, tmp_compiled: Path | None, final_compiled: Path | None, mode: int) -> str:
-        """Compiled table first, then the text: the text never names entries Postfix lacks.
-
-        Once both are renamed the new map is live: a directory fsync failing after that is a
-        warning (returned), not a failed deploy, or the next one would take our own file
-        for a hand edit.
-        """
-        try:
-            if tmp_compiled is not None and final_compiled is not None:
-                os.chmod(tmp_compiled, mode)
-                self._keep_old(final_compiled, tmp_compiled)
-                os.replace(tmp_compiled, final_compiled)
-                self.installed = final_compiled
-            self._keep_old(self.map_path, tmp)
-            os.replace(tmp, self.map_path)
-        except OSError as exc:
-            raise InstallFailed(_("cannot move the new map into place: %(error)s") % {"error": exc.strerror}) from exc
-        try:
-            _fsync_dir(self.map_path.parent)
-        except OSError as exc:
-            return _(
-                "warning: the new map is in place, but syncing %(dir)s failed (%(error)s): "
-                "it may not survive a power loss"
-            ) % {"dir": self.map_path.parent, "error": exc.strerror} + "\n"
-        return ""
-
-    def _keep_old(self, path: Path, tmp: Path) -> None:
-        """Give the file about to be replaced a second name, freed after the deploy (see standby):
-        replacing a file's last name frees its blocks, ~60 ms for a big table. Only where a
-        thread frees it later: a command would only pay the same time after its record."""
-        if not self.background:
-            return
-        grave = tmp.with_name(tmp.name.replace(TMP_MARK, f"{TMP_MARK}old-", 1))
-        with suppress(OSError):
-            os.link(path, grave, follow_symlinks=False)
-            self.graves.append(grave)
-
-    def _install_full(
-        self, rendered: RenderedMap, deploy: Deploy, stream: pm.StreamBuild | None = None
-    ) -> tuple[list[Finding], str, str, str]:
-        """Write, compile, verify and rename into place. Old files stay untouched on any failure.
-
-        postmap (its own process), the validation (a thread) and the diff run at the same time.
-        ``stream``: postmap already building while the text was rendered, writing the text and
-        taking its hash too; the hash is recorded before the renames, as a patch's is.
-        """
-        from aliasdesk.deploys.checks import BackgroundCheck, map_diff, verify_sample
-
-        postmap = postmap_config()
-        map_type = self.domain.map_type
-        tmp, tmp_compiled, final_compiled, mode = self._temp()
-        t = time.monotonic()
-        try:
-            build: pm.Build | pm.StreamBuild | None = stream
-            if stream is None:
-                self._write_text(tmp, rendered.data, mode)
-                t = self._mark("write", t)
-                build = pm.Build(postmap, map_type, tmp) if tmp_compiled is not None else None
-            check = BackgroundCheck(rendered, settings.VERIFY_SAMPLE)
-            try:
-                diff = map_diff(self.disk.text, rendered.text, str(self.map_path))
-                self._mark("diff", t)
-                findings, expected = check.result()
-            except BaseException:
-                check.cancel()
-                if build is not None:
-                    build.kill()
-                raise
-            t = self._mark("validate", t)
-            errors = [f for f in findings if f.severity == "error"]
-            if errors:
-                if build is not None:
-                    build.kill()
-                raise InstallFailed(_("validation failed: %(error)s") % {"error": errors[0].message}, findings=findings)
-            output = _wait_for(build, tmp, findings) if build is not None else ""
-            t = self._mark("postmap", t)
-            try:
-                verify_sample(postmap, map_type, tmp, expected)
-            except pm.PostmapError as exc:
-                raise InstallFailed(_("verification failed: %(error)s") % {"error": exc}, exc.output, findings) from exc
-            self._mark("verify", t)
-            sha = deploy.sha256
-            if stream is not None:
-                sha = stream.sha256
-                Deploy.objects.filter(pk=deploy.pk).update(sha256=sha)
-            output += self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
-        finally:
-            for leftover in (tmp, tmp_compiled):
-                if leftover is not None:
-                    with suppress(OSError):
-                        leftover.unlink()
-        return findings, output, diff, sha
-
-    def _install_patch(self, plan: PatchPlan, deploy: Deploy) -> tuple[list[Finding], str, str, str]:
-        """Take a spare of the compiled table (or copy it), apply the changes, verify, write
-        the new text, rename both into place. The table work and the new text's hash run
-        beside the text's write and fsync; the hash is recorded before the renames, so a
-        deploy killed after them is known by the text it left."""
-        from aliasdesk.postfix.maps.patch import splice_diff
-
-        if settings.DEPLOY_PATCH_CHECK:
-            _check_patch(self.domain, plan)
-        postmap = postmap_config()
-        tmp, tmp_compiled, final_compiled, mode = self._temp()
-        assert tmp_compiled is not None and final_compiled is not None
-        t = time.monotonic()
-        try:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                table = pool.submit(self._patch_table, postmap, plan, tmp, tmp_compiled, final_compiled)
-                pieces = plan.pieces()
-                digest = pool.submit(sha256_pieces, pieces)
-                try:
-                    self._write_patched_text(tmp, plan, pieces, mode)
-                    diff = splice_diff(plan.old, plan.splices, str(self.map_path))
-                finally:
-                    output = table.result()
-                    sha = digest.result()
-            Deploy.objects.filter(pk=deploy.pk).update(sha256=sha)
-            t = self._mark("patch", t)
-            output += self._move_into_place(tmp, tmp_compiled, final_compiled, mode)
-            self._mark("rename", t)
-        finally:
-            for leftover in (tmp, tmp_compiled):
-                with suppress(OSError):
-                    leftover.unlink()
-        return plan.findings, output, diff, sha
-
-    def _patch_table(self, postmap: pm.Postmap, plan: PatchPlan, tmp: Path, tmp_compiled: Path, final: Path) -> str:
-        from aliasdesk.deploys.incremental import sample_lines
-        from aliasdesk.postfix.maps.virtual import render_head, render_tail
-
-        map_type = self.domain.map_type
-        t = time.monotonic()
-        if not standby.take_spare(final, tmp_compiled):
-            try:
-                shutil.copyfile(final, tmp_compiled, follow_symlinks=False)
-            except OSError as exc:
-                said = {"file": final, "error": exc.strerror}
-                raise InstallFailed(_("cannot copy %(file)s: %(error)s") % said) from exc
-            self._mark("copy", t)
-        try:
-            output = pm.apply_changes(postmap, map_type, tmp, plan.upserts, plan.deletes)
-        except pm.PostmapError as exc:
-            raise InstallFailed(str(exc), exc.output, plan.findings) from exc
-        try:
-            fd = os.open(tmp_compiled, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            said = {"file": tmp_compiled, "error": exc.strerror}
-            raise InstallFailed(_("cannot write %(file)s: %(error)s") % said) from exc
-        # A sample of the old text's rows: the changed ones are in plan.expected, which wins.
-        head = len(render_head(self.domain.header).encode("utf-8"))
-        tail = len(render_tail(self.domain.footer).encode("utf-8"))
-        expected = {**sample_lines(plan.old, head, len(plan.old) - tail), **plan.expected}
-        try:
-            found = pm.query_map(postmap, map_type, tmp, expected)
-        except pm.PostmapError as exc:
-            text = _("verification failed: %(error)s") % {"error": exc}
-            raise InstallFailed(text, exc.output, plan.findings) from exc
-        for key, value in expected.items():
-            if found.get(key) != value:
-                got = _("nothing") if key not in found else repr(found[key])
-                want = _("nothing") if value is None else repr(value)
-                raise InstallFailed(
-                    _("verification failed: the patched map answers %(got)s for %(key)s, expected %(want)s")
-                    % {"got": got, "key": key, "want": want}
-                )
-        return output
-
-
 PATCHABLE = {"hash", "btree", "lmdb"}
-
-
-def _wait_for(build: pm.Build | pm.StreamBuild, tmp: Path, findings: list[Finding]) -> str:
-    """postmap's warnings once the table (and a stream's text) is done; InstallFailed if not."""
-    try:
-        return build.wait()
-    except pm.PostmapError as exc:
-        raise InstallFailed(str(exc), exc.output, findings) from exc
-    except OSError as exc:  # the stream's text file
-        said = {"file": tmp, "error": exc.strerror}
-        raise InstallFailed(_("cannot write %(file)s: %(error)s") % said) from exc
-
-
-def _check_patch(domain: Domain, plan: PatchPlan) -> None:
-    """The patched text must be byte for byte what a full render gives (ALIASDESK_DEPLOY_PATCH_CHECK)."""
-    from aliasdesk.aliases.render import render_map
-
-    full = render_map(domain).data
-    if full != plan.new:
-        pairs = enumerate(zip(full, plan.new, strict=False))
-        at = next((i for i, (a, b) in pairs if a != b), min(len(full), len(plan.new)))
-        raise InstallFailed(
-            f"patch check failed at byte {at}: rendered {full[max(0, at - 60) : at + 60]!r}, "
-            f"patched {plan.new[max(0, at - 60) : at + 60]!r}"
-        )
 
 
 def _interrupted_shas(domain: Domain, node: str = "") -> set[str]:

@@ -147,10 +147,10 @@ FSYNC_FAILS = """
 import errno, sys
 import django
 django.setup()
-import aliasdesk.deploys.engine as engine
+import aliasdesk.deploys.install as install
 def fsync_dir(path):
     raise OSError(errno.EIO, "Input/output error")
-engine._fsync_dir = fsync_dir
+install._fsync_dir = fsync_dir
 from aliasdesk.cli import main
 sys.exit(main(sys.argv[1:]))
 """
