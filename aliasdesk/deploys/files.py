@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from aliasdesk.aliases import paths
 from aliasdesk.aliases.models import Domain
+from aliasdesk.deploys import standby
 from aliasdesk.postfix.maps import postmap as pm
 
 TMP_MARK = ".aliasdesk-tmp-"
@@ -76,8 +77,7 @@ def remove_leftovers(map_path: Path) -> None:
     """Temporary files of a deploy that was killed: nobody reads them, so they can go."""
     prefix = f".{map_path.name}{TMP_MARK}"
     # Berkeley DB builds a new table as __db.<name> and renames it when done.
-    leftovers = [*map_path.parent.glob(f"{prefix}*"), *map_path.parent.glob(f"__db.{prefix}*")]
-    for leftover in leftovers:
+    for leftover in standby.files_starting(map_path.parent, prefix, f"__db.{prefix}"):
         with suppress(OSError):
             leftover.unlink()
 

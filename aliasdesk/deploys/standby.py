@@ -174,7 +174,17 @@ def remove_stale(table: Path) -> None:
     except OSError:
         live = ""
     ours = f".{table.name}{SPARE_MARK}partial-{os.getpid()}-"
-    for path in table.parent.glob(f".{table.name}{SPARE_MARK}*"):
+    for path in files_starting(table.parent, f".{table.name}{SPARE_MARK}"):
         if path.name != live and not path.name.startswith(ours):
             with suppress(OSError):
                 path.unlink()
+
+
+def files_starting(directory: Path, *prefixes: str) -> list[Path]:
+    """The entries of ``directory`` whose names start with one of ``prefixes``: one listing,
+    no pattern matching (every deploy of thousands of maps in one directory asks twice)."""
+    try:
+        with os.scandir(directory) as entries:
+            return [Path(entry.path) for entry in entries if entry.name.startswith(prefixes)]
+    except OSError:
+        return []

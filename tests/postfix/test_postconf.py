@@ -11,6 +11,7 @@ import pytest
 from aliasdesk.postfix.maps.mailboxes import list_mailboxes
 from aliasdesk.postfix.maps.postconf import (
     ManagedMap,
+    ManagedTables,
     fit_findings,
     parse_postconf,
     read_config,
@@ -37,6 +38,35 @@ def test_split_list_takes_commas_and_white_space_and_keeps_braces_whole() -> Non
 def test_table_parts_sees_through_proxy() -> None:
     assert table_parts("proxy:hash:/etc/postfix/virtual") == ("hash", "/etc/postfix/virtual")
     assert table_parts("pgsql:/etc/postfix/pg.cf") == ("pgsql", "/etc/postfix/pg.cf")
+
+
+def test_managed_tables_answer_as_each_maps_is_table(tmp_path: Path) -> None:
+    """One set lookup says what asking every map's ``is_table`` says: the same path, written
+    another way, through a linked directory, relative, or another file."""
+    real = tmp_path / "maps"
+    real.mkdir()
+    (tmp_path / "linked").symlink_to(real)
+    maps = [ManagedMap(f"d{n}.example", "hash", str(real / f"d{n}.example")) for n in range(50)]
+    maps.append(ManagedMap("rel.example", "hash", "maps/rel.example"))
+    (real / "d7.example").write_text("")  # deployed or not, a map is known by its path
+    tables = [
+        f"hash:{real}/d3.example",
+        f"proxy:hash:{real}//d4.example",
+        f"lmdb:{real}/./d5.example",
+        f"hash:{tmp_path}/linked/d7.example",
+        f"hash:{tmp_path}/linked/d8.example",
+        f"hash:{tmp_path}/linked/../maps/d9.example",
+        f"hash:{real}/d50.example",
+        f"hash:{tmp_path}/linked/other",
+        "hash:maps/rel.example",
+        "hash:./maps/rel.example",
+        "texthash:/etc/postfix/virtual",
+        "inline:{ a@x=b@y }",
+    ]
+    known = ManagedTables(maps)
+    for table in tables:
+        assert (table in known) == any(m.is_table(table) for m in maps), table
+    assert [t for t in tables if t in known] == [*tables[:6], "hash:maps/rel.example"]
 
 
 def test_parse_postconf_reads_empty_values() -> None:
